@@ -1,0 +1,43 @@
+using TorchFerry.Archive;
+
+namespace TorchFerry.Cli.Commands;
+
+/// <summary>Turns a failure into one line on standard error and an exit code; never a stack trace.</summary>
+internal static class CommandErrors
+{
+    public const int Ok = 0;
+    public const int Failed = 1;
+    public const int Usage = 2;
+    public const int Cancelled = 130;
+
+    public static async Task<int> RunAsync(TextWriter error, Func<Task<int>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await error.WriteLineAsync("torchferry: cancelled; nothing was written").ConfigureAwait(false);
+            return Cancelled;
+        }
+        catch (ArgumentException e)
+        {
+            await error.WriteLineAsync($"torchferry: {FirstLine(e.Message)}").ConfigureAwait(false);
+            return Usage;
+        }
+        catch (Exception e) when (e is ArchiveFormatException or IOException or UnauthorizedAccessException)
+        {
+            await error.WriteLineAsync($"torchferry: {FirstLine(e.Message)}").ConfigureAwait(false);
+            return Failed;
+        }
+    }
+
+    // ArgumentException appends " (Parameter 'x')"; the message already names the input.
+    private static string FirstLine(string message)
+    {
+        var line = message.Split('\n')[0].TrimEnd();
+        var parameter = line.LastIndexOf(" (Parameter '", StringComparison.Ordinal);
+        return parameter > 0 ? line[..parameter] : line;
+    }
+}

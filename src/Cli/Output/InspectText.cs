@@ -1,0 +1,51 @@
+using System.Text.Json;
+using TorchFerry.Inspection;
+
+namespace TorchFerry.Cli.Output;
+
+/// <summary>The human form of <c>inspect</c>: a summary, then one aligned row per tensor.</summary>
+internal static class InspectText
+{
+    public static void Write(TextWriter output, ArtifactDescription d)
+    {
+        var kind = d.Kind switch
+        {
+            ArtifactKind.Module => $"module {d.ModuleClass}",
+            ArtifactKind.StateDict => "state dict",
+            _ => d.Kind.ToString().ToLowerInvariant(),
+        };
+        output.WriteLine($"{d.Source}: {kind}; {ByteSize.Format(d.SizeBytes)}, root folder '{d.Root}', pickle protocol {d.PickleProtocol}");
+        var locations = string.Join(", ", d.Totals.Locations.Select(kv => $"{kv.Key} ×{kv.Value}"));
+        output.WriteLine($"  {d.Totals.Tensors} tensors ({ByteSize.Format(d.Totals.TensorBytes)}) in {d.Totals.Storages} storages ({ByteSize.Format(d.Totals.StorageBytes)}) on {(locations.Length > 0 ? locations : "no device")}");
+        if (d.Hyperparameters is { Count: > 0 } hyperparameters)
+        {
+            output.WriteLine($"  hyperparameters: {hyperparameters.ToJsonString(new JsonSerializerOptions { WriteIndented = false })}");
+        }
+
+        foreach (var unsupported in d.Unsupported)
+        {
+            output.WriteLine($"  unsupported: {Name(unsupported.Path)} is built by {unsupported.Function}, which TorchFerry does not support");
+        }
+
+        if (d.Tensors.Count == 0)
+        {
+            return;
+        }
+
+        string[] header = ["PATH", "DTYPE", "SHAPE", "STRIDE", "STORAGE", "OFFSET", "LOCATION", "BYTES"];
+        var rows = d.Tensors.Select(t => new[]
+        {
+            Name(t.Path), t.Dtype, "(" + string.Join(", ", t.Shape) + ")", "(" + string.Join(", ", t.Stride) + ")",
+            t.StorageKey, t.StorageOffset.ToString(System.Globalization.CultureInfo.InvariantCulture), t.Location, ByteSize.Format(t.Bytes),
+        }).ToList();
+        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Max(r => r[i].Length))).ToArray();
+        output.WriteLine();
+        output.WriteLine("  " + string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
+        foreach (var row in rows)
+        {
+            output.WriteLine("  " + string.Join("  ", row.Select((c, i) => c.PadRight(widths[i]))).TrimEnd());
+        }
+    }
+
+    private static string Name(string path) => path.Length == 0 ? "<root>" : path;
+}

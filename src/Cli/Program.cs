@@ -1,0 +1,3 @@
+using TorchFerry.Cli;
+
+return await TorchFerryCommand.RunAsync(args, Console.Out, Console.Error);

@@ -1,0 +1,31 @@
+using System.CommandLine;
+using TorchFerry.Cli.Commands;
+
+namespace TorchFerry.Cli;
+
+/// <summary>The <c>torchferry</c> command line: its subcommands and how errors become exit codes.</summary>
+internal static class TorchFerryCommand
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("TorchFerry: inspect and relocate PyTorch artifacts (torch.save archives) without loading tensors.");
+        root.Subcommands.Add(InspectCommand.Create(output, error));
+        root.Subcommands.Add(ConvertCommand.Create(output, error));
+        var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+        using var cancellation = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancellation.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            return await root.Parse(args).InvokeAsync(configuration, cancellation.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+}

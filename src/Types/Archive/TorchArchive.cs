@@ -1,0 +1,185 @@
+using System.IO.Compression;
+using System.IO.Hashing;
+using TorchFerry.Pickle;
+
+namespace TorchFerry.Archive;
+
+/// <summary>
+/// An opened torch.save archive: its records, root folder and parsed <c>data.pkl</c>, checked
+/// for consistency (every storage has a record of the right size). Nothing is loaded but the
+/// directory and the pickle.
+/// </summary>
+public sealed class TorchArchive
+{
+    private TorchArchive(IRandomAccessSource source, string root, IReadOnlyList<ZipEntry> entries, ZipEntry pickleEntry, PickleDocument pickle)
+    {
+        Source = source;
+        Root = root;
+        Entries = entries;
+        PickleEntry = pickleEntry;
+        Pickle = pickle;
+    }
+
+    /// <summary>Where the archive is read from.</summary>
+    public IRandomAccessSource Source { get; }
+
+    /// <summary>The root folder every record lives in (the saved file's base name, or <c>archive</c>).</summary>
+    public string Root { get; }
+
+    /// <summary>Records in archive order.</summary>
+    public IReadOnlyList<ZipEntry> Entries { get; }
+
+    /// <summary>The <c>data.pkl</c> record.</summary>
+    public ZipEntry PickleEntry { get; }
+
+    internal PickleDocument Pickle { get; }
+
+    /// <summary>Opens and validates the archive at <paramref name="source"/>.</summary>
+    public static async Task<TorchArchive> OpenAsync(IRandomAccessSource source, ArchiveLimits? limits = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        limits ??= ArchiveLimits.Default;
+        await ArchiveSniffer.EnsureZipAsync(source, cancellationToken).ConfigureAwait(false);
+        var entries = (await ZipDirectoryReader.ReadAsync(source, limits, cancellationToken).ConfigureAwait(false))
+            .OrderBy(e => e.LocalHeaderOffset)
+            .ToList();
+        if (entries.Count == 0)
+        {
+            throw new ArchiveFormatException($"{source.Name}: empty zip archive, not a torch.save archive");
+        }
+
+        var root = RootOf(source, entries);
+        var byName = new Dictionary<string, ZipEntry>(StringComparer.Ordinal);
+        foreach (var entry in entries)
+        {
+            if (!byName.TryAdd(entry.Name, entry))
+            {
+                throw new ArchiveFormatException($"{source.Name}: record '{entry.Name}' appears twice (corrupt archive)");
+            }
+
+            if (entry.Method is not (ZipEntry.Stored or ZipEntry.Deflated))
+            {
+                throw new ArchiveFormatException($"{source.Name}: record '{entry.Name}' uses zip compression method {entry.Method}; torch reads stored or deflated records only");
+            }
+        }
+
+        if (byName.ContainsKey(root + "/constants.pkl") || entries.Any(e => e.Name.StartsWith(root + "/code/", StringComparison.Ordinal)))
+        {
+            throw new ArchiveFormatException(
+                $"{source.Name}: a TorchScript archive (torch.jit.save), not a torch.save archive; "
+                + "load it with torch.jit.load(f, map_location=...) or export its state_dict with torch.save");
+        }
+
+        if (!byName.TryGetValue(root + "/data.pkl", out var pickleEntry))
+        {
+            throw new ArchiveFormatException($"{source.Name}: no '{root}/data.pkl' record; a zip file, but not a torch.save archive");
+        }
+
+        CheckExpansion(source, entries, limits);
+        if (pickleEntry.UncompressedSize > limits.MaxPickleBytes)
+        {
+            throw new ArchiveFormatException($"{source.Name}: data.pkl of {pickleEntry.UncompressedSize} bytes exceeds the limit of {limits.MaxPickleBytes} bytes");
+        }
+
+        var pickleBytes = await ReadRecordAsync(source, pickleEntry, cancellationToken).ConfigureAwait(false);
+        var pickle = PickleReader.Parse(pickleBytes, source.Name);
+        foreach (var storage in pickle.Storages.Values)
+        {
+            var recordName = $"{root}/data/{storage.Key}";
+            if (!byName.TryGetValue(recordName, out var record))
+            {
+                throw new ArchiveFormatException($"{source.Name}: storage '{storage.Key}' has no record '{recordName}' (truncated or corrupt archive)");
+            }
+
+            if (record.UncompressedSize != storage.ByteLength)
+            {
+                throw new ArchiveFormatException(
+                    $"{source.Name}: storage '{storage.Key}' declares {storage.Numel} elements of {storage.Dtype.Name} ({storage.ByteLength} bytes) but record '{recordName}' holds {record.UncompressedSize} bytes");
+            }
+        }
+
+        return new TorchArchive(source, root, entries, pickleEntry, pickle);
+    }
+
+    /// <summary>The record holding a storage's bytes.</summary>
+    internal ZipEntry RecordOf(StorageReference storage) =>
+        Entries.First(e => e.Name == $"{Root}/data/{storage.Key}");
+
+    /// <summary>Reads a whole record into memory, inflating it and checking size and CRC.</summary>
+    internal static async Task<byte[]> ReadRecordAsync(IRandomAccessSource source, ZipEntry entry, CancellationToken cancellationToken)
+    {
+        var bytes = new byte[entry.UncompressedSize];
+        if (entry.Method == ZipEntry.Stored)
+        {
+            if (entry.CompressedSize != entry.UncompressedSize)
+            {
+                throw new ArchiveFormatException($"{source.Name}: stored record '{entry.Name}' has different compressed and uncompressed sizes (corrupt archive)");
+            }
+
+            await source.ReadExactlyAsync(entry.DataOffset, bytes, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await using var inflater = OpenContent(source, entry);
+            await inflater.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            if (inflater.ReadByte() >= 0)
+            {
+                throw ExpandsBeyondDeclared(source, entry);
+            }
+        }
+
+        if (Crc32.HashToUInt32(bytes) != entry.Crc32)
+        {
+            throw new ArchiveFormatException($"{source.Name}: record '{entry.Name}' fails its CRC check (corrupt archive)");
+        }
+
+        return bytes;
+    }
+
+    /// <summary>A stream of the record's uncompressed content; reading past its declared size is an error.</summary>
+    internal static Stream OpenContent(IRandomAccessSource source, ZipEntry entry)
+    {
+        var raw = source.OpenRange(entry.DataOffset, entry.CompressedSize);
+        return entry.Method == ZipEntry.Stored ? raw : new BoundedStream(new DeflateStream(raw, CompressionMode.Decompress), entry.UncompressedSize, () => ExpandsBeyondDeclared(source, entry));
+    }
+
+    private static ArchiveFormatException ExpandsBeyondDeclared(IRandomAccessSource source, ZipEntry entry) =>
+        new($"{source.Name}: record '{entry.Name}' inflates beyond its declared {entry.UncompressedSize} bytes (corrupt archive or zip bomb)");
+
+    private static string RootOf(IRandomAccessSource source, List<ZipEntry> entries)
+    {
+        var first = entries[0].Name;
+        var slash = first.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0)
+        {
+            throw new ArchiveFormatException($"{source.Name}: record '{first}' is not inside a root folder; not a torch.save archive");
+        }
+
+        var root = first[..slash];
+        foreach (var entry in entries)
+        {
+            if (!entry.Name.StartsWith(root + "/", StringComparison.Ordinal) || entry.Name.Contains("..", StringComparison.Ordinal) || entry.Name.Contains('\\', StringComparison.Ordinal))
+            {
+                throw new ArchiveFormatException($"{source.Name}: record '{entry.Name}' lies outside the archive's root folder '{root}/'");
+            }
+        }
+
+        return root;
+    }
+
+    private static void CheckExpansion(IRandomAccessSource source, List<ZipEntry> entries, ArchiveLimits limits)
+    {
+        long compressed = 0, expanded = 0;
+        foreach (var entry in entries.Where(e => e.Method == ZipEntry.Deflated))
+        {
+            compressed += entry.CompressedSize;
+            expanded += entry.UncompressedSize;
+        }
+
+        if (expanded > limits.ExpansionAllowance && expanded > compressed * limits.MaxExpansionRatio)
+        {
+            throw new ArchiveFormatException(
+                $"{source.Name}: deflated records would expand {compressed} bytes to {expanded} bytes, beyond the limit of {limits.MaxExpansionRatio}:1 (zip bomb?)");
+        }
+    }
+}

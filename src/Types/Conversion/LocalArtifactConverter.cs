@@ -1,0 +1,98 @@
+using TorchFerry.Archive;
+
+namespace TorchFerry.Conversion;
+
+/// <summary>
+/// Converts an archive on local disk. The source is opened read-only; the destination is written
+/// to a temporary file beside it, flushed to disk and renamed into place, so it appears whole or
+/// not at all.
+/// </summary>
+public static class LocalArtifactConverter
+{
+    /// <summary>Converts <paramref name="sourcePath"/> into <paramref name="destinationPath"/>.</summary>
+    /// <param name="sourcePath">The archive to read.</param>
+    /// <param name="destinationPath">Where the converted archive goes.</param>
+    /// <param name="map">Where storages go.</param>
+    /// <param name="overwrite">Replace an existing destination.</param>
+    /// <param name="progress">Storage bytes copied so far, and the total.</param>
+    /// <param name="limits">Archive limits; the defaults when null.</param>
+    /// <param name="cancellationToken">Cancels the conversion; nothing is left behind.</param>
+    public static async Task<RelocationReport> ConvertAsync(
+        string sourcePath,
+        string destinationPath,
+        DeviceMap map,
+        bool overwrite = false,
+        Action<long, long>? progress = null,
+        ArchiveLimits? limits = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sourcePath);
+        ArgumentNullException.ThrowIfNull(destinationPath);
+        var source = Path.GetFullPath(sourcePath);
+        var destination = Path.GetFullPath(destinationPath);
+        if (string.Equals(source, destination, StringComparison.Ordinal))
+        {
+            throw new IOException($"{destinationPath}: the destination is the source; sources are never modified");
+        }
+
+        if (Directory.Exists(destination))
+        {
+            throw new IOException($"{destinationPath}: is a directory; give a file name");
+        }
+
+        if (!overwrite && File.Exists(destination))
+        {
+            throw new IOException($"{destinationPath}: already exists; pass --force to replace it");
+        }
+
+        using var input = FileSource.Open(source);
+        var archive = await TorchArchive.OpenAsync(input, limits, cancellationToken).ConfigureAwait(false);
+        var directory = Path.GetDirectoryName(destination)!;
+        if (!Directory.Exists(directory))
+        {
+            throw new DirectoryNotFoundException($"{destinationPath}: folder '{directory}' does not exist");
+        }
+
+        var temporary = Path.Combine(directory, $".{Path.GetFileName(destination)}.{Guid.NewGuid():N}.tmp");
+        var total = archive.Entries.Where(e => !ReferenceEquals(e, archive.PickleEntry)).Sum(e => e.UncompressedSize);
+        try
+        {
+            RelocationReport report;
+            await using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                var reporter = progress is null ? null : new SyncProgress(progress, total);
+                report = await ArchiveRelocator.RelocateAsync(archive, map, output, reporter, cancellationToken).ConfigureAwait(false);
+                output.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, destination, overwrite);
+            return report;
+        }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Best effort: the temporary name is hidden and unique; the error that got us here matters more.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Reports on the copying thread (Progress&lt;T&gt; would post to the thread pool out of order).</summary>
+    private sealed class SyncProgress(Action<long, long> report, long total) : IProgress<long>
+    {
+        public void Report(long value) => report(value, total);
+    }
+}
