@@ -1,0 +1,315 @@
+"""PyTorch as a test peer for TorchFerry, driven over stdin/stdout with one JSON object per line.
+
+Commands:
+  {"cmd": "make", "case": NAME, "path": P, "tagger": "fresh"|"constant", "location": "cuda:0"}
+      Builds the fixture object, keeps it in memory and saves it to P as if on a GPU.
+  {"cmd": "load_error", "path": P}       torch.load(P) without map_location; returns the error text.
+  {"cmd": "compare", "case": NAME, "path": P}
+      Loads P without map_location and compares it with the kept object: structure, values,
+      dtype, shape, stride, storage offset, shared storages; every tensor must be on the CPU.
+  {"cmd": "describe", "path": P}          Loads with map_location='cpu', recording each storage's
+      location, and lists tensors the way TorchFerry names their paths.
+"""
+import collections
+import dataclasses
+import io
+import json
+import os
+import sys
+import zipfile
+
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torchferry_fixture_models as models  # noqa: E402
+
+TAG = {"location": None, "constant": False}
+CONSTANT_LOCATIONS = {}
+
+
+def _location_of(tensor):
+    location = LOCATIONS.get(tensor.storage().data_ptr())
+    if location is None and len(set(LOCATIONS.values())) == 1:
+        # Empty storages have no data pointer to tell them apart; one location fits all.
+        location = next(iter(LOCATIONS.values()))
+    return location or "?"
+
+
+def _tagger(obj):
+    location = TAG["location"]
+    if location is None:
+        return None
+    if TAG["constant"]:
+        # One string object for every storage: the pickler memoizes it (BINPUT once, BINGET after).
+        return CONSTANT_LOCATIONS.setdefault(location, location)
+    if isinstance(location, list):
+        TAG["next"] = TAG.get("next", -1) + 1
+        chosen = location[TAG["next"] % len(location)]
+        return (chosen + " ")[:-1]
+    # Torch's own cuda tagger builds a fresh string per storage.
+    return (location + " ")[:-1]
+
+
+torch.serialization.register_package(0, _tagger, lambda obj, location: None)
+OBJECTS = {}
+
+
+def _adam_checkpoint(hyper):
+    torch.manual_seed(1)
+    net = models.Net()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    net(torch.randn(2, 6)).sum().backward()
+    optimizer.step()
+    checkpoint = {"module_state_dict": net.state_dict(), "optimizer_state_dict": optimizer.state_dict()}
+    checkpoint.update(hyper)
+    return checkpoint
+
+
+def build(case):
+    torch.manual_seed(0)
+    if case == "tensor":
+        return torch.randn(4, 5)
+    if case == "module":
+        return models.Net()
+    if case == "checkpoint_dict":
+        return _adam_checkpoint({"epochs": 10, "learning_rate": 0.001, "name": "resnet", "tags": ["a", "b"], "nested": {"k": 1}})
+    if case == "checkpoint_namedtuple":
+        return _adam_checkpoint(models.Hyper(epochs=3, learning_rate=0.5, name="nt")._asdict())
+    if case == "checkpoint_dataclass":
+        return _adam_checkpoint(dataclasses.asdict(models.HyperData(batch_size=32, dropout=0.1, layers=[64, 32])))
+    if case == "tied_weights":
+        return models.TiedNet()
+    if case == "views":
+        base = torch.arange(20, dtype=torch.float32)
+        return {"base": base, "tail": base[5:], "middle": base[3:9].view(2, 3), "step": base[1::4]}
+    if case == "noncontiguous":
+        m = torch.randn(6, 8)
+        return {"transposed": m.t(), "strided": m[:, ::2], "expanded": torch.randn(3, 1).expand(3, 4), "permuted": torch.randn(2, 3, 4).permute(2, 0, 1)}
+    if case == "scalars_and_empty":
+        return {"scalar": torch.tensor(3.5), "int_scalar": torch.tensor(-2, dtype=torch.int64), "empty": torch.empty(0), "empty2d": torch.empty(2, 0, dtype=torch.int32)}
+    if case == "dtypes":
+        out = collections.OrderedDict()
+        for dtype in [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8]:
+            out[str(dtype).replace("torch.", "")] = (torch.randn(3, 4) * 50).to(dtype)
+        out["bool"] = torch.randn(5) > 0
+        out["complex64"] = torch.randn(4, dtype=torch.complex64)
+        return out
+    if case in ("deflated", "archive_root", "constant_tagger", "protocol3", "protocol4", "protocol5", "multi_device"):
+        return _adam_checkpoint({"epochs": 2})
+    if case == "legacy":
+        return {"w": torch.randn(3)}
+    if case == "torchscript":
+        return torch.jit.script(nn.Linear(3, 2))
+    if case == "evil":
+        return {"w": torch.randn(3), "payload": Evil()}
+    if case == "bomb":
+        return {"zeros": torch.zeros(64 * 1024 * 1024)}
+    if case in ("shared_location_first", "shared_location_last"):
+        return None  # built in make(): needs the tagger's constant string
+    raise ValueError("unknown case " + case)
+
+
+class Evil:
+    """A pickle payload: unpickling it would run a shell command."""
+
+    def __reduce__(self):
+        return (os.system, ("echo torchferry-was-here > /tmp/torchferry-pwned",))
+
+
+def save(obj, path, case):
+    if case == "legacy":
+        torch.save(obj, path, _use_new_zipfile_serialization=False)
+        return
+    if case == "torchscript":
+        torch.jit.save(obj, path)
+        return
+    protocol = {"protocol3": 3, "protocol4": 4, "protocol5": 5}.get(case, 2)
+    if case == "archive_root":
+        buffer = io.BytesIO()
+        torch.save(obj, buffer)
+        with open(path, "wb") as f:
+            f.write(buffer.getvalue())
+        return
+    torch.save(obj, path, pickle_protocol=protocol)
+    if case in ("deflated", "bomb"):
+        # Re-zip every record with deflate, as Python's zipfile or TorchSharp would write it.
+        with zipfile.ZipFile(path) as src:
+            records = [(info.filename, src.read(info.filename)) for info in src.infolist()]
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+            for name, data in records:
+                dst.writestr(name, data)
+
+
+def make(request):
+    case, path = request["case"], request["path"]
+    location = request.get("location", "cuda:0")
+    TAG["location"] = location.split(",") if "," in location else location
+    TAG["constant"] = request.get("tagger") == "constant"
+    TAG.pop("next", None)
+    try:
+        if case.startswith("shared_location"):
+            location = CONSTANT_LOCATIONS.setdefault(TAG["location"], TAG["location"])
+            TAG["constant"] = True
+            states = _adam_checkpoint({})
+            hyper = {"device": location, "devices": [location, location]}
+            obj = dict(hyper, **states) if case == "shared_location_first" else dict(states, **hyper)
+        else:
+            obj = build(case)
+        save(obj, path, case)
+    finally:
+        TAG["location"] = None
+    OBJECTS[case] = obj
+    return {"path": path}
+
+
+def load_error(request):
+    try:
+        torch.load(request["path"])
+        return {"error": None}
+    except Exception as e:  # the message is what the test asserts on
+        return {"error": "%s: %s" % (type(e).__name__, e)}
+
+
+def _compare(expected, actual, path, problems, pairs):
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(actual, torch.Tensor):
+            problems.append("%s: expected a tensor, got %s" % (path, type(actual).__name__))
+            return
+        if type(expected) is not type(actual):
+            problems.append("%s: type %s != %s" % (path, type(actual).__name__, type(expected).__name__))
+        if actual.device.type != "cpu":
+            problems.append("%s: on %s, not cpu" % (path, actual.device))
+        if actual.dtype != expected.dtype:
+            problems.append("%s: dtype %s != %s" % (path, actual.dtype, expected.dtype))
+        if actual.shape != expected.shape or actual.stride() != expected.stride():
+            problems.append("%s: shape/stride %s/%s != %s/%s" % (path, tuple(actual.shape), actual.stride(), tuple(expected.shape), expected.stride()))
+        if actual.storage_offset() != expected.storage_offset():
+            problems.append("%s: storage offset %d != %d" % (path, actual.storage_offset(), expected.storage_offset()))
+        if actual.requires_grad != expected.requires_grad:
+            problems.append("%s: requires_grad differs" % path)
+        if not torch.equal(actual.detach(), expected.detach()):
+            problems.append("%s: values differ" % path)
+        pairs.append((expected, actual, path))
+        return
+    if isinstance(expected, nn.Module):
+        if type(actual) is not type(expected):
+            problems.append("%s: module type %s != %s" % (path, type(actual).__name__, type(expected).__name__))
+            return
+        _compare(dict(vars(expected)), dict(vars(actual)), path, problems, pairs)
+        return
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or list(expected.keys()) != list(actual.keys()):
+            problems.append("%s: keys %s != %s" % (path, list(getattr(actual, "keys", lambda: [])()), list(expected.keys())))
+            return
+        if type(expected) is not type(actual):
+            problems.append("%s: %s != %s" % (path, type(actual).__name__, type(expected).__name__))
+        for key in expected:
+            _compare(expected[key], actual[key], "%s.%s" % (path, key) if path else str(key), problems, pairs)
+        return
+    if isinstance(expected, (list, tuple)):
+        if type(expected) is not type(actual) or len(expected) != len(actual):
+            problems.append("%s: sequence differs" % path)
+            return
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            _compare(e, a, "%s.%d" % (path, i) if path else str(i), problems, pairs)
+        return
+    if callable(expected) and not isinstance(expected, (str, bytes)):
+        return  # hooks and similar: identity, not value
+    if expected != actual:
+        problems.append("%s: %r != %r" % (path, actual, expected))
+
+
+def compare(request):
+    actual = torch.load(request["path"])
+    expected = OBJECTS[request["case"]]
+    problems, pairs = [], []
+    _compare(expected, actual, "", problems, pairs)
+    # Tensors that shared a storage before must share one after (tied weights, views).
+    for i, (e1, a1, p1) in enumerate(pairs):
+        for e2, a2, p2 in pairs[i + 1:]:
+            same_before = e1.storage().data_ptr() == e2.storage().data_ptr() and e1.numel() > 0 and e2.numel() > 0
+            same_after = a1.storage().data_ptr() == a2.storage().data_ptr() and a1.numel() > 0 and a2.numel() > 0
+            if same_before != same_after:
+                problems.append("%s and %s: storage sharing %s before, %s after" % (p1, p2, same_before, same_after))
+    return {"ok": not problems, "problems": problems, "tensors": len(pairs)}
+
+
+def _walk(value, path, out, seen):
+    if isinstance(value, torch.Tensor):
+        out.append({
+            "path": path,
+            "dtype": str(value.dtype).replace("torch.", ""),
+            "shape": list(value.shape),
+            "stride": list(value.stride()),
+            "storageOffset": value.storage_offset(),
+            "location": _location_of(value),
+            "bytes": value.numel() * value.element_size(),
+            "isParameter": isinstance(value, nn.Parameter),
+        })
+        return
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    join = lambda key: "%s.%s" % (path, key) if path else str(key)
+    if isinstance(value, nn.Module):
+        for name in ("_parameters", "_buffers", "_modules"):
+            for key, item in getattr(value, name).items():
+                _walk(item, join(key), out, seen)
+        for key, item in vars(value).items():
+            if key not in ("_parameters", "_buffers", "_modules"):
+                _walk(item, join(key), out, seen)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _walk(item, join(key), out, seen)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _walk(item, join(i), out, seen)
+    seen.discard(id(value))
+
+
+LOCATIONS = {}
+
+
+def _location_of(tensor):
+    location = LOCATIONS.get(tensor.storage().data_ptr())
+    if location is None and len(set(LOCATIONS.values())) == 1:
+        # Empty storages have no data pointer to tell them apart; one location fits all.
+        location = next(iter(LOCATIONS.values()))
+    return location or "?"
+
+
+def describe(request):
+    LOCATIONS.clear()
+    recorded = []
+
+    def remember(storage, location):
+        recorded.append((storage, location))
+        return storage
+
+    obj = torch.load(request["path"], map_location=remember)
+    for storage, location in recorded:
+        LOCATIONS[storage.data_ptr()] = location
+    out = []
+    _walk(obj, "", out, set())
+    return {"tensors": out, "locations": sorted(location for _, location in recorded)}
+
+
+COMMANDS = {"make": make, "load_error": load_error, "compare": compare, "describe": describe}
+
+
+def main():
+    print(json.dumps({"ready": torch.__version__}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        try:
+            response = COMMANDS[request["cmd"]](request)
+        except Exception as e:
+            response = {"failure": "%s: %s" % (type(e).__name__, e)}
+        print(json.dumps(response), flush=True)
+
+
+if __name__ == "__main__":
+    main()

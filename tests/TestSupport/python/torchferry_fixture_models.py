@@ -1,0 +1,41 @@
+"""User classes pickled into fixtures by module and name, as a user's own nn.Module would be."""
+import dataclasses
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 4)
+        self.fc2 = nn.Linear(4, 3)
+        self.register_buffer("running", torch.arange(3, dtype=torch.float64))
+        self.register_buffer("step", torch.tensor(7))
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class TiedNet(nn.Module):
+    """An autoencoder-style module whose decoder shares the encoder's weight."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Linear(5, 5, bias=False)
+        self.decoder = nn.Linear(5, 5, bias=False)
+        self.decoder.weight = self.encoder.weight
+
+
+class Hyper(NamedTuple):
+    epochs: int
+    learning_rate: float
+    name: str
+
+
+@dataclasses.dataclass
+class HyperData:
+    batch_size: int
+    dropout: float
+    layers: list
