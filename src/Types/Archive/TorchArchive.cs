@@ -11,8 +11,11 @@ namespace TorchFerry.Archive;
 /// </summary>
 public sealed class TorchArchive
 {
-    private TorchArchive(IRandomAccessSource source, string root, IReadOnlyList<ZipEntry> entries, ZipEntry pickleEntry, PickleDocument pickle)
+    private readonly Dictionary<string, ZipEntry> byName;
+
+    private TorchArchive(IRandomAccessSource source, string root, IReadOnlyList<ZipEntry> entries, Dictionary<string, ZipEntry> byName, ZipEntry pickleEntry, PickleDocument pickle)
     {
+        this.byName = byName;
         Source = source;
         Root = root;
         Entries = entries;
@@ -98,12 +101,11 @@ public sealed class TorchArchive
             }
         }
 
-        return new TorchArchive(source, root, entries, pickleEntry, pickle);
+        return new TorchArchive(source, root, entries, byName, pickleEntry, pickle);
     }
 
     /// <summary>The record holding a storage's bytes.</summary>
-    internal ZipEntry RecordOf(StorageReference storage) =>
-        Entries.First(e => e.Name == $"{Root}/data/{storage.Key}");
+    internal ZipEntry RecordOf(StorageReference storage) => byName[$"{Root}/data/{storage.Key}"];
 
     /// <summary>Reads a whole record into memory, inflating it and checking size and CRC.</summary>
     internal static async Task<byte[]> ReadRecordAsync(IRandomAccessSource source, ZipEntry entry, CancellationToken cancellationToken)

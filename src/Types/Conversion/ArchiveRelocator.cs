@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Hashing;
 using TorchFerry.Archive;
+using TorchFerry.Inspection;
 using TorchFerry.Pickle;
 
 namespace TorchFerry.Conversion;
@@ -26,6 +27,14 @@ public static class ArchiveRelocator
         ArgumentNullException.ThrowIfNull(archive);
         ArgumentNullException.ThrowIfNull(map);
         ArgumentNullException.ThrowIfNull(output);
+
+        // Such functions may carry a device as an argument rather than a storage location,
+        // so relocating their storages alone could leave a tensor on the old device.
+        if (ArtifactInspector.FindUnsupported(archive) is [var unsupported, ..])
+        {
+            throw new ArchiveFormatException(
+                $"{archive.Source.Name}: '{(unsupported.Path.Length == 0 ? "<root>" : unsupported.Path)}' is built by {unsupported.Function}, which TorchFerry does not support yet; nothing was converted");
+        }
 
         var (pickle, _) = PickleRewriter.Rewrite(archive.Pickle, map.Map);
         var pickleCrc = Crc32.HashToUInt32(pickle);

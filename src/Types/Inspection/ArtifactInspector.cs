@@ -57,6 +57,14 @@ public static class ArtifactInspector
         };
     }
 
+    /// <summary>Tensors built by torch functions TorchFerry does not support, with their paths.</summary>
+    internal static IReadOnlyList<UnsupportedTensor> FindUnsupported(TorchArchive archive)
+    {
+        var walker = new Walker(archive.Source.Name);
+        walker.Walk(archive.Pickle.Root, string.Empty, 0);
+        return walker.Unsupported;
+    }
+
     private static ArtifactKind KindOf(PyValue root)
     {
         if (root is PyTensor)

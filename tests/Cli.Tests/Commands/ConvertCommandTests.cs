@@ -1,0 +1,117 @@
+using TorchFerry.TestSupport;
+
+namespace TorchFerry.Cli.Tests.Commands;
+
+[Collection(TorchCollection.Name)]
+public sealed class ConvertCommandTests(TorchFixtures fixtures)
+{
+    [Fact]
+    public async Task Convert_CudaCheckpoint_LoadsOnCpuWithoutMapLocation()
+    {
+        using var folder = new TemporaryDirectory();
+        var destination = folder.File("cpu.pt");
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("convert", fixtures.GpuFile("checkpoint_dict"), destination, "--device", "cpu");
+
+        Assert.Equal(0, exitCode);
+        Assert.Empty(error);
+        Assert.Contains("storages relocated (cuda:0 ×", output, StringComparison.Ordinal);
+        Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", destination).Problems);
+    }
+
+    [Fact]
+    public async Task Convert_AlreadyOnTarget_SaysSoAndStillWrites()
+    {
+        using var folder = new TemporaryDirectory();
+        var first = folder.File("first.pt");
+        var second = folder.File("second.pt");
+        await CliRunner.RunAsync("convert", fixtures.GpuFile("tensor"), first, "--device", "cpu");
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("convert", first, second, "--device", "cpu");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("already on cpu", output, StringComparison.Ordinal);
+        Assert.Null(fixtures.Torch.LoadError(second));
+    }
+
+    public static TheoryData<string, string> BadInputs => new()
+    {
+        { "legacy", "legacy torch.save format" },
+        { "torchscript", "TorchScript archive" },
+        { "evil", "posix.system, which would run code when loaded" },
+        { "bomb", "zip bomb" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public async Task Convert_BadInput_FailsWithOneClearLineAndWritesNothing(string fixtureCase, string expected)
+    {
+        using var folder = new TemporaryDirectory();
+        var source = fixtures.GpuFile(fixtureCase);
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("convert", source, folder.File("out.pt"), "--device", "cpu");
+
+        Assert.Equal(1, exitCode);
+        Assert.Empty(output);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+        Assert.StartsWith($"torchferry: {source}: ", error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
+    }
+
+    [Fact]
+    public async Task Convert_PickleThatCallsOsSystem_NeverRunsIt()
+    {
+        const string marker = "/tmp/torchferry-pwned";
+        File.Delete(marker);
+        using var folder = new TemporaryDirectory();
+
+        await CliRunner.RunAsync("convert", fixtures.GpuFile("evil"), folder.File("out.pt"), "--device", "cpu");
+        await CliRunner.RunAsync("inspect", fixtures.GpuFile("evil"));
+
+        Assert.False(File.Exists(marker));
+    }
+
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(0.999)]
+    [InlineData(0.02)]
+    public async Task Convert_TruncatedFile_FailsClearlyAndWritesNothing(double keep)
+    {
+        using var folder = new TemporaryDirectory();
+        var whole = await File.ReadAllBytesAsync(fixtures.GpuFile("checkpoint_dict"));
+        var truncated = folder.File("truncated.pt");
+        await File.WriteAllBytesAsync(truncated, whole.AsSpan(0, (int)(whole.Length * keep)).ToArray());
+        var output = Path.Combine(folder.Path, "out");
+        Directory.CreateDirectory(output);
+
+        var (exitCode, _, error) = await CliRunner.RunAsync("convert", truncated, Path.Combine(output, "out.pt"), "--device", "cpu");
+
+        Assert.Equal(1, exitCode);
+        Assert.Matches("truncated|corrupt", error);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.Empty(Directory.GetFileSystemEntries(output));
+    }
+
+    [Theory]
+    [InlineData("--device", "gpu", "--device 'gpu': not a device")]
+    [InlineData("--map", "cuda:1", "--map 'cuda:1': expected FROM=TO")]
+    public async Task Convert_BadDevice_IsAUsageError(string option, string value, string expected)
+    {
+        using var folder = new TemporaryDirectory();
+
+        var (exitCode, _, error) = await CliRunner.RunAsync("convert", fixtures.GpuFile("tensor"), folder.File("x.pt"), option, value);
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith($"torchferry: {expected}", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Convert_MissingSource_NamesIt()
+    {
+        var (exitCode, _, error) = await CliRunner.RunAsync("convert", "/nonexistent/model.pt", "/tmp/out.pt", "--device", "cpu");
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal("torchferry: /nonexistent/model.pt: no such file\n", error);
+    }
+}
