@@ -8,6 +8,7 @@ internal static class CommandErrors
     public const int Ok = 0;
     public const int Failed = 1;
     public const int Usage = 2;
+    public const int Internal = 70;
     public const int Cancelled = 130;
 
     public static async Task<int> RunAsync(TextWriter error, Func<Task<int>> action)
@@ -30,6 +31,13 @@ internal static class CommandErrors
         {
             await error.WriteLineAsync($"torchferry: {FirstLine(e.Message)}").ConfigureAwait(false);
             return Failed;
+        }
+#pragma warning disable CA1031 // the command's contract is one line and an exit code, never a stack trace
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            await error.WriteLineAsync($"torchferry: internal error ({e.GetType().Name}): {FirstLine(e.Message)}; please report it").ConfigureAwait(false);
+            return Internal;
         }
     }
 

@@ -14,6 +14,8 @@ internal static class ConvertCommand
         var device = new Option<string?>("--device", "-d") { Description = "Device every storage goes to: cpu, cuda, cuda:N (like map_location='cpu')." };
         var map = new Option<string[]>("--map") { Description = "Per-location mapping FROM=TO, e.g. cuda:1=cuda:0 (like a map_location dict); repeatable.", AllowMultipleArgumentsPerToken = false };
         var force = new Option<bool>("--force", "-f") { Description = "Replace DST if it exists." };
+        var noVerify = new Option<bool>("--no-verify") { Description = "Skip checking each copied record's CRC-32 (torch does not check them either)." };
+        var noFsync = new Option<bool>("--no-fsync") { Description = "Do not flush DST to disk before renaming it into place (faster; a crash may then leave a partial file)." };
         var command = new Command("convert", "Rewrite the device every storage is recorded on; storage bytes are copied untouched, only data.pkl changes.")
         {
             source,
@@ -21,6 +23,8 @@ internal static class ConvertCommand
             device,
             map,
             force,
+            noVerify,
+            noFsync,
         };
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(error, async () =>
         {
@@ -31,7 +35,7 @@ internal static class ConvertCommand
             RelocationReport report;
             try
             {
-                report = await LocalArtifactConverter.ConvertAsync(from, to, deviceMap, parse.GetValue(force), progress.Report, cancellationToken: cancellationToken).ConfigureAwait(false);
+                report = await LocalArtifactConverter.ConvertAsync(from, to, deviceMap, parse.GetValue(force), progress.Report, options: new RelocationOptions { VerifyChecksums = !parse.GetValue(noVerify), Durable = !parse.GetValue(noFsync) }, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
             finally
             {

@@ -18,6 +18,9 @@ public sealed class FileSource : IRandomAccessSource, IDisposable
 
     public long Length { get; }
 
+    /// <summary>The open handle, for kernel-side copies.</summary>
+    internal SafeFileHandle Handle => handle;
+
     /// <summary>Opens <paramref name="path"/> for reading, with a clear error when it is missing.</summary>
     public static FileSource Open(string path)
     {

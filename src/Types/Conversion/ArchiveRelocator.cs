@@ -22,8 +22,10 @@ public static class ArchiveRelocator
         DeviceMap map,
         Stream output,
         IProgress<long>? progress = null,
+        RelocationOptions? options = null,
         CancellationToken cancellationToken = default)
     {
+        options ??= RelocationOptions.Default;
         ArgumentNullException.ThrowIfNull(archive);
         ArgumentNullException.ThrowIfNull(map);
         ArgumentNullException.ThrowIfNull(output);
@@ -57,8 +59,13 @@ public static class ArchiveRelocator
                 }
                 else
                 {
-                    await CopyRecordAsync(archive.Source, entry, output, buffer, progress, copied, cancellationToken).ConfigureAwait(false);
+                    if (!await TryKernelCopyAsync(archive.Source, entry, output, buffer, options, cancellationToken).ConfigureAwait(false))
+                    {
+                        await CopyRecordAsync(archive.Source, entry, output, buffer, progress, copied, options.VerifyChecksums, cancellationToken).ConfigureAwait(false);
+                    }
+
                     copied += size;
+                    progress?.Report(copied);
                 }
 
                 var descriptor = TorchZipLayout.DataDescriptor(crc, size, zip64);
@@ -87,8 +94,49 @@ public static class ArchiveRelocator
             copied);
     }
 
+    /// <summary>
+    /// File to file, a stored record is copied by the kernel (copy_file_range, as cp does) and,
+    /// unless told otherwise, its CRC is then checked by reading the source from the page cache.
+    /// </summary>
+    private static async Task<bool> TryKernelCopyAsync(
+        IRandomAccessSource source, ZipEntry entry, Stream output, byte[] buffer, RelocationOptions options, CancellationToken cancellationToken)
+    {
+        if (entry.Method != ZipEntry.Stored || source is not FileSource file || output is not FileStream destination || entry.UncompressedSize < options.KernelCopyThreshold)
+        {
+            return false;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+        var position = destination.Position;
+        if (!KernelCopy.TryCopy(file.Handle, entry.DataOffset, destination.SafeFileHandle, position, entry.UncompressedSize))
+        {
+            return false;
+        }
+
+        destination.Seek(entry.UncompressedSize, SeekOrigin.Current);
+        if (options.VerifyChecksums)
+        {
+            var crc = new Crc32();
+            for (long done = 0; done < entry.UncompressedSize;)
+            {
+                var n = (int)Math.Min(buffer.Length, entry.UncompressedSize - done);
+                await source.ReadExactlyAsync(entry.DataOffset + done, buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                crc.Append(buffer.AsSpan(0, n));
+                done += n;
+            }
+
+            if (crc.GetCurrentHashAsUInt32() != entry.Crc32)
+            {
+                throw new ArchiveFormatException($"{source.Name}: record '{entry.Name}' fails its CRC check (corrupt archive)");
+            }
+        }
+
+        return true;
+    }
+
     private static async Task CopyRecordAsync(
-        IRandomAccessSource source, ZipEntry entry, Stream output, byte[] buffer, IProgress<long>? progress, long copiedBefore, CancellationToken cancellationToken)
+        IRandomAccessSource source, ZipEntry entry, Stream output, byte[] buffer, IProgress<long>? progress, long copiedBefore, bool verify, CancellationToken cancellationToken)
     {
         var crc = new Crc32();
         long done = 0;
@@ -120,7 +168,7 @@ public static class ArchiveRelocator
             throw new ArchiveFormatException($"{source.Name}: record '{entry.Name}' is not valid deflate data (corrupt archive)", e);
         }
 
-        if (crc.GetCurrentHashAsUInt32() != entry.Crc32)
+        if (verify && crc.GetCurrentHashAsUInt32() != entry.Crc32)
         {
             throw new ArchiveFormatException($"{source.Name}: record '{entry.Name}' fails its CRC check (corrupt archive)");
         }

@@ -4,8 +4,8 @@ namespace TorchFerry.Conversion;
 
 /// <summary>
 /// Converts an archive on local disk. The source is opened read-only; the destination is written
-/// to a temporary file beside it, flushed to disk and renamed into place, so it appears whole or
-/// not at all.
+/// to a temporary file beside it, flushed to disk (unless told otherwise) and renamed into place,
+/// so it appears whole or not at all.
 /// </summary>
 public static class LocalArtifactConverter
 {
@@ -16,6 +16,7 @@ public static class LocalArtifactConverter
     /// <param name="overwrite">Replace an existing destination.</param>
     /// <param name="progress">Storage bytes copied so far, and the total.</param>
     /// <param name="limits">Archive limits; the defaults when null.</param>
+    /// <param name="options">How records are copied; the defaults when null.</param>
     /// <param name="cancellationToken">Cancels the conversion; nothing is left behind.</param>
     public static async Task<RelocationReport> ConvertAsync(
         string sourcePath,
@@ -24,6 +25,7 @@ public static class LocalArtifactConverter
         bool overwrite = false,
         Action<long, long>? progress = null,
         ArchiveLimits? limits = null,
+        RelocationOptions? options = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sourcePath);
@@ -61,8 +63,8 @@ public static class LocalArtifactConverter
             await using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
             {
                 var reporter = progress is null ? null : new SyncProgress(progress, total);
-                report = await ArchiveRelocator.RelocateAsync(archive, map, output, reporter, cancellationToken).ConfigureAwait(false);
-                output.Flush(flushToDisk: true);
+                report = await ArchiveRelocator.RelocateAsync(archive, map, output, reporter, options, cancellationToken).ConfigureAwait(false);
+                output.Flush(flushToDisk: (options ?? RelocationOptions.Default).Durable);
             }
 
             File.Move(temporary, destination, overwrite);

@@ -78,6 +78,55 @@ public sealed class ArchiveRelocatorTests(TorchFixtures fixtures)
     }
 
     [Fact]
+    public async Task Convert_KernelCopyAndStreamCopy_WriteIdenticalFiles()
+    {
+        var source = fixtures.GpuFile("checkpoint_dict");
+        var kernel = fixtures.Directory.File("kernel-copy.pt");
+        var streamed = fixtures.Directory.File("stream-copy.pt");
+
+        await LocalArtifactConverter.ConvertAsync(source, kernel, DeviceMap.Create("cpu"), overwrite: true, options: new RelocationOptions { KernelCopyThreshold = 0 });
+        await LocalArtifactConverter.ConvertAsync(source, streamed, DeviceMap.Create("cpu"), overwrite: true, options: new RelocationOptions { KernelCopyThreshold = long.MaxValue });
+
+        Assert.Equal(Hash(streamed), Hash(kernel));
+        Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", kernel).Problems);
+    }
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(long.MaxValue)]
+    public async Task Convert_StoredRecordWithBadCrc_FailsUnlessVerificationIsOff(long kernelCopyThreshold)
+    {
+        using var folder = new TemporaryDirectory();
+        var corrupt = folder.File("corrupt.pt");
+        File.Copy(fixtures.GpuFile("checkpoint_dict"), corrupt);
+        long dataOffset;
+        using (var input = FileSource.Open(corrupt))
+        {
+            var archive = await TorchArchive.OpenAsync(input);
+            dataOffset = archive.Entries.First(e => e.Name.EndsWith("/data/0", StringComparison.Ordinal)).DataOffset;
+        }
+
+        await using (var file = new FileStream(corrupt, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = dataOffset;
+            var b = file.ReadByte();
+            file.Position = dataOffset;
+            file.WriteByte((byte)(b ^ 0xFF));
+        }
+
+        var destination = folder.File("out.pt");
+        var error = await Assert.ThrowsAsync<ArchiveFormatException>(() => LocalArtifactConverter.ConvertAsync(
+            corrupt, destination, DeviceMap.Create("cpu"), options: new RelocationOptions { KernelCopyThreshold = kernelCopyThreshold }));
+
+        Assert.Contains("data/0' fails its CRC check", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["corrupt.pt"], Directory.GetFileSystemEntries(folder.Path).Select(Path.GetFileName));
+
+        await LocalArtifactConverter.ConvertAsync(
+            corrupt, destination, DeviceMap.Create("cpu"), options: new RelocationOptions { KernelCopyThreshold = kernelCopyThreshold, VerifyChecksums = false });
+        Assert.Null(fixtures.Torch.LoadError(destination));
+    }
+
+    [Fact]
     public async Task Convert_ArchiveRootedAtArchive_KeepsItsRootFolder()
     {
         var source = fixtures.GpuFile("archive_root");
