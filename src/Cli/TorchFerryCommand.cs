@@ -6,11 +6,15 @@ namespace TorchFerry.Cli;
 /// <summary>The <c>torchferry</c> command line: its subcommands and how errors become exit codes.</summary>
 internal static class TorchFerryCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) =>
+        RunAsync(args, new CommandContext(output, error));
+
+    public static async Task<int> RunAsync(string[] args, CommandContext context)
     {
+        var (output, error) = (context.Output, context.Error);
         var root = new RootCommand("TorchFerry: inspect and relocate PyTorch artifacts (torch.save archives) without loading tensors.");
-        root.Subcommands.Add(InspectCommand.Create(output, error));
-        root.Subcommands.Add(ConvertCommand.Create(output, error));
+        root.Subcommands.Add(InspectCommand.Create(context));
+        root.Subcommands.Add(ConvertCommand.Create(context));
         var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>

@@ -1,21 +1,24 @@
 using System.CommandLine;
 using TorchFerry.Cli.Output;
 using TorchFerry.Conversion;
+using TorchFerry.Storage;
+using TorchFerry.Storage.Conversion;
 
 namespace TorchFerry.Cli.Commands;
 
 /// <summary><c>torchferry convert SRC DST --device D [--map FROM=TO]... [--force]</c>.</summary>
 internal static class ConvertCommand
 {
-    public static Command Create(TextWriter output, TextWriter error)
+    public static Command Create(CommandContext context)
     {
-        var source = new Argument<string>("SRC") { Description = "The torch.save archive to read (never modified)." };
-        var destination = new Argument<string>("DST") { Description = "Where to write the converted archive (written whole or not at all)." };
+        var source = new Argument<string>("SRC") { Description = "The torch.save archive to read (never modified): a path, file:// or s3://bucket/key." };
+        var destination = new Argument<string>("DST") { Description = "Where to write the converted archive (written whole or not at all): a path, file:// or s3://bucket/key." };
         var device = new Option<string?>("--device", "-d") { Description = "Device every storage goes to: cpu, cuda, cuda:N (like map_location='cpu')." };
         var map = new Option<string[]>("--map") { Description = "Per-location mapping FROM=TO, e.g. cuda:1=cuda:0 (like a map_location dict); repeatable.", AllowMultipleArgumentsPerToken = false };
         var force = new Option<bool>("--force", "-f") { Description = "Replace DST if it exists." };
         var noVerify = new Option<bool>("--no-verify") { Description = "Skip checking each copied record's CRC-32 (torch does not check them either)." };
-        var noFsync = new Option<bool>("--no-fsync") { Description = "Do not flush DST to disk before renaming it into place (faster; a crash may then leave a partial file)." };
+        var noFsync = new Option<bool>("--no-fsync") { Description = "Do not flush a local DST to disk before renaming it into place (faster; a crash may then leave a partial file)." };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log what the stores do (server-side copy, retries)." };
         var command = new Command("convert", "Rewrite the device every storage is recorded on; storage bytes are copied untouched, only data.pkl changes.")
         {
             source,
@@ -25,36 +28,50 @@ internal static class ConvertCommand
             force,
             noVerify,
             noFsync,
+            verbose,
         };
-        command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(error, async () =>
+        command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(context.Error, async () =>
         {
             var deviceMap = DeviceMap.Create(parse.GetValue(device), parse.GetValue(map));
-            var from = parse.GetValue(source)!;
-            var to = parse.GetValue(destination)!;
-            var progress = new ProgressLine(error, $"converting {Path.GetFileName(from)}", TimeProvider.System, !Console.IsErrorRedirected);
-            RelocationReport report;
+            var from = StorageUri.Parse(parse.GetValue(source)!);
+            var to = StorageUri.Parse(parse.GetValue(destination)!);
+            var log = context.CreateLog(parse.GetValue(verbose));
+            using var stores = context.CreateStores(log, durable: !parse.GetValue(noFsync));
+            var progress = new ProgressLine(context.Error, $"converting {from.Name}", TimeProvider.System, !Console.IsErrorRedirected);
+            StoreConversionReport result;
             try
             {
-                report = await LocalArtifactConverter.ConvertAsync(from, to, deviceMap, parse.GetValue(force), progress.Report, options: new RelocationOptions { VerifyChecksums = !parse.GetValue(noVerify), Durable = !parse.GetValue(noFsync) }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                result = await new StoreArtifactConverter(stores).ConvertAsync(
+                    from,
+                    to,
+                    deviceMap,
+                    parse.GetValue(force),
+                    progress.Report,
+                    new RelocationOptions { VerifyChecksums = !parse.GetValue(noVerify), Durable = !parse.GetValue(noFsync) },
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
             }
             finally
             {
                 progress.Clear();
             }
 
-            var before = string.Join(", ", report.LocationsBefore.Select(kv => $"{kv.Key} ×{kv.Value}"));
-            if (report.AlreadyOnTarget)
-            {
-                await output.WriteLineAsync($"{from}: all {report.Storages} storages already on {deviceMap}; wrote an unchanged copy to {to} ({ByteSize.Format(report.BytesWritten)})").ConfigureAwait(false);
-            }
-            else
-            {
-                var after = string.Join(", ", report.LocationsAfter.Select(kv => $"{kv.Key} ×{kv.Value}"));
-                await output.WriteLineAsync($"{from} -> {to}: {report.StoragesRelocated} of {report.Storages} storages relocated ({before} => {after}); {ByteSize.Format(report.RecordBytesCopied)} of records copied untouched, {ByteSize.Format(report.BytesWritten)} written").ConfigureAwait(false);
-            }
-
+            await context.Output.WriteLineAsync(Summary(from, to, deviceMap, result)).ConfigureAwait(false);
             return CommandErrors.Ok;
         }));
         return command;
+    }
+
+    private static string Summary(StorageUri from, StorageUri to, DeviceMap map, StoreConversionReport result)
+    {
+        var report = result.Relocation;
+        var moved = $"{ByteSize.Format(result.Destination.Size)} written, {ByteSize.Format(result.BytesThroughProcess)} through this process, {ByteSize.Format(result.BytesCopiedByStore)} copied by the {(to.Scheme == StorageScheme.S3 ? "store" : "kernel")}";
+        if (report.AlreadyOnTarget)
+        {
+            return $"{from}: all {report.Storages} storages already on {map}; wrote an unchanged copy to {to} ({moved})";
+        }
+
+        var before = string.Join(", ", report.LocationsBefore.Select(kv => $"{kv.Key} ×{kv.Value}"));
+        var after = string.Join(", ", report.LocationsAfter.Select(kv => $"{kv.Key} ×{kv.Value}"));
+        return $"{from} -> {to}: {report.StoragesRelocated} of {report.Storages} storages relocated ({before} => {after}); {moved}";
     }
 }

@@ -6,6 +6,7 @@ namespace TorchFerry.Archive;
 public sealed class FileSource : IRandomAccessSource, IDisposable
 {
     private readonly SafeFileHandle handle;
+    private long bytesRead;
 
     private FileSource(string path, SafeFileHandle handle, long length)
     {
@@ -17,6 +18,8 @@ public sealed class FileSource : IRandomAccessSource, IDisposable
     public string Name { get; }
 
     public long Length { get; }
+
+    public long BytesRead => Interlocked.Read(ref bytesRead);
 
     /// <summary>The open handle, for kernel-side copies.</summary>
     internal SafeFileHandle Handle => handle;
@@ -52,15 +55,19 @@ public sealed class FileSource : IRandomAccessSource, IDisposable
 
             done += n;
         }
+
+        Interlocked.Add(ref bytesRead, buffer.Length);
     }
 
-    public Stream OpenRange(long offset, long length) => new HandleRangeStream(handle, offset, length, Name);
+    public Stream OpenRange(long offset, long length) => new HandleRangeStream(this, offset, length);
 
     public void Dispose() => handle.Dispose();
 
     /// <summary>A forward-only view of part of a file; the handle stays owned by the source.</summary>
-    private sealed class HandleRangeStream(SafeFileHandle handle, long start, long length, string name) : Stream
+    private sealed class HandleRangeStream(FileSource owner, long start, long length) : Stream
     {
+        private readonly SafeFileHandle handle = owner.handle;
+        private readonly string name = owner.Name;
         private long position;
 
         public override bool CanRead => true;
@@ -94,6 +101,7 @@ public sealed class FileSource : IRandomAccessSource, IDisposable
             }
 
             position += n;
+            Interlocked.Add(ref owner.bytesRead, n);
             return n;
         }
 
@@ -112,6 +120,7 @@ public sealed class FileSource : IRandomAccessSource, IDisposable
             }
 
             position += n;
+            Interlocked.Add(ref owner.bytesRead, n);
             return n;
         }
 

@@ -13,6 +13,9 @@ public interface IRandomAccessSource
     /// <summary>Total length in bytes.</summary>
     long Length { get; }
 
+    /// <summary>Bytes read through this process so far (not those copied by the kernel or a store).</summary>
+    long BytesRead { get; }
+
     /// <summary>Reads exactly <paramref name="buffer"/>.Length bytes at <paramref name="offset"/>.</summary>
     ValueTask ReadExactlyAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken);
 

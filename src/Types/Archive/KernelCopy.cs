@@ -53,6 +53,21 @@ internal static partial class KernelCopy
         return true;
     }
 
+    /// <summary>
+    /// Starts writing a range of <paramref name="file"/> back to disk without waiting
+    /// (sync_file_range with SYNC_FILE_RANGE_WRITE), so a later fsync overlaps other work.
+    /// </summary>
+    public static void StartWriteback(SafeFileHandle file, long offset, long length)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            _ = SyncFileRange(file, offset, length, 2);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+    private static partial int SyncFileRange(SafeFileHandle fd, long offset, long nbytes, uint flags);
+
     [LibraryImport("libc", EntryPoint = "copy_file_range", SetLastError = true)]
     private static partial nint CopyFileRange(SafeFileHandle fdIn, ref long offIn, SafeFileHandle fdOut, ref long offOut, nint len, uint flags);
 }

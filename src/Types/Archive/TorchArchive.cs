@@ -13,8 +13,9 @@ public sealed class TorchArchive
 {
     private readonly Dictionary<string, ZipEntry> byName;
 
-    private TorchArchive(IRandomAccessSource source, string root, IReadOnlyList<ZipEntry> entries, Dictionary<string, ZipEntry> byName, ZipEntry pickleEntry, PickleDocument pickle)
+    private TorchArchive(IRandomAccessSource source, string root, IReadOnlyList<ZipEntry> entries, Dictionary<string, ZipEntry> byName, ZipEntry pickleEntry, PickleDocument pickle, long directoryOffset)
     {
+        DirectoryOffset = directoryOffset;
         this.byName = byName;
         Source = source;
         Root = root;
@@ -37,15 +38,17 @@ public sealed class TorchArchive
 
     internal PickleDocument Pickle { get; }
 
+    /// <summary>Where the central directory starts: the records end here.</summary>
+    internal long DirectoryOffset { get; }
+
     /// <summary>Opens and validates the archive at <paramref name="source"/>.</summary>
     public static async Task<TorchArchive> OpenAsync(IRandomAccessSource source, ArchiveLimits? limits = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         limits ??= ArchiveLimits.Default;
         await ArchiveSniffer.EnsureZipAsync(source, cancellationToken).ConfigureAwait(false);
-        var entries = (await ZipDirectoryReader.ReadAsync(source, limits, cancellationToken).ConfigureAwait(false))
-            .OrderBy(e => e.LocalHeaderOffset)
-            .ToList();
+        var (unordered, directoryOffset) = await ZipDirectoryReader.ReadAsync(source, limits, cancellationToken).ConfigureAwait(false);
+        var entries = unordered.OrderBy(e => e.LocalHeaderOffset).ToList();
         if (entries.Count == 0)
         {
             throw new ArchiveFormatException($"{source.Name}: empty zip archive, not a torch.save archive");
@@ -101,7 +104,7 @@ public sealed class TorchArchive
             }
         }
 
-        return new TorchArchive(source, root, entries, byName, pickleEntry, pickle);
+        return new TorchArchive(source, root, entries, byName, pickleEntry, pickle, directoryOffset);
     }
 
     /// <summary>The record holding a storage's bytes.</summary>

@@ -112,7 +112,7 @@ internal static class TorchZipLayout
             var version = (ushort)(extraLength > 0 ? 45 : 0);
             BinaryPrimitives.WriteUInt16LittleEndian(header[4..], version);
             BinaryPrimitives.WriteUInt16LittleEndian(header[6..], version);
-            BinaryPrimitives.WriteUInt16LittleEndian(header[8..], Flags);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[8..], record.Flags);
             BinaryPrimitives.WriteUInt32LittleEndian(header[16..], record.Crc32);
             BinaryPrimitives.WriteUInt32LittleEndian(header[20..], bigSize ? Max32 : (uint)record.Size);
             BinaryPrimitives.WriteUInt32LittleEndian(header[24..], bigSize ? Max32 : (uint)record.Size);
@@ -153,4 +153,4 @@ internal static class TorchZipLayout
 }
 
 /// <summary>A record as written: its name, local header offset, size (stored, so one size) and CRC.</summary>
-internal readonly record struct WrittenRecord(string Name, long Offset, long Size, uint Crc32);
+internal readonly record struct WrittenRecord(string Name, long Offset, long Size, uint Crc32, ushort Flags = 0x0808);

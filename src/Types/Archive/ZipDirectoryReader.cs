@@ -19,7 +19,7 @@ internal static class ZipDirectoryReader
     private const int MaxCommentSize = 0xFFFF;
     private const int LocalHeaderWindow = 64 * 1024;
 
-    public static async Task<IReadOnlyList<ZipEntry>> ReadAsync(IRandomAccessSource source, ArchiveLimits limits, CancellationToken cancellationToken)
+    public static async Task<(IReadOnlyList<ZipEntry> Entries, long DirectoryOffset)> ReadAsync(IRandomAccessSource source, ArchiveLimits limits, CancellationToken cancellationToken)
     {
         var (directoryOffset, directorySize, entryCount) = await ReadEndRecordAsync(source, cancellationToken).ConfigureAwait(false);
         if (directorySize > limits.MaxCentralDirectoryBytes)
@@ -40,7 +40,7 @@ internal static class ZipDirectoryReader
         var directory = new byte[directorySize];
         await source.ReadExactlyAsync(directoryOffset, directory, cancellationToken).ConfigureAwait(false);
         var headers = ParseCentralDirectory(source, directory, entryCount, directoryOffset);
-        return await ResolveDataOffsetsAsync(source, headers, directoryOffset, cancellationToken).ConfigureAwait(false);
+        return (await ResolveDataOffsetsAsync(source, headers, directoryOffset, cancellationToken).ConfigureAwait(false), directoryOffset);
     }
 
     private static async Task<(long Offset, long Size, long Count)> ReadEndRecordAsync(IRandomAccessSource source, CancellationToken cancellationToken)
@@ -232,7 +232,7 @@ internal static class ZipDirectoryReader
                 throw new ArchiveFormatException($"{source.Name}: data of '{h.Name}' runs past the end of the records (truncated or corrupt archive)");
             }
 
-            resolved[i] = new ZipEntry(h.Name, h.Method, h.Crc, h.Compressed, h.Uncompressed, h.LocalOffset, dataOffset);
+            resolved[i] = new ZipEntry(h.Name, h.Method, h.Crc, h.Compressed, h.Uncompressed, h.LocalOffset, dataOffset) { Flags = h.Flags };
         }
 
         return resolved;

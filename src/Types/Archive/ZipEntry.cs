@@ -18,5 +18,8 @@ public sealed record ZipEntry(
     long DataOffset)
 {
     public const ushort Stored = 0;
+
+    /// <summary>The general-purpose flags (bit 3: sizes in a data descriptor; bit 11: UTF-8 name).</summary>
+    public ushort Flags { get; init; }
     public const ushort Deflated = 8;
 }

@@ -37,11 +37,6 @@ public static class LocalArtifactConverter
             throw new IOException($"{destinationPath}: the destination is the source; sources are never modified");
         }
 
-        if (Directory.Exists(destination))
-        {
-            throw new IOException($"{destinationPath}: is a directory; give a file name");
-        }
-
         if (!overwrite && File.Exists(destination))
         {
             throw new IOException($"{destinationPath}: already exists; pass --force to replace it");
@@ -49,47 +44,13 @@ public static class LocalArtifactConverter
 
         using var input = FileSource.Open(source);
         var archive = await TorchArchive.OpenAsync(input, limits, cancellationToken).ConfigureAwait(false);
-        var directory = Path.GetDirectoryName(destination)!;
-        if (!Directory.Exists(directory))
-        {
-            throw new DirectoryNotFoundException($"{destinationPath}: folder '{directory}' does not exist");
-        }
-
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(destination)}.{Guid.NewGuid():N}.tmp");
+        options ??= RelocationOptions.Default;
         var total = archive.Entries.Where(e => !ReferenceEquals(e, archive.PickleEntry)).Sum(e => e.UncompressedSize);
-        try
-        {
-            RelocationReport report;
-            await using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-            {
-                var reporter = progress is null ? null : new SyncProgress(progress, total);
-                report = await ArchiveRelocator.RelocateAsync(archive, map, output, reporter, options, cancellationToken).ConfigureAwait(false);
-                output.Flush(flushToDisk: (options ?? RelocationOptions.Default).Durable);
-            }
-
-            File.Move(temporary, destination, overwrite);
-            return report;
-        }
-        catch
-        {
-            TryDelete(temporary);
-            throw;
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-            // Best effort: the temporary name is hidden and unique; the error that got us here matters more.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        await using var output = AtomicFile.Create(destination);
+        var reporter = progress is null ? null : new SyncProgress(progress, total);
+        var report = await ArchiveRelocator.RelocateAsync(archive, map, output.Stream, reporter, options, cancellationToken).ConfigureAwait(false);
+        await output.CommitAsync(options.Durable, cancellationToken).ConfigureAwait(false);
+        return report;
     }
 
     /// <summary>Reports on the copying thread (Progress&lt;T&gt; would post to the thread pool out of order).</summary>

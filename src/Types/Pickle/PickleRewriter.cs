@@ -15,7 +15,10 @@ internal static class PickleRewriter
     private const byte Frame = 0x95;
 
     /// <summary>The rewritten pickle and how many location slots changed.</summary>
-    public static (byte[] Bytes, int Changed) Rewrite(PickleDocument document, Func<string, string> map)
+    /// <param name="document">The parsed pickle.</param>
+    /// <param name="map">The new location for each recorded one.</param>
+    /// <param name="padding">No-op bytes to insert before STOP (never 1: no opcode is 1 byte long and does nothing).</param>
+    public static (byte[] Bytes, int Changed) Rewrite(PickleDocument document, Func<string, string> map, int padding = 0)
     {
         var slotOps = new Dictionary<int, string>();
         foreach (var slot in document.LocationSlots)
@@ -92,7 +95,40 @@ internal static class PickleRewriter
             }
         }
 
+        if (padding > 0)
+        {
+            var stop = document.Ops.Length - 1;
+            replacements[stop] = [.. NoOps(padding), (byte)'.'];
+        }
+
         return (Splice(document, replacements), changed);
+    }
+
+    /// <summary><c>K\0 0</c> (push 0, pop) once for an odd count, then <c>N0</c> (push None, pop) pairs.</summary>
+    private static byte[] NoOps(int count)
+    {
+        if (count < 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, "pickle padding needs at least two bytes");
+        }
+
+        var bytes = new byte[count];
+        var i = 0;
+        if (count % 2 == 1)
+        {
+            bytes[0] = (byte)'K';
+            bytes[1] = 0;
+            bytes[2] = Pop;
+            i = 3;
+        }
+
+        for (; i < count; i += 2)
+        {
+            bytes[i] = (byte)'N';
+            bytes[i + 1] = Pop;
+        }
+
+        return bytes;
     }
 
     private static bool IsStringLiteral(byte code) => code is (byte)'X' or 0x8c or 0x8d or (byte)'V' or (byte)'T' or (byte)'U' or (byte)'S';

@@ -1,0 +1,48 @@
+using TorchFerry.Archive;
+using TorchFerry.Conversion;
+
+namespace TorchFerry.Storage.Local;
+
+/// <summary>A local file written atomically (temporary file, fsync, rename); ranges of local sources are copied by the kernel.</summary>
+internal sealed class LocalObjectWriter : IObjectWriter
+{
+    private readonly StorageUri uri;
+    private readonly bool durable;
+    private readonly AtomicFile file;
+    private readonly StreamArchiveSink sink;
+
+    public LocalObjectWriter(StorageUri uri, bool durable)
+    {
+        this.uri = uri;
+        this.durable = durable;
+        file = AtomicFile.Create(uri.Key);
+        sink = new StreamArchiveSink(file.Stream, startWriteback: durable);
+    }
+
+    public long Position => sink.Position;
+
+    public bool CanVerifyCopies => true;
+
+    public long BytesUploaded => Position - BytesCopiedByStore;
+
+    public long BytesCopiedByStore { get; private set; }
+
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => sink.WriteAsync(data, cancellationToken);
+
+    public async ValueTask<bool> TryCopyRangeAsync(IRandomAccessSource source, long offset, long length, CancellationToken cancellationToken)
+    {
+        var copied = await sink.TryCopyRangeAsync(source, offset, length, cancellationToken).ConfigureAwait(false);
+        BytesCopiedByStore += copied ? length : 0;
+        return copied;
+    }
+
+    public async Task<ObjectInfo> CompleteAsync(CancellationToken cancellationToken)
+    {
+        await file.CommitAsync(durable, cancellationToken).ConfigureAwait(false);
+        return LocalObjectStore.Info(new FileInfo(uri.Key));
+    }
+
+    public Task AbortAsync(CancellationToken cancellationToken) => file.DisposeAsync().AsTask();
+
+    public ValueTask DisposeAsync() => file.DisposeAsync();
+}

@@ -1,0 +1,94 @@
+using System.Globalization;
+
+namespace TorchFerry.Storage.S3;
+
+/// <summary>
+/// How TorchFerry talks to S3 or an S3-compatible store. Credentials always come from the
+/// standard AWS chain (environment, profile, web identity/IRSA, instance role) unless given here
+/// for tests; they never appear in messages or logs.
+/// </summary>
+public sealed record S3StoreOptions
+{
+    /// <summary>The smallest part S3 accepts, except the last.</summary>
+    public const long MinimumPartSize = 5L * 1024 * 1024;
+
+    /// <summary>The largest part S3 accepts, uploaded or copied.</summary>
+    public const long MaximumPartSize = 5L * 1024 * 1024 * 1024;
+
+    /// <summary>A custom endpoint (MinIO, Ceph, ...); addressing is path-style when set.</summary>
+    public Uri? Endpoint { get; init; }
+
+    public string Region { get; init; } = "us-east-1";
+
+    /// <summary>Bytes per uploaded part; objects smaller than this are written with one PUT.</summary>
+    public long PartSize { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// The SDK's aws-chunked upload encoding. Off by default for custom endpoints: several
+    /// S3-compatible stores (s3rver among them) store the chunk framing as object bytes.
+    /// </summary>
+    public bool? UseChunkEncoding { get; init; }
+
+    /// <summary>Send request checksums only when the operation requires them (compatible stores often reject the newer defaults).</summary>
+    public bool ChecksumsWhenRequired { get; init; } = true;
+
+    /// <summary>Retries for throttling, 5xx and transient network errors (the SDK's standard mode, with backoff).</summary>
+    public int MaxErrorRetry { get; init; } = 5;
+
+    /// <summary>Per-request timeout.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Use UploadPartCopy for large ranges within the store when it is supported (probed and verified first).</summary>
+    public bool ServerSideCopy { get; init; } = true;
+
+    /// <summary>Explicit credentials (tests); null uses the standard AWS chain.</summary>
+    public (string AccessKey, string SecretKey)? Credentials { get; init; }
+
+    /// <summary>Options from the standard variables: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_REGION, AWS_DEFAULT_REGION, and TorchFerry's TORCHFERRY_S3_PART_SIZE_MIB, TORCHFERRY_S3_SERVER_SIDE_COPY (true/false), TORCHFERRY_S3_CHUNK_ENCODING (true/false).</summary>
+    public static S3StoreOptions FromEnvironment(Func<string, string?>? variables = null)
+    {
+        variables ??= Environment.GetEnvironmentVariable;
+        var endpoint = Value(variables, "AWS_ENDPOINT_URL_S3") ?? Value(variables, "AWS_ENDPOINT_URL");
+        var options = new S3StoreOptions
+        {
+            Endpoint = endpoint is null ? null : new Uri(endpoint, UriKind.Absolute),
+            Region = Value(variables, "AWS_REGION") ?? Value(variables, "AWS_DEFAULT_REGION") ?? "us-east-1",
+        };
+        if (Value(variables, "TORCHFERRY_S3_PART_SIZE_MIB") is { } partSize)
+        {
+            options = options with { PartSize = long.Parse(partSize, CultureInfo.InvariantCulture) * 1024 * 1024 };
+        }
+
+        if (Value(variables, "TORCHFERRY_S3_SERVER_SIDE_COPY") is { } copy)
+        {
+            options = options with { ServerSideCopy = bool.Parse(copy) };
+        }
+
+        if (Value(variables, "TORCHFERRY_S3_CHUNK_ENCODING") is { } chunked)
+        {
+            options = options with { UseChunkEncoding = bool.Parse(chunked) };
+        }
+
+        options.Validate();
+        return options;
+    }
+
+    /// <summary>Throws when a value is out of range.</summary>
+    public void Validate()
+    {
+        if (PartSize < MinimumPartSize || PartSize > MaximumPartSize)
+        {
+            throw new ArgumentException($"S3 part size {PartSize} bytes is outside S3's limits (5 MiB to 5 GiB)", nameof(PartSize));
+        }
+
+        if (MaxErrorRetry < 0)
+        {
+            throw new ArgumentException("S3 retries cannot be negative", nameof(MaxErrorRetry));
+        }
+    }
+
+    internal bool ChunkEncoding => UseChunkEncoding ?? Endpoint is null;
+
+    private static string? Value(Func<string, string?> variables, string name) =>
+        variables(name) is { Length: > 0 } value ? value : null;
+}
