@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to, when they are missing:
-#   - PyTorch from Debian (python3-torch), used through /usr/bin/python3.
+#   - PyTorch from Debian (python3-torch), used through /usr/bin/python3;
+#   - Node.js and npm (Debian) and the npm tools pinned in tests/tools (s3rver, an S3 server).
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ need_apt=()
 if ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
   need_apt+=(python3-torch)
 fi
+
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -21,3 +24,12 @@ if ((${#need_apt[@]})); then
 fi
 
 /usr/bin/python3 -c 'import torch; print("install-test-deps: PyTorch", torch.__version__)'
+
+tools="$(cd "$(dirname "$0")/.." && pwd)/tests/tools"
+stamp="$tools/node_modules/.installed-lock"
+if ! cmp -s "$tools/package-lock.json" "$stamp" 2>/dev/null; then
+  echo "install-test-deps: npm ci in tests/tools"
+  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$tools/package-lock.json" "$stamp"
+fi
+echo "install-test-deps: s3rver $(node -p 'require(process.argv[1]).version' "$tools/node_modules/s3rver/package.json")"

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using Amazon.Runtime;
+using Amazon.S3;
 using Amazon.S3.Model;
 using TorchFerry.Archive;
 
@@ -271,9 +272,20 @@ internal sealed class S3ObjectWriter : IObjectWriter
         int? marker = null;
         while (true)
         {
-            var page = await store.Client.ListPartsAsync(
-                new ListPartsRequest { BucketName = uri.Bucket, Key = uri.Key, UploadId = uploadId, PartNumberMarker = marker?.ToString(System.Globalization.CultureInfo.InvariantCulture) },
-                cancellationToken).ConfigureAwait(false);
+            ListPartsResponse page;
+            try
+            {
+                page = await store.Client.ListPartsAsync(
+                    new ListPartsRequest { BucketName = uri.Bucket, Key = uri.Key, UploadId = uploadId, PartNumberMarker = marker?.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode is System.Net.HttpStatusCode.MethodNotAllowed or System.Net.HttpStatusCode.NotImplemented)
+            {
+                // Some compatible stores (s3rver) cannot list parts; the size check after completing still stands.
+                store.Log.Debug("{Uri}: the store cannot list parts ({ErrorCode}); relying on the final size check", uri, e.ErrorCode);
+                return;
+            }
+
             foreach (var part in page.Parts ?? [])
             {
                 listed[part.PartNumber ?? 0] = part.Size ?? -1;

@@ -97,6 +97,9 @@ def build(case):
         return out
     if case in ("deflated", "archive_root", "constant_tagger", "protocol3", "protocol4", "protocol5", "multi_device"):
         return _adam_checkpoint({"epochs": 2})
+    if case == "large":
+        # Big enough (24 MiB of storages) for server-side copies of 5 MiB parts to kick in.
+        return {"module_state_dict": {"embedding": torch.randn(2048, 2048), "head": torch.randn(1024, 1024), "bias": torch.randn(7)}, "epochs": 1}
     if case == "legacy":
         return {"w": torch.randn(3)}
     if case == "torchscript":

@@ -1,0 +1,196 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace TorchFerry.TestSupport;
+
+/// <summary>
+/// An HTTP proxy in front of <see cref="S3Server"/> on 127.0.0.1 that can inject faults (5xx,
+/// throttling, a hook run before a request is forwarded) and, when asked, answers UploadPartCopy
+/// itself the way S3 does (s3rver lacks it): it reads the source range and uploads it as the
+/// part, pinned to the If-Match ETag. Requests are forwarded with their Host header, so the
+/// client's signatures stay valid.
+/// </summary>
+public sealed class FaultProxy : IAsyncDisposable
+{
+    private readonly WebApplication app;
+    private readonly HttpClient forward;
+    private readonly IAmazonS3 direct;
+    private readonly Uri target;
+
+    public FaultProxy(S3Server server)
+    {
+        target = server.Endpoint;
+        forward = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { Timeout = TimeSpan.FromMinutes(2) };
+        direct = new AmazonS3Client(new BasicAWSCredentials(S3Server.AccessKey, S3Server.SecretKey), new AmazonS3Config
+        {
+            ServiceURL = server.Endpoint.ToString(),
+            ForcePathStyle = true,
+            AuthenticationRegion = "us-east-1",
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+        });
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
+        app = builder.Build();
+        app.Run(HandleAsync);
+        app.StartAsync().GetAwaiter().GetResult();
+        Endpoint = new Uri(app.Urls.First());
+    }
+
+    public Uri Endpoint { get; }
+
+    /// <summary>Answer UploadPartCopy as S3 would.</summary>
+    public bool EmulateUploadPartCopy { get; set; }
+
+    /// <summary>With <see cref="EmulateUploadPartCopy"/>: answer a wrong ETag, as a broken store might.</summary>
+    public bool CorruptCopyETags { get; set; }
+
+    /// <summary>Decides per request whether to fail it: return a status (500, 503, 429) or null to forward.</summary>
+    public Func<HttpRequest, int?>? Fault { get; set; }
+
+    /// <summary>Runs before a request is forwarded (to stop the server or replace an object mid-conversion).</summary>
+    public Func<HttpRequest, Task>? BeforeForward { get; set; }
+
+    /// <summary>Requests seen, as "METHOD path?query".</summary>
+    public List<string> Requests { get; } = [];
+
+    /// <summary>UploadPartCopy requests answered.</summary>
+    public int CopiesServed { get; private set; }
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+        forward.Dispose();
+        direct.Dispose();
+    }
+
+    private static bool IsUploadPart(HttpRequest request) =>
+        request.Method == "PUT" && request.Query.ContainsKey("uploadId") && request.Query.ContainsKey("partNumber");
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        lock (Requests)
+        {
+            Requests.Add($"{request.Method} {request.Path}{request.QueryString}");
+        }
+
+        if (Fault?.Invoke(request) is { } status)
+        {
+            context.Response.StatusCode = status;
+            context.Response.ContentType = "application/xml";
+            var code = status switch { 503 => "SlowDown", 429 => "TooManyRequests", _ => "InternalError" };
+            await context.Response.WriteAsync($"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected by the test proxy</Message></Error>");
+            return;
+        }
+
+        if (BeforeForward is { } hook)
+        {
+            await hook(request);
+        }
+
+        if (EmulateUploadPartCopy && IsUploadPart(request) && request.Headers.ContainsKey("x-amz-copy-source"))
+        {
+            await CopyPartAsync(context);
+            return;
+        }
+
+        using var message = new HttpRequestMessage(new HttpMethod(request.Method), new Uri(target, request.Path + request.QueryString));
+        if (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0)
+        {
+            message.Content = new StreamContent(request.Body);
+        }
+
+        foreach (var (name, values) in request.Headers)
+        {
+            if (!message.Headers.TryAddWithoutValidation(name, values.ToArray()))
+            {
+                message.Content?.Headers.TryAddWithoutValidation(name, values.ToArray());
+            }
+        }
+
+        message.Headers.Host = request.Host.Value;
+        HttpResponseMessage response;
+        try
+        {
+            response = await forward.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+        }
+        catch (HttpRequestException)
+        {
+            context.Abort(); // the server behind is gone: the client sees a dropped connection
+            return;
+        }
+
+        using (response)
+        {
+            context.Response.StatusCode = (int)response.StatusCode;
+            foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+            {
+                if (!string.Equals(name, "Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
+                {
+                    context.Response.Headers[name] = values.ToArray();
+                }
+            }
+
+            await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+        }
+    }
+
+    private async Task CopyPartAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var source = Uri.UnescapeDataString(request.Headers["x-amz-copy-source"].ToString()).TrimStart('/');
+        var slash = source.IndexOf('/', StringComparison.Ordinal);
+        var range = request.Headers["x-amz-copy-source-range"].ToString()["bytes=".Length..].Split('-');
+        var (first, last) = (long.Parse(range[0], CultureInfo.InvariantCulture), long.Parse(range[1], CultureInfo.InvariantCulture));
+        var ifMatch = request.Headers["x-amz-copy-source-if-match"].ToString();
+        var path = request.Path.Value!.TrimStart('/');
+        var bucket = path[..path.IndexOf('/', StringComparison.Ordinal)];
+        var key = Uri.UnescapeDataString(path[(bucket.Length + 1)..]);
+        byte[] bytes;
+        try
+        {
+            using var part = await direct.GetObjectAsync(new GetObjectRequest
+            {
+                BucketName = source[..slash],
+                Key = source[(slash + 1)..],
+                ByteRange = new ByteRange(first, last),
+                EtagToMatch = string.IsNullOrEmpty(ifMatch) ? null : ifMatch,
+            });
+            using var buffer = new MemoryStream();
+            await part.ResponseStream.CopyToAsync(buffer);
+            bytes = buffer.ToArray();
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
+        {
+            context.Response.StatusCode = 412;
+            await context.Response.WriteAsync("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>");
+            return;
+        }
+
+        var uploaded = await direct.UploadPartAsync(new UploadPartRequest
+        {
+            BucketName = bucket,
+            Key = key,
+            UploadId = request.Query["uploadId"],
+            PartNumber = int.Parse(request.Query["partNumber"]!, CultureInfo.InvariantCulture),
+            InputStream = new MemoryStream(bytes),
+            UseChunkEncoding = false,
+        });
+        CopiesServed++;
+        var etag = CorruptCopyETags ? "\"" + Convert.ToHexStringLower(MD5.HashData("wrong"u8)) + "\"" : uploaded.ETag;
+        context.Response.ContentType = "application/xml";
+        await context.Response.WriteAsync($"<?xml version=\"1.0\" encoding=\"UTF-8\"?><CopyPartResult><LastModified>{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ}</LastModified><ETag>{WebUtility.HtmlEncode(etag)}</ETag></CopyPartResult>");
+    }
+}

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace TorchFerry.TestSupport;
+
+/// <summary>
+/// A real S3 protocol server for tests: <c>s3rver</c> (npm, pinned in tests/tools) on 127.0.0.1 with
+/// a bucket named <see cref="Bucket"/>. It can be stopped and started again on the same port and
+/// data folder, to test what happens when the store goes away mid-upload.
+/// </summary>
+public sealed class S3Server : IDisposable
+{
+    public const string Bucket = "torchferry-test";
+    public const string AccessKey = "S3RVER";
+    public const string SecretKey = "S3RVER";
+    private readonly string script;
+    private readonly TemporaryDirectory data = new();
+    private Process? process;
+
+    public S3Server()
+    {
+        script = Path.Combine(RepositoryPaths.Tools, "node_modules", "s3rver", "bin", "s3rver.js");
+        if (!File.Exists(script))
+        {
+            throw new InvalidOperationException($"s3rver is missing at {script}: run scripts/install-test-deps.sh (npm ci in tests/tools)");
+        }
+
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        Start();
+    }
+
+    public int Port { get; }
+
+    public Uri Endpoint => new($"http://127.0.0.1:{Port}");
+
+    public void Start()
+    {
+        if (process is { HasExited: false })
+        {
+            return;
+        }
+
+        process = Process.Start(new ProcessStartInfo("node", [script, "--directory", data.Path, "--address", "127.0.0.1", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--configure-bucket", Bucket, "--silent"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        }) ?? throw new InvalidOperationException("could not start node (apt-get install nodejs)");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"s3rver exited: {process.StandardError.ReadToEnd()}");
+            }
+
+            try
+            {
+                using var client = new TcpClient();
+                client.Connect(IPAddress.Loopback, Port);
+                return;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(50);
+            }
+        }
+
+        throw new InvalidOperationException($"s3rver did not listen on 127.0.0.1:{Port} within 20 s");
+    }
+
+    public void Stop()
+    {
+        if (process is { HasExited: false })
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        process?.Dispose();
+        data.Dispose();
+    }
+}
