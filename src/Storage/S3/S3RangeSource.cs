@@ -46,6 +46,15 @@ internal sealed class S3RangeSource(S3ObjectStore store, StorageUri uri, ObjectI
         return new RangeStream(this, offset, length);
     }
 
+    /// <summary>A ranged read that ends early: most often the object was replaced under it.</summary>
+    private async Task<StorageException> ShortReadAsync(long position, long length, CancellationToken cancellationToken)
+    {
+        var now = await store.StatAsync(uri, cancellationToken).ConfigureAwait(false);
+        return now.ETag != info.ETag
+            ? new StorageException(StorageErrorKind.SourceChanged, $"{uri}: changed while it was being read (ETag {info.ETag} became {now.ETag}); nothing was written")
+            : new StorageException(StorageErrorKind.Unavailable, $"{uri}: the store ended a ranged read after {position} of {length} bytes");
+    }
+
     private async Task<GetObjectResponse> GetAsync(long offset, long length, CancellationToken cancellationToken)
     {
         try
@@ -107,7 +116,7 @@ internal sealed class S3RangeSource(S3ObjectStore store, StorageUri uri, ObjectI
 
             if (n == 0)
             {
-                throw new StorageException(StorageErrorKind.Unavailable, $"{owner.Uri}: the store ended a ranged read after {position} of {length} bytes");
+                throw await owner.ShortReadAsync(position, length, cancellationToken).ConfigureAwait(false);
             }
 
             position += n;

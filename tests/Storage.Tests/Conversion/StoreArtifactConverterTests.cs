@@ -1,0 +1,224 @@
+using TorchFerry.Conversion;
+using TorchFerry.Storage.Conversion;
+using TorchFerry.Storage.Tests.S3;
+using TorchFerry.TestSupport;
+
+namespace TorchFerry.Storage.Tests.Conversion;
+
+[Collection(S3Collection.Name)]
+public sealed class StoreArtifactConverterTests : IDisposable
+{
+    private const string Bucket = S3Server.Bucket;
+    private readonly S3Fixture s3;
+    private readonly TorchFixtures torch;
+    private readonly ListLogSink log = new();
+    private readonly TemporaryDirectory folder = new();
+
+    public StoreArtifactConverterTests(S3Fixture s3, TorchFixtures torch)
+    {
+        this.s3 = s3;
+        this.torch = torch;
+        s3.ResetProxy();
+    }
+
+    [Fact]
+    public async Task Convert_FileToS3_ThenS3ToS3_ThenS3ToFile_LoadsOnCpu()
+    {
+        using var stores = Stores(s3.Server.Endpoint);
+        var converter = new StoreArtifactConverter(stores);
+        var gpu = torch.GpuFile("checkpoint_dict");
+        var onS3 = StorageUri.S3(Bucket, S3Fixture.UniqueKey("cpu.pt"));
+        var gpuOnS3 = StorageUri.S3(Bucket, S3Fixture.UniqueKey("gpu.pt"));
+        var back = StorageUri.Local(folder.File("back.pt"));
+
+        await converter.ConvertAsync(StorageUri.Local(gpu), onS3, DeviceMap.Create("cpu"));
+        await s3.PutFileAsync(gpuOnS3.Key, gpu);
+        var s3ToS3 = StorageUri.S3(Bucket, S3Fixture.UniqueKey("cpu2.pt"));
+        await converter.ConvertAsync(gpuOnS3, s3ToS3, DeviceMap.Create("cpu"));
+        await converter.ConvertAsync(gpuOnS3, back, DeviceMap.Create("cpu"));
+
+        foreach (var key in new[] { onS3.Key, s3ToS3.Key })
+        {
+            var local = folder.File(Guid.NewGuid().ToString("N") + ".pt");
+            await s3.GetFileAsync(key, local);
+            Assert.Empty(torch.Torch.Compare("checkpoint_dict", local).Problems);
+        }
+
+        Assert.Empty(torch.Torch.Compare("checkpoint_dict", back.Key).Problems);
+    }
+
+    [Fact]
+    public async Task Inspect_S3Object_ReadsOnlyDirectoryAndPickle()
+    {
+        using var stores = Stores(s3.Server.Endpoint);
+        var uri = StorageUri.S3(Bucket, S3Fixture.UniqueKey("large.pt"));
+        await s3.PutFileAsync(uri.Key, torch.GpuFile("large"));
+
+        var description = await new StoreArtifactConverter(stores).InspectAsync(uri);
+
+        Assert.Contains(description.Tensors, t => t.Path == "module_state_dict.embedding" && t.Location == "cuda:0");
+    }
+
+    [Fact]
+    public async Task Convert_S3ToS3WhereServerSideCopyWorks_MovesOnlyHeadersAndThePickle()
+    {
+        s3.Proxy.EmulateUploadPartCopy = true;
+        using var stores = Stores(s3.Proxy.Endpoint);
+        var (source, destination) = await UploadLargeAsync();
+
+        var report = await new StoreArtifactConverter(stores).ConvertAsync(source, destination, DeviceMap.Create("cpu"));
+
+        Assert.True(s3.Proxy.CopiesServed >= 2, $"{s3.Proxy.CopiesServed} copies (probe and at least one part)");
+        Assert.True(report.BytesCopiedByStore > 15 << 20, $"{report.BytesCopiedByStore} bytes copied by the store");
+        Assert.True(report.BytesThroughProcess < (16 << 20) + report.Relocation.BytesWritten - report.BytesCopiedByStore, $"{report.BytesThroughProcess} bytes through the process");
+        Assert.True(report.BytesThroughProcess < 16 << 20);
+        Assert.Contains(log.Events, e => e.Message.Contains("verified", StringComparison.Ordinal));
+        await AssertLoadsOnCpuAsync("large", destination);
+    }
+
+    [Fact]
+    public async Task Convert_S3ToS3OnAStoreWithoutServerSideCopy_StreamsAndSaysSoOnce()
+    {
+        using var stores = Stores(s3.Server.Endpoint);
+        var converter = new StoreArtifactConverter(stores);
+        var (source, destination) = await UploadLargeAsync();
+
+        var report = await converter.ConvertAsync(source, destination, DeviceMap.Create("cpu"));
+        await converter.ConvertAsync(source, StorageUri.S3(Bucket, S3Fixture.UniqueKey("again.pt")), DeviceMap.Create("cpu"));
+
+        Assert.Equal(0, report.BytesCopiedByStore);
+        Assert.Single(log.Events, e => e.Message.Contains("not available", StringComparison.Ordinal));
+        await AssertLoadsOnCpuAsync("large", destination);
+    }
+
+    [Fact]
+    public async Task Convert_StoreThatAnswersWrongCopyETags_IsNotTrusted()
+    {
+        s3.Proxy.EmulateUploadPartCopy = true;
+        s3.Proxy.CorruptCopyETags = true;
+        using var stores = Stores(s3.Proxy.Endpoint);
+        var (source, destination) = await UploadLargeAsync();
+
+        var report = await new StoreArtifactConverter(stores).ConvertAsync(source, destination, DeviceMap.Create("cpu"));
+
+        Assert.Equal(0, report.BytesCopiedByStore);
+        Assert.Contains(log.Events, e => e.Message.Contains("answered ETag", StringComparison.Ordinal));
+        await AssertLoadsOnCpuAsync("large", destination);
+    }
+
+    [Theory]
+    [InlineData(503)]
+    [InlineData(500)]
+    [InlineData(429)]
+    public async Task Convert_TransientFailures_AreRetried(int status)
+    {
+        var failures = 0;
+        s3.Proxy.Fault = request => IsPartUpload(request) && Interlocked.Increment(ref failures) <= 2 ? status : null;
+        using var stores = Stores(s3.Proxy.Endpoint);
+        var (source, destination) = await UploadLargeAsync();
+
+        await new StoreArtifactConverter(stores).ConvertAsync(source, destination, DeviceMap.Create("cpu"));
+
+        Assert.True(failures > 2);
+        await AssertLoadsOnCpuAsync("large", destination);
+    }
+
+    [Fact]
+    public async Task Convert_PersistentThrottling_IsReportedAfterRetriesAndLeavesNothing()
+    {
+        s3.Proxy.Fault = request => IsPartUpload(request) ? 503 : null;
+        using var stores = Stores(s3.Proxy.Endpoint);
+        var (source, destination) = await UploadLargeAsync();
+
+        var error = await Assert.ThrowsAsync<StorageException>(() => new StoreArtifactConverter(stores).ConvertAsync(source, destination, DeviceMap.Create("cpu")));
+
+        Assert.Equal(StorageErrorKind.Unavailable, error.Kind);
+        Assert.StartsWith($"{destination}: the store kept failing on upload of part 1 (SlowDown, HTTP 503) after 3 retries", error.Message, StringComparison.Ordinal);
+        s3.ResetProxy();
+        Assert.False(await s3.ExistsAsync(destination.Key));
+    }
+
+    [Fact]
+    public async Task Convert_ServerStoppedMidUpload_LeavesNoDestinationObject()
+    {
+        var parts = 0;
+        s3.Proxy.BeforeForward = request =>
+        {
+            if (IsPartUpload(request) && Interlocked.Increment(ref parts) == 2)
+            {
+                s3.Server.Stop();
+            }
+
+            return Task.CompletedTask;
+        };
+        using var stores = Stores(s3.Proxy.Endpoint);
+        var (source, destination) = await UploadLargeAsync();
+
+        try
+        {
+            var error = await Assert.ThrowsAsync<StorageException>(() => new StoreArtifactConverter(stores).ConvertAsync(source, destination, DeviceMap.Create("cpu")));
+            Assert.Contains(destination.ToString(), error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            s3.ResetProxy();
+            s3.Server.Start();
+        }
+
+        Assert.False(await s3.ExistsAsync(destination.Key));
+    }
+
+    [Fact]
+    public async Task Convert_SourceReplacedDuringConversion_IsDetectedAndNothingIsWritten()
+    {
+        var replaced = 0;
+        var (source, destination) = await UploadLargeAsync();
+        s3.Proxy.BeforeForward = async request =>
+        {
+            if (IsPartUpload(request) && Interlocked.Exchange(ref replaced, 1) == 0)
+            {
+                await s3.PutFileAsync(source.Key, torch.GpuFile("checkpoint_dict"));
+            }
+        };
+        using var stores = Stores(s3.Proxy.Endpoint);
+
+        var error = await Assert.ThrowsAsync<StorageException>(() => new StoreArtifactConverter(stores).ConvertAsync(source, destination, DeviceMap.Create("cpu")));
+
+        Assert.True(error.Kind == StorageErrorKind.SourceChanged, error.ToString());
+        Assert.StartsWith($"{source}: ", error.Message, StringComparison.Ordinal);
+        Assert.False(await s3.ExistsAsync(destination.Key));
+    }
+
+    [Fact]
+    public async Task Convert_ExistingDestination_IsKeptWithoutOverwrite()
+    {
+        using var stores = Stores(s3.Server.Endpoint);
+        var (source, destination) = await UploadLargeAsync();
+        await s3.PutFileAsync(destination.Key, torch.GpuFile("tensor"));
+
+        var error = await Assert.ThrowsAsync<StorageException>(() => new StoreArtifactConverter(stores).ConvertAsync(source, destination, DeviceMap.Create("cpu")));
+
+        Assert.Contains("already exists", error.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => folder.Dispose();
+
+    private static bool IsPartUpload(Microsoft.AspNetCore.Http.HttpRequest request) =>
+        request.Method == "PUT" && request.Query.ContainsKey("partNumber");
+
+    private ObjectStoreRouter Stores(Uri endpoint) => new(S3ObjectStoreTests.Options(endpoint), log.Logger);
+
+    private async Task<(StorageUri Source, StorageUri Destination)> UploadLargeAsync()
+    {
+        var source = StorageUri.S3(Bucket, S3Fixture.UniqueKey("gpu.pt"));
+        await s3.PutFileAsync(source.Key, torch.GpuFile("large"));
+        return (source, source.WithName("cpu.pt"));
+    }
+
+    private async Task AssertLoadsOnCpuAsync(string fixtureCase, StorageUri uri)
+    {
+        var local = folder.File(Guid.NewGuid().ToString("N") + ".pt");
+        await s3.GetFileAsync(uri.Key, local);
+        Assert.Empty(torch.Torch.Compare(fixtureCase, local).Problems);
+    }
+}
