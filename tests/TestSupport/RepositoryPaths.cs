@@ -11,14 +11,18 @@ public static class RepositoryPaths
 
     private static string FindRoot()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        // Tests run from their bin folder inside the repository; published bench tools from anywhere, started in the root.
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
         {
-            if (File.Exists(Path.Combine(dir.FullName, "Operator.sln")))
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
-                return dir.FullName;
+                if (File.Exists(Path.Combine(dir.FullName, "Operator.sln")))
+                {
+                    return dir.FullName;
+                }
             }
         }
 
-        throw new InvalidOperationException($"no Operator.sln above {AppContext.BaseDirectory}");
+        throw new InvalidOperationException($"no Operator.sln above {AppContext.BaseDirectory} or {Environment.CurrentDirectory}");
     }
 }

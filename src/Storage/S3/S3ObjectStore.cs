@@ -71,7 +71,7 @@ internal sealed class S3ObjectStore : IObjectStore, IDisposable
                 ? new StorageException(StorageErrorKind.NotFound, $"{uri}: no such object", e)
                 : new StorageException(StorageErrorKind.NotFound, $"{uri}: bucket '{uri.Bucket}' does not exist", e);
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException)
+        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException)
         {
             throw S3Errors.Map(e, uri, "stat", Options);
         }
@@ -92,7 +92,7 @@ internal sealed class S3ObjectStore : IObjectStore, IDisposable
         {
             await Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = uri.Bucket, Key = uri.Key }, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException)
+        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException)
         {
             throw S3Errors.Map(e, uri, "delete", Options);
         }
@@ -108,7 +108,7 @@ internal sealed class S3ObjectStore : IObjectStore, IDisposable
             {
                 page = await Client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = prefix.Bucket, Prefix = prefix.Key, ContinuationToken = token }, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException)
+            catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException)
             {
                 throw S3Errors.Map(e, prefix, "list", Options);
             }
@@ -177,36 +177,41 @@ internal sealed class S3ObjectStore : IObjectStore, IDisposable
             var expected = Convert.ToHexStringLower(MD5.HashData(bytes));
             if (!string.Equals(copy.ETag?.Trim('"'), expected, StringComparison.OrdinalIgnoreCase))
             {
-                log.Warning("Server-side copy on {Endpoint} answered ETag {ETag} for bytes whose MD5 is {Expected}; copying through TorchFerry instead", endpoint, copy.ETag, expected);
+                log.Warning("Server-side copy on {Endpoint:l} answered ETag {ETag:l} for bytes whose MD5 is {Expected:l}; copying through TorchFerry instead", endpoint, copy.ETag, expected);
                 return false;
             }
 
-            log.Information("Server-side copy (UploadPartCopy) verified on {Endpoint}", endpoint);
+            log.Information("Server-side copy (UploadPartCopy) verified on {Endpoint:l}", endpoint);
             return true;
         }
         catch (AmazonS3Exception e)
         {
-            log.Warning("Server-side copy (UploadPartCopy) is not available on {Endpoint} ({ErrorCode}); copying through TorchFerry instead", endpoint, e.ErrorCode ?? e.StatusCode.ToString());
+            log.Warning("Server-side copy (UploadPartCopy) is not available on {Endpoint:l} ({ErrorCode:l}); copying through TorchFerry instead", endpoint, e.ErrorCode ?? e.StatusCode.ToString());
             return false;
         }
         finally
         {
             if (uploadId is not null)
             {
-                await AbortQuietlyAsync(destination.Bucket, probeKey, uploadId).ConfigureAwait(false);
+                await AbortQuietlyAsync(destination.Bucket, probeKey, uploadId, probe: true).ConfigureAwait(false);
             }
         }
     }
 
-    internal async Task AbortQuietlyAsync(string bucket, string key, string uploadId)
+    internal async Task AbortQuietlyAsync(string bucket, string key, string uploadId, bool probe = false)
     {
         try
         {
             await Client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = key, UploadId = uploadId }).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException)
+        catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchUpload")
         {
-            log.Warning(e, "Could not abort multipart upload {UploadId} of s3://{Bucket}/{Key}; a lifecycle rule for incomplete uploads will remove it", uploadId, bucket, key);
+            // Already gone.
+        }
+        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException)
+        {
+            // A probe upload never holds a part, so a store that cannot abort it loses nothing.
+            log.Write(probe ? Serilog.Events.LogEventLevel.Debug : Serilog.Events.LogEventLevel.Warning, e, "Could not abort multipart upload {UploadId:l} of s3://{Bucket:l}/{Key:l}; a lifecycle rule for incomplete uploads will remove it", uploadId, bucket, key);
         }
     }
 

@@ -9,7 +9,8 @@ namespace TorchFerry.Storage.S3;
 
 /// <summary>
 /// Writes an S3 object front to back: one PUT when it fits in a part, else a multipart upload whose
-/// parts are uploaded from a bounded buffer or, for large ranges of an object in the same store,
+/// parts are uploaded from two bounded buffers (one filling while the other uploads) or, for large
+/// ranges of an object in the same store,
 /// copied server-side (UploadPartCopy, pinned to the source's ETag). Every uploaded part's ETag is
 /// checked against its MD5, part sizes are checked before completing and the final size after;
 /// any failure aborts the upload so no object and no orphaned parts remain.
@@ -18,8 +19,11 @@ internal sealed class S3ObjectWriter : IObjectWriter
 {
     private readonly S3ObjectStore store;
     private readonly StorageUri uri;
-    private readonly byte[] buffer;
     private readonly List<(int Number, long Size, string ETag)> parts = [];
+    private byte[] buffer;
+    private byte[]? spare;
+    private Task? inFlight;
+    private int nextPart = 1;
     private int buffered;
     private string? uploadId;
     private bool finished;
@@ -77,6 +81,7 @@ internal sealed class S3ObjectWriter : IObjectWriter
         }
 
         await UploadBufferAsync(cancellationToken).ConfigureAwait(false);
+        await DrainAsync().ConfigureAwait(false);
         var remaining = length - borrowed;
         var start = offset + borrowed;
         var count = (remaining + S3StoreOptions.MaximumPartSize - 1) / S3StoreOptions.MaximumPartSize;
@@ -102,6 +107,8 @@ internal sealed class S3ObjectWriter : IObjectWriter
             else
             {
                 await UploadBufferAsync(cancellationToken).ConfigureAwait(false);
+                await DrainAsync().ConfigureAwait(false);
+                parts.Sort((a, b) => a.Number.CompareTo(b.Number));
                 await VerifyPartsAsync(cancellationToken).ConfigureAwait(false);
                 await store.Client.CompleteMultipartUploadAsync(
                     new CompleteMultipartUploadRequest
@@ -116,7 +123,7 @@ internal sealed class S3ObjectWriter : IObjectWriter
 
             finished = true;
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException)
+        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException)
         {
             await AbortAsync(CancellationToken.None).ConfigureAwait(false);
             throw S3Errors.Map(e, uri, "upload", store.Options);
@@ -148,8 +155,21 @@ internal sealed class S3ObjectWriter : IObjectWriter
 
     public async ValueTask DisposeAsync()
     {
+        try
+        {
+            // The part in flight still reads its buffer: let it end before the buffers go back.
+            await DrainAsync().ConfigureAwait(false);
+        }
+        catch (StorageException)
+        {
+        }
+
         await AbortAsync(CancellationToken.None).ConfigureAwait(false);
         ArrayPool<byte>.Shared.Return(buffer);
+        if (spare is not null)
+        {
+            ArrayPool<byte>.Shared.Return(spare);
+        }
     }
 
     private async Task PutAsync(CancellationToken cancellationToken)
@@ -165,6 +185,7 @@ internal sealed class S3ObjectWriter : IObjectWriter
                 AutoCloseStream = false,
                 MD5Digest = Convert.ToBase64String(md5),
                 UseChunkEncoding = store.Options.ChunkEncoding,
+                DisablePayloadSigning = store.Options.UnsignedPayloads,
             },
             cancellationToken).ConfigureAwait(false);
         CheckETag(response.ETag, md5, "object");
@@ -172,6 +193,7 @@ internal sealed class S3ObjectWriter : IObjectWriter
         buffered = 0;
     }
 
+    /// <summary>Starts uploading the filled buffer as the next part and switches to the other buffer; at most one part is in flight.</summary>
     private async Task UploadBufferAsync(CancellationToken cancellationToken)
     {
         if (buffered == 0)
@@ -180,9 +202,27 @@ internal sealed class S3ObjectWriter : IObjectWriter
         }
 
         await EnsureUploadAsync(cancellationToken).ConfigureAwait(false);
-        var number = parts.Count + 1;
-        var md5 = MD5.HashData(buffer.AsSpan(0, buffered));
-        using var content = new MemoryStream(buffer, 0, buffered, writable: false);
+        await DrainAsync().ConfigureAwait(false);
+        var (data, count, number) = (buffer, buffered, nextPart++);
+        inFlight = Task.Run(() => UploadPartAsync(data, count, number, cancellationToken), cancellationToken);
+        buffer = spare ?? ArrayPool<byte>.Shared.Rent(data.Length);
+        spare = data;
+        buffered = 0;
+    }
+
+    private async Task DrainAsync()
+    {
+        if (inFlight is { } upload)
+        {
+            inFlight = null;
+            await upload.ConfigureAwait(false);
+        }
+    }
+
+    private async Task UploadPartAsync(byte[] data, int count, int number, CancellationToken cancellationToken)
+    {
+        var md5 = MD5.HashData(data.AsSpan(0, count));
+        using var content = new MemoryStream(data, 0, count, writable: false);
         UploadPartResponse response;
         try
         {
@@ -194,27 +234,27 @@ internal sealed class S3ObjectWriter : IObjectWriter
                     UploadId = uploadId,
                     PartNumber = number,
                     InputStream = content,
-                    PartSize = buffered,
+                    PartSize = count,
                     MD5Digest = Convert.ToBase64String(md5),
                     UseChunkEncoding = store.Options.ChunkEncoding,
+                    DisablePayloadSigning = store.Options.UnsignedPayloads,
                 },
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException)
+        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException)
         {
             throw S3Errors.Map(e, uri, $"upload of part {number}", store.Options);
         }
 
         CheckETag(response.ETag, md5, $"part {number}");
-        parts.Add((number, buffered, response.ETag));
-        BytesUploaded += buffered;
-        buffered = 0;
+        parts.Add((number, count, response.ETag));
+        BytesUploaded += count;
     }
 
     private async Task CopyPartAsync(S3RangeSource source, long first, long size, CancellationToken cancellationToken)
     {
         await EnsureUploadAsync(cancellationToken).ConfigureAwait(false);
-        var number = parts.Count + 1;
+        var number = nextPart++;
         CopyPartResponse response;
         try
         {
@@ -233,7 +273,7 @@ internal sealed class S3ObjectWriter : IObjectWriter
                 },
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException)
+        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException)
         {
             throw S3Errors.Map(e, source.Uri, $"server-side copy into part {number} of {uri}", store.Options);
         }
@@ -259,7 +299,7 @@ internal sealed class S3ObjectWriter : IObjectWriter
         {
             uploadId = (await store.Client.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = uri.Bucket, Key = uri.Key }, cancellationToken).ConfigureAwait(false)).UploadId;
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException)
+        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException)
         {
             throw S3Errors.Map(e, uri, "start of a multipart upload", store.Options);
         }
@@ -282,7 +322,7 @@ internal sealed class S3ObjectWriter : IObjectWriter
             catch (AmazonS3Exception e) when (e.StatusCode is System.Net.HttpStatusCode.MethodNotAllowed or System.Net.HttpStatusCode.NotImplemented)
             {
                 // Some compatible stores (s3rver) cannot list parts; the size check after completing still stands.
-                store.Log.Debug("{Uri}: the store cannot list parts ({ErrorCode}); relying on the final size check", uri, e.ErrorCode);
+                store.Log.Debug("{Uri:l}: the store cannot list parts ({ErrorCode:l}); relying on the final size check", uri, e.ErrorCode);
                 return;
             }
 

@@ -1,4 +1,4 @@
-using Amazon.S3;
+using Amazon.Runtime;
 using Amazon.S3.Model;
 using TorchFerry.Archive;
 
@@ -69,7 +69,7 @@ internal sealed class S3RangeSource(S3ObjectStore store, StorageUri uri, ObjectI
                 },
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is AmazonS3Exception or HttpRequestException or IOException)
+        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException)
         {
             throw S3Errors.Map(e, uri, "ranged read", store.Options);
         }

@@ -20,8 +20,11 @@ public sealed record S3StoreOptions
 
     public string Region { get; init; } = "us-east-1";
 
-    /// <summary>Bytes per uploaded part; objects smaller than this are written with one PUT.</summary>
-    public long PartSize { get; init; } = 16L * 1024 * 1024;
+    /// <summary>
+    /// Bytes per uploaded part; objects smaller than this are written with one PUT. Two part
+    /// buffers are held (one filling, one uploading), so memory grows with twice this.
+    /// </summary>
+    public long PartSize { get; init; } = 8L * 1024 * 1024;
 
     /// <summary>
     /// The SDK's aws-chunked upload encoding. Off by default for custom endpoints: several
@@ -88,6 +91,12 @@ public sealed record S3StoreOptions
     }
 
     internal bool ChunkEncoding => UseChunkEncoding ?? Endpoint is null;
+
+    /// <summary>
+    /// Over HTTPS, parts are sent with UNSIGNED-PAYLOAD (TLS and Content-MD5 protect them), which
+    /// spares hashing every byte for the signature; the SDK allows it only over HTTPS.
+    /// </summary>
+    internal bool UnsignedPayloads => Endpoint is null || Endpoint.Scheme == Uri.UriSchemeHttps;
 
     private static string? Value(Func<string, string?> variables, string name) =>
         variables(name) is { Length: > 0 } value ? value : null;
