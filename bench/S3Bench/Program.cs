@@ -1,5 +1,4 @@
 using System.Globalization;
-using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using TorchFerry.TestSupport;
@@ -74,13 +73,4 @@ switch (args)
         return 2;
 }
 
-static AmazonS3Client Client(string endpoint) => new(
-    new BasicAWSCredentials(S3Server.AccessKey, S3Server.SecretKey),
-    new AmazonS3Config
-    {
-        ServiceURL = endpoint,
-        ForcePathStyle = true,
-        AuthenticationRegion = "us-east-1",
-        RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-        ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-    });
+static AmazonS3Client Client(string endpoint) => S3Server.CreateClient(new Uri(endpoint));

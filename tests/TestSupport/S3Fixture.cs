@@ -1,4 +1,3 @@
-using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 
@@ -13,14 +12,7 @@ public sealed class S3Fixture : IDisposable
         Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
         Server = new S3Server();
         Proxy = new FaultProxy(Server);
-        Client = new AmazonS3Client(new BasicAWSCredentials(S3Server.AccessKey, S3Server.SecretKey), new AmazonS3Config
-        {
-            ServiceURL = Server.Endpoint.ToString(),
-            ForcePathStyle = true,
-            AuthenticationRegion = "us-east-1",
-            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-        });
+        Client = S3Server.CreateClient(Server.Endpoint);
     }
 
     public S3Server Server { get; }

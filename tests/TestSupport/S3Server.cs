@@ -39,6 +39,18 @@ public sealed class S3Server : IDisposable
 
     public Uri Endpoint => new($"http://127.0.0.1:{Port}");
 
+    /// <summary>A plain SDK client for this server (s3rver's credentials, path-style, aws-chunked off).</summary>
+    public static Amazon.S3.AmazonS3Client CreateClient(Uri endpoint) => new(
+        new Amazon.Runtime.BasicAWSCredentials(AccessKey, SecretKey),
+        new Amazon.S3.AmazonS3Config
+        {
+            ServiceURL = endpoint.ToString(),
+            ForcePathStyle = true,
+            AuthenticationRegion = "us-east-1",
+            RequestChecksumCalculation = Amazon.Runtime.RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = Amazon.Runtime.ResponseChecksumValidation.WHEN_REQUIRED,
+        });
+
     public void Start()
     {
         if (process is { HasExited: false })

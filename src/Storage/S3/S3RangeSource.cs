@@ -76,69 +76,27 @@ internal sealed class S3RangeSource(S3ObjectStore store, StorageUri uri, ObjectI
     }
 
     /// <summary>Streams one range; the GET is sent on first read.</summary>
-    private sealed class RangeStream(S3RangeSource owner, long offset, long length) : Stream
+    private sealed class RangeStream(S3RangeSource owner, long start, long length) : RangeReadStream(length)
     {
         private GetObjectResponse? response;
-        private long position;
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => length;
-
-        public override long Position
+        protected override async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
         {
-            get => position;
-            set => throw new NotSupportedException();
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var want = (int)Math.Min(buffer.Length, length - position);
-            if (want <= 0)
-            {
-                return 0;
-            }
-
-            response ??= await owner.GetAsync(offset, length, cancellationToken).ConfigureAwait(false);
-            int n;
+            response ??= await owner.GetAsync(start, length, cancellationToken).ConfigureAwait(false);
             try
             {
-                n = await response.ResponseStream.ReadAsync(buffer[..want], cancellationToken).ConfigureAwait(false);
+                var n = await response.ResponseStream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                Interlocked.Add(ref owner.bytesRead, n);
+                return n;
             }
             catch (Exception e) when (e is IOException or HttpRequestException)
             {
                 throw S3Errors.Map(e, owner.Uri, "ranged read", owner.Store.Options);
             }
-
-            if (n == 0)
-            {
-                throw await owner.ShortReadAsync(position, length, cancellationToken).ConfigureAwait(false);
-            }
-
-            position += n;
-            Interlocked.Add(ref owner.bytesRead, n);
-            return n;
         }
 
-        public override int Read(byte[] buffer, int offset, int count) =>
-            ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override async ValueTask<Exception> EndedEarlyAsync(long offset, CancellationToken cancellationToken) =>
+            await owner.ShortReadAsync(offset, length, cancellationToken).ConfigureAwait(false);
 
         protected override void Dispose(bool disposing)
         {

@@ -64,77 +64,16 @@ public sealed class FileSource : IRandomAccessSource, IDisposable
     public void Dispose() => handle.Dispose();
 
     /// <summary>A forward-only view of part of a file; the handle stays owned by the source.</summary>
-    private sealed class HandleRangeStream(FileSource owner, long start, long length) : Stream
+    private sealed class HandleRangeStream(FileSource owner, long start, long length) : RangeReadStream(length)
     {
-        private readonly SafeFileHandle handle = owner.handle;
-        private readonly string name = owner.Name;
-        private long position;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => length;
-
-        public override long Position
+        protected override async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
         {
-            get => position;
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            var want = (int)Math.Min(buffer.Length, length - position);
-            if (want <= 0)
-            {
-                return 0;
-            }
-
-            var n = RandomAccess.Read(handle, buffer[..want], start + position);
-            if (n == 0)
-            {
-                throw new ArchiveFormatException($"{name}: unexpected end of file at byte {start + position} (truncated file?)");
-            }
-
-            position += n;
+            var n = await RandomAccess.ReadAsync(owner.handle, buffer, start + offset, cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref owner.bytesRead, n);
             return n;
         }
 
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var want = (int)Math.Min(buffer.Length, length - position);
-            if (want <= 0)
-            {
-                return 0;
-            }
-
-            var n = await RandomAccess.ReadAsync(handle, buffer[..want], start + position, cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                throw new ArchiveFormatException($"{name}: unexpected end of file at byte {start + position} (truncated file?)");
-            }
-
-            position += n;
-            Interlocked.Add(ref owner.bytesRead, n);
-            return n;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override ValueTask<Exception> EndedEarlyAsync(long offset, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<Exception>(new ArchiveFormatException($"{owner.Name}: unexpected end of file at byte {start + offset} (truncated file?)"));
     }
 }
