@@ -76,13 +76,13 @@ internal sealed class S3RangeSource(S3ObjectStore store, StorageUri uri, ObjectI
     }
 
     /// <summary>Streams one range; the GET is sent on first read.</summary>
-    private sealed class RangeStream(S3RangeSource owner, long start, long length) : RangeReadStream(length)
+    private sealed class RangeStream(S3RangeSource owner, long start, long rangeLength) : RangeReadStream(rangeLength)
     {
         private GetObjectResponse? response;
 
         protected override async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
         {
-            response ??= await owner.GetAsync(start, length, cancellationToken).ConfigureAwait(false);
+            response ??= await owner.GetAsync(start, Length, cancellationToken).ConfigureAwait(false);
             try
             {
                 var n = await response.ResponseStream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
@@ -96,7 +96,7 @@ internal sealed class S3RangeSource(S3ObjectStore store, StorageUri uri, ObjectI
         }
 
         protected override async ValueTask<Exception> EndedEarlyAsync(long offset, CancellationToken cancellationToken) =>
-            await owner.ShortReadAsync(offset, length, cancellationToken).ConfigureAwait(false);
+            await owner.ShortReadAsync(offset, Length, cancellationToken).ConfigureAwait(false);
 
         protected override void Dispose(bool disposing)
         {
