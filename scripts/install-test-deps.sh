@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to, when they are missing:
-#   - PyTorch from Debian (python3-torch), used through /usr/bin/python3;
+#   - PyTorch from Debian (python3-torch), used through /usr/bin/python3, and Debian's python3-yaml
+#     and python3-jsonschema (CRD manifests read back and samples validated against their schemas);
 #   - Node.js and npm (Debian) and the npm tools pinned in tests/tools (s3rver, an S3 server).
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
@@ -8,6 +9,9 @@ set -euo pipefail
 need_apt=()
 if ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
   need_apt+=(python3-torch)
+fi
+if ! /usr/bin/python3 -c 'import yaml, jsonschema' >/dev/null 2>&1; then
+  need_apt+=(python3-yaml python3-jsonschema)
 fi
 
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)

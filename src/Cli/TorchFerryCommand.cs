@@ -15,6 +15,7 @@ internal static class TorchFerryCommand
         var root = new RootCommand("TorchFerry: inspect and relocate PyTorch artifacts (torch.save archives) without loading tensors.");
         root.Subcommands.Add(InspectCommand.Create(context));
         root.Subcommands.Add(ConvertCommand.Create(context));
+        root.Subcommands.Add(CrdsCommand.Create(context));
         var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>

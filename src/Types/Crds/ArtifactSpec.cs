@@ -1,0 +1,77 @@
+using System.Text.Json.Serialization;
+
+namespace TorchFerry.Crds;
+
+/// <summary>What a TensorArtifact or CheckpointArtifact asks for: its source and the devices to keep variants for.</summary>
+[Description("A PyTorch artifact written by a Flyte task and the devices TorchFerry keeps converted variants for.")]
+public sealed record ArtifactSpec
+{
+    /// <summary>Device names TorchFerry converts to (torch location strings).</summary>
+    public const string DevicePattern = "^(cpu|cuda(:[0-9]{1,3})?)$";
+
+    [Required]
+    [Description("Where the artifact lives and its Flyte blob format.")]
+    public required ArtifactSource Source { get; init; }
+
+    [Description("The Flyte execution that produced it.")]
+    public FlyteProducer? Producer { get; init; }
+
+    [Description("Devices to keep a converted variant for, e.g. cpu or cuda:0.")]
+    [Range(0, 16)]
+    [ItemPattern(DevicePattern)]
+    public IReadOnlyList<string>? TargetDevices { get; init; }
+
+    [Description("What happens to the variants when the artifact is deleted (the source is never deleted).")]
+    [Default("Delete")]
+    public VariantDeletionPolicy? VariantDeletionPolicy { get; init; }
+}
+
+/// <summary>The artifact's location and Flyte blob format.</summary>
+public sealed record ArtifactSource
+{
+    [Required]
+    [Description("s3://bucket/key or file:///path of the torch.save archive.")]
+    [Pattern("^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+|file:///.+)$")]
+    public required string Uri { get; init; }
+
+    [Required]
+    [Description("The Flyte blob format: PyTorchTensor, PyTorchModule or PyTorchCheckpoint.")]
+    public required FlyteBlobFormat Format { get; init; }
+}
+
+/// <summary>The Flyte node execution that wrote the artifact.</summary>
+public sealed record FlyteProducer
+{
+    public string? Project { get; init; }
+
+    public string? Domain { get; init; }
+
+    [Description("Flyte execution id (the pod label execution-id).")]
+    public string? Execution { get; init; }
+
+    [Description("Node id (the pod label node-id).")]
+    public string? Node { get; init; }
+
+    [Description("Task name (the pod label task-name).")]
+    public string? Task { get; init; }
+
+    [Description("The output name in the task's outputs LiteralMap.")]
+    public string? Output { get; init; }
+}
+
+/// <summary>Flyte's PyTorch blob formats.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<FlyteBlobFormat>))]
+public enum FlyteBlobFormat
+{
+    PyTorchTensor,
+    PyTorchModule,
+    PyTorchCheckpoint,
+}
+
+/// <summary>What happens to converted variants when their artifact is deleted.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<VariantDeletionPolicy>))]
+public enum VariantDeletionPolicy
+{
+    Delete,
+    Retain,
+}
