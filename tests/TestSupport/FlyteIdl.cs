@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace TorchFerry.TestSupport;
+
+/// <summary>Flyte's own protobuf code (npm @flyteorg/flyteidl, pinned in tests/tools) to write and read LiteralMaps as Flyte does.</summary>
+public static class FlyteIdl
+{
+    private static string Script => Path.Combine(RepositoryPaths.Tools, "flyte-literals.js");
+
+    /// <summary>Encodes a LiteralMap given in the generated JS classes' object shape (enums as numbers).</summary>
+    public static byte[] Encode(JsonNode literalMap)
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            Run(["encode", file], literalMap.ToJsonString());
+            return File.ReadAllBytes(file);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>Decodes a serialized LiteralMap into the same object shape.</summary>
+    public static JsonNode Decode(byte[] literalMap)
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(file, literalMap);
+            return JsonNode.Parse(Run(["decode", file], null))!;
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static string Run(string[] args, string? input)
+    {
+        if (!File.Exists(Path.Combine(RepositoryPaths.Tools, "node_modules", "@flyteorg", "flyteidl", "package.json")))
+        {
+            throw new InvalidOperationException("@flyteorg/flyteidl is missing: run scripts/install-test-deps.sh (npm ci in tests/tools)");
+        }
+
+        using var process = Process.Start(new ProcessStartInfo("node", [Script, .. args])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = RepositoryPaths.Tools,
+        }) ?? throw new InvalidOperationException("could not start node");
+        if (input is not null)
+        {
+            process.StandardInput.Write(input);
+        }
+
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"flyte-literals.js {args[0]} failed: {error}");
+    }
+}

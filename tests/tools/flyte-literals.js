@@ -1,0 +1,24 @@
+// Flyte's own protobuf code (@flyteorg/flyteidl) as a test peer for LiteralMaps.
+//   node flyte-literals.js encode OUT.pb   < literal-map.json   (protobufjs fromObject form)
+//   node flyte-literals.js decode IN.pb    > literal-map.json
+'use strict';
+const fs = require('fs');
+const { flyteidl } = require('@flyteorg/flyteidl/gen/pb-js/flyteidl.js');
+
+const LiteralMap = flyteidl.core.LiteralMap;
+const [mode, file] = process.argv.slice(2);
+if (mode === 'encode') {
+  // Plain objects in the generated classes' shape (enums as numbers); verify() checks the shape.
+  const object = JSON.parse(fs.readFileSync(0, 'utf8'));
+  const error = LiteralMap.verify(object);
+  if (error) {
+    throw new Error('not a LiteralMap: ' + error);
+  }
+  fs.writeFileSync(file, LiteralMap.encode(object).finish());
+} else if (mode === 'decode') {
+  const message = LiteralMap.decode(fs.readFileSync(file));
+  // Own enumerable fields only: what was on the wire (longs as strings).
+  process.stdout.write(JSON.stringify(message, (key, value) => (value && value.low !== undefined && value.high !== undefined ? String(value) : value)));
+} else {
+  throw new Error('usage: flyte-literals.js encode|decode FILE');
+}
