@@ -71,6 +71,9 @@ public sealed record StorageUri
     /// <summary>The last path segment.</summary>
     public string Name => Scheme == StorageScheme.S3 ? Key[(Key.LastIndexOf('/') + 1)..] : Path.GetFileName(Key);
 
+    /// <summary>The URI form (<c>file:///path</c> for local files), as written into resources.</summary>
+    public string ToUriString() => Scheme == StorageScheme.S3 ? ToString() : "file://" + Key;
+
     public override string ToString() => Scheme == StorageScheme.S3 ? $"s3://{Bucket}/{Key}" : Key;
 }
 

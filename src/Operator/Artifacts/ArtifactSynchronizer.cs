@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using Serilog;
+using TorchFerry.Conversion;
+using TorchFerry.Crds;
+using TorchFerry.Inspection;
+using TorchFerry.Storage;
+using TorchFerry.Storage.Conversion;
+
+namespace TorchFerry.Operator.Artifacts;
+
+/// <summary>
+/// The artifact reconciler's work, apart from Kubernetes: inspect the source into status, keep one
+/// variant per target device beside the source (reused while its source ETag matches, reconverted
+/// when the source changed), drop variants no longer wanted, and clean them up on deletion. URIs
+/// outside the namespace's allowed prefixes are refused and never touched.
+/// </summary>
+internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy policy, TimeProvider time, ILogger log)
+{
+    private readonly StoreArtifactConverter converter = new(stores);
+
+    /// <summary>The status the artifact should have now; conversions happen on the way.</summary>
+    public async Task<ArtifactStatus> SyncAsync(string @namespace, ArtifactSpec spec, ArtifactStatus? current, long generation, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        current ??= new ArtifactStatus();
+        StorageUri source;
+        try
+        {
+            source = StorageUri.Parse(spec.Source.Uri);
+            policy.EnsureAllowed(@namespace, source);
+        }
+        catch (Exception e) when (e is StorageException or ArgumentException)
+        {
+            return Failed(current, generation, inspected: false, "ForbiddenUri", e.Message);
+        }
+
+        ObjectInfo info;
+        InspectedSource inspected;
+        try
+        {
+            info = await stores.For(source).StatAsync(source, cancellationToken).ConfigureAwait(false);
+            inspected = current.Source is { } known && known.ETag == info.ETag
+                ? known
+                : Inspected(info, await converter.InspectAsync(source, cancellationToken: cancellationToken).ConfigureAwait(false));
+        }
+        catch (Exception e) when (e is StorageException or Archive.ArchiveFormatException)
+        {
+            return Failed(current, generation, inspected: false, e is StorageException ? "SourceUnavailable" : "NotAPyTorchArtifact", e.Message);
+        }
+
+        var targets = (spec.TargetDevices ?? []).Distinct(StringComparer.Ordinal).ToList();
+        var variants = new List<ArtifactVariant>();
+        foreach (var device in targets)
+        {
+            try
+            {
+                variants.Add(await VariantAsync(@namespace, source, info, inspected, device, current, cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception e) when (e is StorageException or Archive.ArchiveFormatException)
+            {
+                log.Warning("{Namespace}: converting {Source} for {Device} failed: {Error}", @namespace, source, device, e.Message);
+                var partial = current with { Source = inspected, Variants = variants };
+                return Failed(partial, generation, inspected: true, "ConversionFailed", $"{device}: {e.Message}");
+            }
+        }
+
+        await DropUnwantedAsync(source, spec, current, targets, cancellationToken).ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        return current with
+        {
+            Phase = ArtifactPhase.Ready,
+            ObservedGeneration = generation,
+            Source = inspected,
+            Variants = variants,
+            Conditions = Conditions.Set(
+                Conditions.Set(current.Conditions, new Condition { Type = "Inspected", Status = ConditionStatus.True, Reason = "Inspected", Message = $"{inspected.TensorCount} tensors on {string.Join(", ", inspected.Devices ?? [])}", ObservedGeneration = generation, LastTransitionTime = now }),
+                new Condition { Type = "Ready", Status = ConditionStatus.True, Reason = "VariantsReady", Message = targets.Count == 0 ? "no target devices" : $"variants ready for {string.Join(", ", targets)}", ObservedGeneration = generation, LastTransitionTime = now }),
+        };
+    }
+
+    /// <summary>On deletion: removes the variants (policy Delete), never the source. Returns when done.</summary>
+    public async Task CleanupAsync(string @namespace, ArtifactSpec spec, ArtifactStatus? status, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.VariantDeletionPolicy == VariantDeletionPolicy.Retain || status?.Variants is not { Count: > 0 } variants)
+        {
+            return;
+        }
+
+        var source = StorageUri.Parse(spec.Source.Uri);
+        foreach (var variant in variants)
+        {
+            var uri = StorageUri.Parse(variant.Uri);
+            if (uri == source || !policy.Allows(@namespace, uri))
+            {
+                continue; // a variant that is the source itself, or that we may not touch
+            }
+
+            await stores.For(uri).DeleteAsync(uri, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ArtifactVariant> VariantAsync(
+        string @namespace, StorageUri source, ObjectInfo info, InspectedSource inspected, string device, ArtifactStatus current, CancellationToken cancellationToken)
+    {
+        // Already on the device: the source is the variant, nothing to copy.
+        if (inspected.Devices is { Count: > 0 } devices && devices.All(d => d == device))
+        {
+            return new ArtifactVariant { Device = device, Uri = source.ToUriString(), Size = info.Size, ETag = info.ETag, SourceETag = info.ETag, ConvertedAt = time.GetUtcNow(), BytesMoved = 0, DurationSeconds = 0 };
+        }
+
+        var target = VariantNaming.UriFor(source, device);
+        policy.EnsureAllowed(@namespace, target);
+        var existing = current.Variants?.FirstOrDefault(v => v.Device == device && v.Uri == target.ToUriString());
+        if (existing is not null && existing.SourceETag == info.ETag && await StillThereAsync(target, existing, cancellationToken).ConfigureAwait(false))
+        {
+            return existing;
+        }
+
+        var watch = Stopwatch.StartNew();
+        var report = await converter.ConvertAsync(source, target, DeviceMap.Create(device), overwrite: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        log.Information("{Namespace}: converted {Source} for {Device} into {Target} ({Bytes} bytes through the operator)", @namespace, source, device, target, report.BytesThroughProcess);
+        return new ArtifactVariant
+        {
+            Device = device,
+            Uri = target.ToUriString(),
+            Size = report.Destination.Size,
+            ETag = report.Destination.ETag,
+            SourceETag = report.Source.ETag,
+            ConvertedAt = time.GetUtcNow(),
+            BytesMoved = report.BytesThroughProcess,
+            DurationSeconds = Math.Round(watch.Elapsed.TotalSeconds, 3),
+        };
+    }
+
+    private async Task<bool> StillThereAsync(StorageUri target, ArtifactVariant variant, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await stores.For(target).StatAsync(target, cancellationToken).ConfigureAwait(false)).ETag == variant.ETag;
+        }
+        catch (StorageException e) when (e.Kind == StorageErrorKind.NotFound)
+        {
+            return false;
+        }
+    }
+
+    private async Task DropUnwantedAsync(StorageUri source, ArtifactSpec spec, ArtifactStatus current, List<string> targets, CancellationToken cancellationToken)
+    {
+        if (spec.VariantDeletionPolicy == VariantDeletionPolicy.Retain)
+        {
+            return;
+        }
+
+        foreach (var old in current.Variants ?? [])
+        {
+            var uri = StorageUri.Parse(old.Uri);
+            if (!targets.Contains(old.Device) && uri != source)
+            {
+                await stores.For(uri).DeleteAsync(uri, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static InspectedSource Inspected(ObjectInfo info, ArtifactDescription description) => new()
+    {
+        Size = info.Size,
+        ETag = info.ETag,
+        Devices = [.. description.Totals.Locations.Keys.Order(StringComparer.Ordinal)],
+        TensorCount = description.Totals.Tensors,
+        Dtypes = [.. description.Totals.Dtypes.Keys.Order(StringComparer.Ordinal)],
+        Kind = System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(description.Kind.ToString()),
+        Hyperparameters = description.Hyperparameters,
+    };
+
+    private ArtifactStatus Failed(ArtifactStatus current, long generation, bool inspected, string reason, string message)
+    {
+        var now = time.GetUtcNow();
+        var conditions = Conditions.Set(current.Conditions, new Condition { Type = "Ready", Status = ConditionStatus.False, Reason = reason, Message = message, ObservedGeneration = generation, LastTransitionTime = now });
+        if (!inspected)
+        {
+            conditions = Conditions.Set(conditions, new Condition { Type = "Inspected", Status = ConditionStatus.False, Reason = reason, Message = message, ObservedGeneration = generation, LastTransitionTime = now });
+        }
+
+        return current with { Phase = ArtifactPhase.Failed, ObservedGeneration = generation, Conditions = conditions };
+    }
+}
