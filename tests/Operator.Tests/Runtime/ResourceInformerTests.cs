@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using k8s;
+using Serilog;
+using TorchFerry.Crds;
+using TorchFerry.Operator.Runtime;
+using TorchFerry.TestSupport.Kubernetes;
+
+namespace TorchFerry.Operator.Tests.Runtime;
+
+/// <summary>The informer against the API server emulator, through the real KubernetesClient over HTTP.</summary>
+public sealed class ResourceInformerTests : IAsyncLifetime
+{
+    private const string Group = "torchferry.io";
+    private const string Version = "v1alpha1";
+    private const string Plural = "checkpointartifacts";
+    private const string Namespace = "flyte";
+    private readonly KubeApiEmulator api = new();
+    private readonly CancellationTokenSource stop = new();
+    private readonly ConcurrentQueue<(WatchEventType Type, string Name)> changes = new();
+    private Kubernetes client = null!;
+
+    public Task InitializeAsync()
+    {
+        api.Register(Group, Version, Plural, nameof(CheckpointArtifact), statusSubresource: true);
+        client = new Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await stop.CancelAsync();
+        client.Dispose();
+        await api.DisposeAsync();
+        stop.Dispose();
+    }
+
+    [Fact]
+    public async Task Run_PagedList_FillsTheCacheBeforeSaidSynced()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            await CreateAsync($"a{i}");
+        }
+
+        var informer = Start(new InformerOptions { PageSize = 2 });
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(5, informer.Items.Count);
+        Assert.Contains(api.Requests, r => r.Contains("limit=2", StringComparison.Ordinal) && r.Contains("continue=", StringComparison.Ordinal));
+        Assert.Equal(5, changes.Count(c => c.Type == WatchEventType.Added));
+    }
+
+    [Fact]
+    public async Task Watch_DeliversAddsUpdatesAndDeletesInOrder()
+    {
+        var informer = Start(new InformerOptions());
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await CreateAsync("b");
+        await client.CustomObjects.PatchNamespacedCustomObjectAsync(new k8s.Models.V1Patch("""{"spec":{"targetDevices":["cpu","cuda:1"]}}""", k8s.Models.V1Patch.PatchType.MergePatch), Group, Version, Namespace, Plural, "b");
+        await client.CustomObjects.DeleteNamespacedCustomObjectAsync(Group, Version, Namespace, Plural, "b");
+
+        await Eventually(() => changes.Count >= 3);
+        Assert.Equal([(WatchEventType.Added, "b"), (WatchEventType.Modified, "b"), (WatchEventType.Deleted, "b")], changes.ToArray());
+        Assert.Empty(informer.Items);
+    }
+
+    [Fact]
+    public async Task Watch_DroppedRepeatedly_ResumesWithNothingMissed()
+    {
+        var watches = 0;
+        api.Fault = r => r.Query["watch"] == "true" && Interlocked.Increment(ref watches) <= 4 ? new EmulatorFault { DropWatchAfter = 1 } : null;
+        var informer = Start(new InformerOptions { InitialBackoff = TimeSpan.FromMilliseconds(10) });
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(10));
+
+        for (var i = 0; i < 6; i++)
+        {
+            await CreateAsync($"c{i}");
+        }
+
+        await Eventually(() => informer.Items.Count == 6);
+        Assert.True(informer.Watches > 1, $"{informer.Watches} watches");
+        Assert.Equal(6, changes.Count(c => c.Type == WatchEventType.Added));
+        Assert.Equal(1, informer.Lists);
+    }
+
+    [Fact]
+    public async Task Watch_FromAnExpiredVersion_RelistsAndReportsWhatVanished()
+    {
+        await CreateAsync("keep");
+        await CreateAsync("gone");
+        var blocked = true;
+        api.Fault = r => r.Query["watch"] == "true" && Volatile.Read(ref blocked) ? new EmulatorFault { DropWatchAfter = 0 } : null;
+        var informer = Start(new InformerOptions { InitialBackoff = TimeSpan.FromMilliseconds(50), MaxBackoff = TimeSpan.FromMilliseconds(100) });
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // While the informer cannot watch, one object goes, one comes, and history is compacted.
+        await client.CustomObjects.DeleteNamespacedCustomObjectAsync(Group, Version, Namespace, Plural, "gone");
+        await CreateAsync("new");
+        api.Compact();
+        Volatile.Write(ref blocked, false);
+
+        await Eventually(() => informer.Lists >= 2 && informer.Items.Count == 2 && changes.Any(c => c.Name == "new"));
+        Assert.Contains((WatchEventType.Deleted, "gone"), changes);
+        Assert.Contains((WatchEventType.Added, "new"), changes);
+        Assert.Equal(["keep", "new"], informer.Items.Select(i => i.Metadata.Name).Order());
+    }
+
+    [Fact]
+    public async Task Watch_ThatHangsSilently_IsRestartedByTheWatchdog()
+    {
+        var watches = 0;
+        api.Fault = r => r.Query["watch"] == "true" && Interlocked.Increment(ref watches) == 1 ? new EmulatorFault { HangWatch = true } : null;
+        var informer = Start(new InformerOptions { Watchdog = TimeSpan.FromMilliseconds(500) });
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await CreateAsync("late");
+
+        await Eventually(() => informer.Get(Namespace, "late") is not null);
+        Assert.True(informer.Watches >= 2);
+    }
+
+    [Fact]
+    public async Task List_ServerErrors_AreRetried()
+    {
+        var lists = 0;
+        api.Fault = r => r.Method == "GET" && r.Query["watch"] != "true" && Interlocked.Increment(ref lists) <= 2 ? new EmulatorFault { Status = 500 } : null;
+        await CreateAsync("x");
+
+        var informer = Start(new InformerOptions { InitialBackoff = TimeSpan.FromMilliseconds(10) });
+
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Single(informer.Items);
+        Assert.True(lists >= 3);
+    }
+
+    private ResourceInformer<CheckpointArtifact> Start(InformerOptions options)
+    {
+        var informer = new ResourceInformer<CheckpointArtifact>(
+            new CustomResourceClient<CheckpointArtifact>(client, Group, Version, Plural, Namespace), options, TimeProvider.System, new LoggerConfiguration().CreateLogger())
+        {
+            OnChange = (type, item) =>
+            {
+                changes.Enqueue((type, item.Metadata.Name));
+                return ValueTask.CompletedTask;
+            },
+        };
+        _ = Task.Run(() => informer.RunAsync(stop.Token));
+        return informer;
+    }
+
+    private Task CreateAsync(string name) => client.CustomObjects.CreateNamespacedCustomObjectAsync(
+        new CheckpointArtifact
+        {
+            Metadata = new k8s.Models.V1ObjectMeta { Name = name, NamespaceProperty = Namespace },
+            Spec = new ArtifactSpec { Source = new ArtifactSource { Uri = $"s3://bucket/{name}.pt", Format = FlyteBlobFormat.PyTorchCheckpoint }, TargetDevices = ["cpu"] },
+        },
+        Group,
+        Version,
+        Namespace,
+        Plural);
+
+    private static async Task Eventually(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met within 15 s");
+            await Task.Delay(20);
+        }
+    }
+}

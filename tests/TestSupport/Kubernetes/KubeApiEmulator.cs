@@ -1,0 +1,613 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace TorchFerry.TestSupport.Kubernetes;
+
+/// <summary>
+/// An in-process Kubernetes API server for tests, reached over HTTP by the real KubernetesClient.
+/// It does what controllers rely on, as the API server does: one resourceVersion counter; LIST with
+/// limit/continue; WATCH from a resourceVersion (replaying retained events, 410 Expired past the
+/// retained window); 409 on stale updates and duplicate creates; generation bumped on spec changes
+/// only; the status subresource; finalizers and deletionTimestamp; merge and JSON patches. Faults
+/// (errors, latency, dropped or hanging watches) are injected per request.
+/// </summary>
+public sealed class KubeApiEmulator : IAsyncDisposable
+{
+    private readonly WebApplication app;
+    private readonly Lock gate = new();
+    private readonly Dictionary<string, ResourceType> types = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SortedDictionary<string, JsonObject>> objects = new(StringComparer.Ordinal);
+    private readonly List<(long Version, string Type, string EventType, JsonObject Object)> history = [];
+    private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long resourceVersion = 1000;
+
+    public KubeApiEmulator()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        app = builder.Build();
+        app.Run(HandleAsync);
+        app.StartAsync().GetAwaiter().GetResult();
+        Endpoint = new Uri(app.Urls.First());
+        Register(string.Empty, "v1", "pods", "Pod", statusSubresource: true);
+        Register(string.Empty, "v1", "events", "Event", statusSubresource: false);
+        Register("coordination.k8s.io", "v1", "leases", "Lease", statusSubresource: false);
+    }
+
+    public Uri Endpoint { get; }
+
+    /// <summary>Events kept for watches; a watch from an older resourceVersion gets 410 Expired.</summary>
+    public int HistoryLimit { get; set; } = 10_000;
+
+    /// <summary>Decides per request whether to misbehave.</summary>
+    public Func<HttpRequest, EmulatorFault?>? Fault { get; set; }
+
+    /// <summary>Requests seen, as "METHOD path?query".</summary>
+    public List<string> Requests { get; } = [];
+
+    /// <summary>The current resourceVersion.</summary>
+    public long ResourceVersion
+    {
+        get
+        {
+            lock (gate)
+            {
+                return resourceVersion;
+            }
+        }
+    }
+
+    /// <summary>Serves a (namespaced) resource type.</summary>
+    public void Register(string group, string version, string plural, string kind, bool statusSubresource)
+    {
+        lock (gate)
+        {
+            types[Key(group, version, plural)] = new ResourceType(group, version, plural, kind, statusSubresource);
+            objects.TryAdd(Key(group, version, plural), new SortedDictionary<string, JsonObject>(StringComparer.Ordinal));
+        }
+    }
+
+    /// <summary>A copy of an object, or null.</summary>
+    public JsonObject? Get(string group, string version, string plural, string @namespace, string name)
+    {
+        lock (gate)
+        {
+            return objects[Key(group, version, plural)].TryGetValue($"{@namespace}/{name}", out var found) ? (JsonObject)found.DeepClone() : null;
+        }
+    }
+
+    /// <summary>Drops all but the newest <paramref name="keep"/> events, as etcd compaction does.</summary>
+    public void Compact(int keep = 0)
+    {
+        lock (gate)
+        {
+            if (history.Count > keep)
+            {
+                history.RemoveRange(0, history.Count - keep);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        lock (gate)
+        {
+            changed.TrySetResult();
+        }
+
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+
+    private static string Key(string group, string version, string plural) => $"{group}/{version}/{plural}";
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        lock (Requests)
+        {
+            Requests.Add($"{request.Method} {request.Path}{request.QueryString}");
+        }
+
+        var fault = Fault?.Invoke(request);
+        if (fault?.Delay is { } delay)
+        {
+            await Task.Delay(delay, context.RequestAborted);
+        }
+
+        if (fault?.Status is { } status)
+        {
+            await StatusAsync(context, status, status == 429 ? "TooManyRequests" : "InternalError", "injected by the emulator");
+            return;
+        }
+
+        if (!Route(request.Path.Value ?? string.Empty, out var type, out var @namespace, out var name, out var subresource))
+        {
+            await StatusAsync(context, 404, "NotFound", $"the server could not find the requested resource ({request.Path})");
+            return;
+        }
+
+        try
+        {
+            switch (request.Method)
+            {
+                case "GET" when name is null && request.Query["watch"] is ["true" or "1"]:
+                    await WatchAsync(context, type, @namespace, fault);
+                    break;
+                case "GET" when name is null:
+                    await ListAsync(context, type, @namespace);
+                    break;
+                case "GET":
+                    await WriteAsync(context, 200, Find(type, @namespace!, name) ?? throw NotFound(type, name));
+                    break;
+                case "POST" when name is null:
+                    await WriteAsync(context, 201, Create(type, @namespace!, await ReadAsync(request)));
+                    break;
+                case "PUT" when name is not null:
+                    await WriteAsync(context, 200, Update(type, @namespace!, name, await ReadAsync(request), subresource == "status"));
+                    break;
+                case "PATCH" when name is not null:
+                    await WriteAsync(context, 200, Patch(type, @namespace!, name, request.ContentType ?? string.Empty, JsonNode.Parse(await new StreamReader(request.Body).ReadToEndAsync())!, subresource == "status"));
+                    break;
+                case "DELETE" when name is not null:
+                    await WriteAsync(context, 200, Delete(type, @namespace!, name));
+                    break;
+                default:
+                    await StatusAsync(context, 405, "MethodNotAllowed", $"{request.Method} is not allowed here");
+                    break;
+            }
+        }
+        catch (ApiError e)
+        {
+            await StatusAsync(context, e.Code, e.Reason, e.Message);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
+        {
+            // The emulator's own limits show up as a Status the test can read, not as a bare 500.
+            await StatusAsync(context, 500, "InternalError", $"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private bool Route(string path, out ResourceType type, out string? @namespace, out string? name, out string? subresource)
+    {
+        type = null!;
+        @namespace = name = subresource = null;
+        var parts = path.Trim('/').Split('/');
+        string group, version;
+        int at;
+        if (parts is ["api", var v, ..])
+        {
+            (group, version, at) = (string.Empty, v, 2);
+        }
+        else if (parts is ["apis", var g, var v2, ..])
+        {
+            (group, version, at) = (g, v2, 3);
+        }
+        else
+        {
+            return false;
+        }
+
+        if (parts.Length > at + 1 && parts[at] == "namespaces")
+        {
+            @namespace = parts[at + 1];
+            at += 2;
+        }
+
+        if (parts.Length <= at)
+        {
+            return false;
+        }
+
+        lock (gate)
+        {
+            if (!types.TryGetValue(Key(group, version, parts[at]), out var found))
+            {
+                return false;
+            }
+
+            type = found;
+        }
+
+        name = parts.Length > at + 1 ? parts[at + 1] : null;
+        subresource = parts.Length > at + 2 ? parts[at + 2] : null;
+        return true;
+    }
+
+    private async Task ListAsync(HttpContext context, ResourceType type, string? @namespace)
+    {
+        var query = context.Request.Query;
+        var limit = int.TryParse(query["limit"], out var l) && l > 0 ? l : int.MaxValue;
+        var skip = int.TryParse(query["continue"], out var c) ? c : 0;
+        var selector = Selector(query["labelSelector"]);
+        JsonObject list;
+        lock (gate)
+        {
+            var items = objects[Key(type.Group, type.Version, type.Plural)].Values
+                .Where(o => @namespace is null || o["metadata"]!["namespace"]!.GetValue<string>() == @namespace)
+                .Where(selector)
+                .ToList();
+            var page = items.Skip(skip).Take(limit).Select(o => (JsonNode?)o.DeepClone()).ToArray();
+            var metadata = new JsonObject { ["resourceVersion"] = resourceVersion.ToString(CultureInfo.InvariantCulture) };
+            if (skip + page.Length < items.Count)
+            {
+                metadata["continue"] = (skip + page.Length).ToString(CultureInfo.InvariantCulture);
+            }
+
+            list = new JsonObject
+            {
+                ["apiVersion"] = type.ApiVersion,
+                ["kind"] = type.Kind + "List",
+                ["metadata"] = metadata,
+                ["items"] = new JsonArray(page),
+            };
+        }
+
+        await WriteAsync(context, 200, list);
+    }
+
+    private async Task WatchAsync(HttpContext context, ResourceType type, string? @namespace, EmulatorFault? fault)
+    {
+        var response = context.Response;
+        response.StatusCode = 200;
+        response.ContentType = "application/json";
+        var timeout = int.TryParse(context.Request.Query["timeoutSeconds"], out var seconds) ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromMinutes(30);
+        using var ending = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        ending.CancelAfter(timeout);
+        if (fault?.HangWatch == true)
+        {
+            await response.Body.FlushAsync(context.RequestAborted);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ending.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return;
+        }
+
+        var selector = Selector(context.Request.Query["labelSelector"]);
+        var typeKey = Key(type.Group, type.Version, type.Plural);
+        long from;
+        var pending = new List<(string EventType, JsonObject Object, long Version)>();
+        lock (gate)
+        {
+            var requested = context.Request.Query["resourceVersion"].ToString();
+            if (string.IsNullOrEmpty(requested) || requested == "0")
+            {
+                // "Start at most recent": the current objects as ADDED, then changes.
+                from = resourceVersion;
+                pending.AddRange(objects[typeKey].Values.Select(o => ("ADDED", (JsonObject)o.DeepClone(), resourceVersion)));
+            }
+            else
+            {
+                from = long.Parse(requested, CultureInfo.InvariantCulture);
+                var oldest = history.Count > 0 ? history[0].Version : resourceVersion + 1;
+                if (from < oldest - 1 && from < resourceVersion)
+                {
+                    pending.Add(("ERROR", Status(410, "Expired", $"too old resource version: {from} ({oldest - 1})"), 0));
+                    from = long.MaxValue;
+                }
+            }
+        }
+
+        var sent = 0;
+        while (!ending.IsCancellationRequested)
+        {
+            Task wake;
+            lock (gate)
+            {
+                if (from != long.MaxValue)
+                {
+                    foreach (var e in history.Where(e => e.Version > from && e.Type == typeKey))
+                    {
+                        pending.Add((e.EventType, (JsonObject)e.Object.DeepClone(), e.Version));
+                    }
+
+                    from = Math.Max(from, resourceVersion);
+                }
+
+                wake = changed.Task;
+            }
+
+            foreach (var (eventType, obj, _) in pending)
+            {
+                if (eventType != "ERROR" && ((@namespace is not null && obj["metadata"]!["namespace"]!.GetValue<string>() != @namespace) || !selector(obj)))
+                {
+                    continue;
+                }
+
+                if (fault?.DropWatchAfter is { } limit && sent >= limit)
+                {
+                    return; // the connection just ends, as a dropped watch does
+                }
+
+                var line = new JsonObject { ["type"] = eventType, ["object"] = obj }.ToJsonString() + "\n";
+                await response.Body.WriteAsync(Encoding.UTF8.GetBytes(line), context.RequestAborted);
+                await response.Body.FlushAsync(context.RequestAborted);
+                sent++;
+                if (eventType == "ERROR")
+                {
+                    return;
+                }
+            }
+
+            pending.Clear();
+            try
+            {
+                await wake.WaitAsync(ending.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private JsonObject? Find(ResourceType type, string @namespace, string name)
+    {
+        lock (gate)
+        {
+            return objects[Key(type.Group, type.Version, type.Plural)].TryGetValue($"{@namespace}/{name}", out var found) ? (JsonObject)found.DeepClone() : null;
+        }
+    }
+
+    private JsonObject Create(ResourceType type, string @namespace, JsonObject body)
+    {
+        lock (gate)
+        {
+            var metadata = body["metadata"] as JsonObject ?? new JsonObject();
+            var name = metadata["name"]?.GetValue<string>();
+            if (string.IsNullOrEmpty(name) && metadata["generateName"]?.GetValue<string>() is { } prefix)
+            {
+                name = prefix + Guid.NewGuid().ToString("N")[..5];
+            }
+
+            if (string.IsNullOrEmpty(name))
+            {
+                throw new ApiError(422, "Invalid", "metadata.name: Required value");
+            }
+
+            var store = objects[Key(type.Group, type.Version, type.Plural)];
+            if (store.ContainsKey($"{@namespace}/{name}"))
+            {
+                throw new ApiError(409, "AlreadyExists", $"{type.Plural} \"{name}\" already exists");
+            }
+
+            var created = (JsonObject)body.DeepClone();
+            if (type.StatusSubresource)
+            {
+                created.Remove("status");
+            }
+
+            var meta = (JsonObject)metadata.DeepClone();
+            meta["name"] = name;
+            meta["namespace"] = @namespace;
+            meta["uid"] = Guid.NewGuid().ToString();
+            meta["creationTimestamp"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+            meta["generation"] = 1L;
+            meta.Remove("deletionTimestamp");
+            created["metadata"] = meta;
+            created["apiVersion"] = type.ApiVersion;
+            created["kind"] = type.Kind;
+            Commit(type, $"{@namespace}/{name}", created, "ADDED");
+            return (JsonObject)created.DeepClone();
+        }
+    }
+
+    private JsonObject Update(ResourceType type, string @namespace, string name, JsonObject body, bool status)
+    {
+        lock (gate)
+        {
+            var current = Find(type, @namespace, name) ?? throw NotFound(type, name);
+            var sentVersion = body["metadata"]?["resourceVersion"]?.GetValue<string>();
+            if (!string.IsNullOrEmpty(sentVersion) && sentVersion != current["metadata"]!["resourceVersion"]!.GetValue<string>())
+            {
+                throw new ApiError(409, "Conflict", $"Operation cannot be fulfilled on {type.Plural} \"{name}\": the object has been modified; please apply your changes to the latest version and try again");
+            }
+
+            return Replace(type, @namespace, name, current, body, status);
+        }
+    }
+
+    private JsonObject Patch(ResourceType type, string @namespace, string name, string contentType, JsonNode patch, bool status)
+    {
+        lock (gate)
+        {
+            var current = Find(type, @namespace, name) ?? throw NotFound(type, name);
+            JsonNode patched;
+            try
+            {
+                patched = contentType.StartsWith("application/json-patch+json", StringComparison.Ordinal)
+                    ? JsonPatch.Apply(current, patch.AsArray())
+                    : JsonPatch.Merge(current, patch)!;
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new ApiError(422, "Invalid", e.Message);
+            }
+
+            var sentVersion = patch is JsonObject o ? o["metadata"]?["resourceVersion"]?.GetValue<string>() : null;
+            if (!string.IsNullOrEmpty(sentVersion) && sentVersion != current["metadata"]!["resourceVersion"]!.GetValue<string>())
+            {
+                throw new ApiError(409, "Conflict", $"Operation cannot be fulfilled on {type.Plural} \"{name}\": the object has been modified");
+            }
+
+            return Replace(type, @namespace, name, current, patched.AsObject(), status);
+        }
+    }
+
+    private JsonObject Replace(ResourceType type, string @namespace, string name, JsonObject current, JsonObject body, bool status)
+    {
+        var next = (JsonObject)current.DeepClone();
+        if (status)
+        {
+            next["status"] = body["status"]?.DeepClone();
+        }
+        else
+        {
+            foreach (var (field, value) in body)
+            {
+                if (field is not ("metadata" or "status" or "apiVersion" or "kind"))
+                {
+                    next[field] = value?.DeepClone();
+                }
+            }
+
+            foreach (var field in current.Select(kv => kv.Key).Where(k => k is not ("metadata" or "status" or "apiVersion" or "kind") && !body.ContainsKey(k)).ToList())
+            {
+                next.Remove(field);
+            }
+
+            if (!type.StatusSubresource)
+            {
+                next["status"] = body["status"]?.DeepClone();
+            }
+
+            var meta = (JsonObject)current["metadata"]!.DeepClone();
+            foreach (var field in new[] { "labels", "annotations", "finalizers", "ownerReferences" })
+            {
+                var value = body["metadata"]?[field]?.DeepClone();
+                if (value is null)
+                {
+                    meta.Remove(field);
+                }
+                else
+                {
+                    meta[field] = value;
+                }
+            }
+
+            next["metadata"] = meta;
+            if (!JsonNode.DeepEquals(Spec(current), Spec(next)))
+            {
+                meta["generation"] = long.Parse(meta["generation"]!.ToJsonString(), CultureInfo.InvariantCulture) + 1;
+            }
+        }
+
+        if (JsonNode.DeepEquals(next, current))
+        {
+            return current; // a no-op write keeps its resourceVersion
+        }
+
+        var key = $"{@namespace}/{name}";
+        if (next["metadata"]!["deletionTimestamp"] is not null && next["metadata"]!["finalizers"] is not JsonArray { Count: > 0 })
+        {
+            Commit(type, key, next, "DELETED", remove: true);
+        }
+        else
+        {
+            Commit(type, key, next, "MODIFIED");
+        }
+
+        return (JsonObject)next.DeepClone();
+    }
+
+    private JsonObject Delete(ResourceType type, string @namespace, string name)
+    {
+        lock (gate)
+        {
+            var current = Find(type, @namespace, name) ?? throw NotFound(type, name);
+            var key = $"{@namespace}/{name}";
+            if (current["metadata"]!["finalizers"] is JsonArray { Count: > 0 })
+            {
+                if (current["metadata"]!["deletionTimestamp"] is null)
+                {
+                    current["metadata"]!["deletionTimestamp"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+                    Commit(type, key, current, "MODIFIED");
+                }
+
+                return current;
+            }
+
+            Commit(type, key, current, "DELETED", remove: true);
+            return current;
+        }
+    }
+
+    // Called under the lock.
+    private void Commit(ResourceType type, string key, JsonObject obj, string eventType, bool remove = false)
+    {
+        resourceVersion++;
+        obj["metadata"]!["resourceVersion"] = resourceVersion.ToString(CultureInfo.InvariantCulture);
+        var store = objects[Key(type.Group, type.Version, type.Plural)];
+        if (remove)
+        {
+            store.Remove(key);
+        }
+        else
+        {
+            store[key] = (JsonObject)obj.DeepClone();
+        }
+
+        history.Add((resourceVersion, Key(type.Group, type.Version, type.Plural), eventType, (JsonObject)obj.DeepClone()));
+        if (history.Count > HistoryLimit)
+        {
+            history.RemoveRange(0, history.Count - HistoryLimit);
+        }
+
+        var previous = changed;
+        changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        previous.TrySetResult();
+    }
+
+    private static JsonObject Spec(JsonObject obj) =>
+        new(obj.Where(kv => kv.Key is not ("metadata" or "status" or "apiVersion" or "kind")).Select(kv => KeyValuePair.Create(kv.Key, kv.Value?.DeepClone())));
+
+    private static Func<JsonObject, bool> Selector(string? text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return _ => true;
+        }
+
+        var pairs = text.Split(',').Select(p => p.Split('=', 2)).ToList();
+        return o => pairs.All(p => o["metadata"]?["labels"]?[p[0]]?.GetValue<string>() == (p.Length > 1 ? p[1] : null) || (p.Length == 1 && o["metadata"]?["labels"]?[p[0]] is not null));
+    }
+
+    private static async Task<JsonObject> ReadAsync(HttpRequest request) =>
+        JsonNode.Parse(await new StreamReader(request.Body).ReadToEndAsync())?.AsObject() ?? throw new ApiError(400, "BadRequest", "empty body");
+
+    private static async Task WriteAsync(HttpContext context, int code, JsonObject body)
+    {
+        context.Response.StatusCode = code;
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(body.ToJsonString());
+    }
+
+    private static Task StatusAsync(HttpContext context, int code, string reason, string message) => WriteAsync(context, code, Status(code, reason, message));
+
+    private static JsonObject Status(int code, string reason, string message) => new()
+    {
+        ["kind"] = "Status",
+        ["apiVersion"] = "v1",
+        ["metadata"] = new JsonObject(),
+        ["status"] = "Failure",
+        ["message"] = message,
+        ["reason"] = reason,
+        ["code"] = code,
+    };
+
+    private static ApiError NotFound(ResourceType type, string name) => new(404, "NotFound", $"{type.Plural} \"{name}\" not found");
+
+    private sealed record ResourceType(string Group, string Version, string Plural, string Kind, bool StatusSubresource)
+    {
+        public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
+    }
+
+    private sealed class ApiError(int code, string reason, string message) : Exception(message)
+    {
+        public int Code { get; } = code;
+
+        public string Reason { get; } = reason;
+    }
+}
