@@ -58,7 +58,7 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             }
             catch (Exception e) when (e is StorageException or Archive.ArchiveFormatException)
             {
-                log.Warning("{Namespace}: converting {Source} for {Device} failed: {Error}", @namespace, source, device, e.Message);
+                log.Warning("{Namespace:l}: converting {Source:l} for {Device:l} failed: {Error:l}", @namespace, source, device, e.Message);
                 var partial = current with { Source = inspected, Variants = variants };
                 return Failed(partial, generation, inspected: true, "ConversionFailed", $"{device}: {e.Message}");
             }
@@ -119,7 +119,7 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
 
         var watch = Stopwatch.StartNew();
         var report = await converter.ConvertAsync(source, target, DeviceMap.Create(device), overwrite: true, cancellationToken: cancellationToken).ConfigureAwait(false);
-        log.Information("{Namespace}: converted {Source} for {Device} into {Target} ({Bytes} bytes through the operator)", @namespace, source, device, target, report.BytesThroughProcess);
+        log.Information("{Namespace:l}: converted {Source:l} for {Device:l} into {Target:l} ({Bytes} bytes through the operator)", @namespace, source, device, target, report.BytesThroughProcess);
         return new ArtifactVariant
         {
             Device = device,

@@ -27,14 +27,14 @@ internal sealed class LeaderGate(IKubernetes client, LeaderGateOptions options, 
         Task running = Task.CompletedTask;
         elector.OnStartedLeading += () =>
         {
-            log.Information("{Identity} leads {Namespace}/{Lease}", options.Identity, options.Namespace, options.LeaseName);
+            log.Information("{Identity:l} leads {Namespace:l}/{Lease:l}", options.Identity, options.Namespace, options.LeaseName);
             term = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var token = term.Token;
             running = Task.Run(() => work(token), CancellationToken.None);
         };
         elector.OnStoppedLeading += () =>
         {
-            log.Warning("{Identity} lost the lease {Namespace}/{Lease}; stopping work", options.Identity, options.Namespace, options.LeaseName);
+            log.Warning("{Identity:l} lost the lease {Namespace:l}/{Lease:l}; stopping work", options.Identity, options.Namespace, options.LeaseName);
             term?.Cancel();
         };
 

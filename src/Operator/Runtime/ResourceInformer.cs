@@ -79,7 +79,7 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
             {
                 relist |= e is HttpOperationException { Response.StatusCode: System.Net.HttpStatusCode.Gone };
                 var delay = TimeSpan.FromMilliseconds(Math.Min(options.MaxBackoff.TotalMilliseconds, options.InitialBackoff.TotalMilliseconds * Math.Pow(2, failures++)));
-                log.Warning("Informer for {Type} failed ({Error}); retrying in {Delay}", typeof(T).Name, e.Message, delay);
+                log.Warning("Informer for {Type:l} failed ({Error:l}); retrying in {Delay}", typeof(T).Name, e.Message, delay);
                 await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -188,7 +188,7 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            log.Warning("Watch of {Type} was silent for {Watchdog}; restarting it from {ResourceVersion}", typeof(T).Name, options.Watchdog, resourceVersion);
+            log.Warning("Watch of {Type:l} was silent for {Watchdog}; restarting it from {ResourceVersion}", typeof(T).Name, options.Watchdog, resourceVersion);
         }
 
         if (failure is not null && !expired)

@@ -1,0 +1,99 @@
+using System.Net;
+using System.Text.Json;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Serilog;
+using TorchFerry.Crds;
+using TorchFerry.Operator.Runtime;
+
+namespace TorchFerry.Operator.Artifacts;
+
+/// <summary>
+/// Reconciles TensorArtifacts and CheckpointArtifacts: adds the finalizer before making any
+/// variant, syncs variants into status (written through the status subresource, retried on
+/// conflict), records Events, and on deletion removes the variants before letting the object go.
+/// </summary>
+internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchronizer synchronizer, EventRecorder events, string plural, ILogger log)
+    where T : TorchFerryResource<ArtifactSpec, ArtifactStatus>
+{
+    public const string Finalizer = "torchferry.io/variants";
+    private static readonly TimeSpan RetryFailed = TimeSpan.FromSeconds(30);
+
+    public async Task<ReconcileResult> ReconcileAsync(T item, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        var (ns, name) = (item.Metadata.NamespaceProperty, item.Metadata.Name);
+        var finalizers = item.Metadata.Finalizers ?? [];
+        if (item.Metadata.DeletionTimestamp is not null)
+        {
+            if (finalizers.Contains(Finalizer))
+            {
+                await synchronizer.CleanupAsync(ns, item.Spec, item.Status, cancellationToken).ConfigureAwait(false);
+                var index = finalizers.IndexOf(Finalizer);
+                await PatchAsync(name, ns, $$"""[{"op":"test","path":"/metadata/finalizers/{{index}}","value":"{{Finalizer}}"},{"op":"remove","path":"/metadata/finalizers/{{index}}"}]""", cancellationToken).ConfigureAwait(false);
+                log.Information("{Namespace:l}/{Name:l}: variants cleaned up, finalizer removed", ns, name);
+            }
+
+            return ReconcileResult.Done;
+        }
+
+        if (!finalizers.Contains(Finalizer))
+        {
+            // Before any variant exists, so a deletion can always clean up what we made.
+            var patch = finalizers.Count == 0
+                ? $$"""[{"op":"add","path":"/metadata/finalizers","value":["{{Finalizer}}"]}]"""
+                : $$"""[{"op":"add","path":"/metadata/finalizers/-","value":"{{Finalizer}}"}]""";
+            await PatchAsync(name, ns, patch, cancellationToken).ConfigureAwait(false);
+            return ReconcileResult.Done; // the update brings the object back through the queue
+        }
+
+        var previous = item.Status;
+        var status = await synchronizer.SyncAsync(ns, item.Spec, previous, item.Metadata.Generation ?? 0, cancellationToken).ConfigureAwait(false);
+        if (!SameJson(status, previous))
+        {
+            await WriteStatusAsync(item, status, cancellationToken).ConfigureAwait(false);
+            var ready = status.Conditions?.FirstOrDefault(c => c.Type == "Ready");
+            if (status.Phase == ArtifactPhase.Failed)
+            {
+                await events.RecordAsync(item, "Warning", ready?.Reason ?? "Failed", ready?.Message ?? "failed", cancellationToken).ConfigureAwait(false);
+            }
+            else if (!SameJson(status.Variants, previous?.Variants))
+            {
+                await events.RecordAsync(item, "Normal", "VariantsReady", ready?.Message ?? "variants ready", cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        // A forbidden URI will not fix itself; store or conversion failures may.
+        var reason = status.Conditions?.FirstOrDefault(c => c.Type == "Ready")?.Reason;
+        return status.Phase == ArtifactPhase.Failed && reason != "ForbiddenUri" ? new ReconcileResult(RetryFailed) : ReconcileResult.Done;
+    }
+
+    private async Task WriteStatusAsync(T item, ArtifactStatus status, CancellationToken cancellationToken)
+    {
+        // A copy: the informer's cached object must not change under it.
+        var current = KubernetesJson.Deserialize<T>(KubernetesJson.Serialize(item));
+        for (var attempt = 0; ; attempt++)
+        {
+            current.Status = status;
+            try
+            {
+                await client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(current, TorchFerryResource<ArtifactSpec, ArtifactStatus>.Group, TorchFerryResource<ArtifactSpec, ArtifactStatus>.Version, current.Metadata.NamespaceProperty, plural, current.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict && attempt < 5)
+            {
+                // Someone wrote meanwhile: take their version and write our status onto it.
+                var fresh = await client.CustomObjects.GetNamespacedCustomObjectAsync(TorchFerryResource<ArtifactSpec, ArtifactStatus>.Group, TorchFerryResource<ArtifactSpec, ArtifactStatus>.Version, item.Metadata.NamespaceProperty, plural, item.Metadata.Name, cancellationToken).ConfigureAwait(false);
+                current = KubernetesJson.Deserialize<T>(((JsonElement)fresh).GetRawText());
+            }
+        }
+    }
+
+    private Task<object> PatchAsync(string name, string ns, string jsonPatch, CancellationToken cancellationToken) =>
+        client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(jsonPatch, V1Patch.PatchType.JsonPatch), TorchFerryResource<ArtifactSpec, ArtifactStatus>.Group, TorchFerryResource<ArtifactSpec, ArtifactStatus>.Version, ns, plural, name, cancellationToken: cancellationToken);
+
+    private static bool SameJson<TValue>(TValue? a, TValue? b)
+        where TValue : class =>
+        a is null || b is null ? a is null && b is null : KubernetesJson.Serialize(a) == KubernetesJson.Serialize(b);
+}

@@ -1,0 +1,102 @@
+using k8s;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using TorchFerry.Crds;
+using TorchFerry.Operator.Artifacts;
+using TorchFerry.Operator.Runtime;
+using TorchFerry.Storage;
+using ILogger = Serilog.ILogger;
+
+namespace TorchFerry.Operator.Hosting;
+
+/// <summary>
+/// The operator process: controllers for TensorArtifact and CheckpointArtifact running only while
+/// this replica holds the Lease, and an HTTP endpoint with /metrics, /healthz and /readyz. Stops
+/// gracefully when its token is cancelled (SIGTERM).
+/// </summary>
+internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores, OperatorOptions options, TimeProvider time, ILogger log)
+{
+    private readonly ControllerMetrics metrics = new();
+    private volatile bool leading;
+    private volatile Func<bool> synced = () => false;
+
+    /// <summary>The HTTP address actually bound (after start).</summary>
+    public Uri? HttpEndpoint { get; private set; }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var app = BuildHttp();
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        HttpEndpoint = new Uri(app.Urls.First());
+        log.Information("Serving /metrics, /healthz and /readyz on {Address}", HttpEndpoint);
+        try
+        {
+            if (options.LeaderElection)
+            {
+                var gate = new LeaderGate(client, new LeaderGateOptions(options.LeaseNamespace, options.LeaseName, options.Identity)
+                {
+                    LeaseDuration = options.LeaseDuration,
+                    RenewDeadline = options.RenewDeadline,
+                    RetryPeriod = options.RetryPeriod,
+                }, log);
+                await gate.RunAsync(RunControllersAsync, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await RunControllersAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunControllersAsync(CancellationToken term)
+    {
+        leading = true;
+        try
+        {
+            var synchronizer = new ArtifactSynchronizer(stores, new UriPolicy(options.AllowedPrefixes), time, log);
+            var events = new EventRecorder(client, "torchferry-operator", time, log);
+            var checkpoints = ArtifactController<CheckpointArtifact>("checkpointartifacts", synchronizer, events);
+            var tensors = ArtifactController<TensorArtifact>("tensorartifacts", synchronizer, events);
+            synced = () => checkpoints.Synced.IsCompletedSuccessfully && tensors.Synced.IsCompletedSuccessfully;
+            await Task.WhenAll(checkpoints.RunAsync(term), tensors.RunAsync(term)).ConfigureAwait(false);
+        }
+        finally
+        {
+            leading = false;
+            synced = () => false;
+        }
+    }
+
+    private Controller<T> ArtifactController<T>(string plural, ArtifactSynchronizer synchronizer, EventRecorder events)
+        where T : TorchFerryResource<ArtifactSpec, ArtifactStatus>
+    {
+        var informer = new ResourceInformer<T>(
+            new CustomResourceClient<T>(client, TensorArtifact.Group, TensorArtifact.Version, plural, options.WatchNamespace),
+            new InformerOptions(),
+            time,
+            log);
+        var reconciler = new ArtifactReconciler<T>(client, synchronizer, events, plural, log);
+        return new Controller<T>(plural, informer, reconciler.ReconcileAsync, options.Workers, metrics, time, log);
+    }
+
+    private WebApplication BuildHttp()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls(options.HttpAddress);
+        var app = builder.Build();
+        app.MapGet("/healthz", () => Results.Text("ok"));
+
+        // A standby replica is ready; a leader once its informers have listed everything.
+        app.MapGet("/readyz", () => !leading || synced() ? Results.Text("ok") : Results.Text("informers not synced", statusCode: 503));
+        app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4"));
+        return app;
+    }
+}

@@ -1,0 +1,3 @@
+using TorchFerry.Operator.Hosting;
+
+return await OperatorCommand.RunAsync(args);

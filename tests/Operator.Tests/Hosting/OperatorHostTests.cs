@@ -1,0 +1,145 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+using Serilog;
+using TorchFerry.Crds;
+using TorchFerry.Operator.Hosting;
+using TorchFerry.Storage;
+using TorchFerry.TestSupport;
+using TorchFerry.TestSupport.Kubernetes;
+
+namespace TorchFerry.Operator.Tests.Hosting;
+
+/// <summary>The whole operator against the API server emulator, with local files as the store and PyTorch checking the variants.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class OperatorHostTests : IAsyncLifetime
+{
+    private const string Group = "torchferry.io";
+    private const string Version = "v1alpha1";
+    private const string Namespace = "flytesnacks-development";
+    private readonly TorchFixtures torch;
+    private readonly KubeApiEmulator api = new();
+    private readonly TemporaryDirectory folder = new();
+    private readonly CancellationTokenSource stop = new();
+    private readonly LogLines logs = new();
+    private readonly ObjectStoreRouter stores = new(log: new LoggerConfiguration().CreateLogger(), durableLocalWrites: false);
+    private k8s.Kubernetes client = null!;
+    private OperatorHost host = null!;
+    private Task running = Task.CompletedTask;
+
+    public OperatorHostTests(TorchFixtures torch) => this.torch = torch;
+
+    public Task InitializeAsync()
+    {
+        api.Register(Group, Version, "checkpointartifacts", nameof(CheckpointArtifact), statusSubresource: true);
+        api.Register(Group, Version, "tensorartifacts", nameof(TensorArtifact), statusSubresource: true);
+        client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
+        host = new OperatorHost(client, stores, new OperatorOptions
+        {
+            AllowedPrefixes = new Dictionary<string, IReadOnlyList<string>> { [Namespace] = [$"file://{folder.Path}/"] },
+            HttpAddress = "http://127.0.0.1:0",
+            LeaseDuration = TimeSpan.FromSeconds(2),
+            RenewDeadline = TimeSpan.FromSeconds(1.5),
+            RetryPeriod = TimeSpan.FromMilliseconds(200),
+        }, TimeProvider.System, new LoggerConfiguration().WriteTo.Sink(logs).CreateLogger());
+        running = host.RunAsync(stop.Token);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await stop.CancelAsync();
+        await running;
+        client.Dispose();
+        stores.Dispose();
+        await api.DisposeAsync();
+        folder.Dispose();
+        stop.Dispose();
+    }
+
+    [Fact]
+    public async Task GpuCheckpoint_IsConvertedForCpu_AndDeletionCleansTheVariantUp()
+    {
+        var source = folder.File("ck.pt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), source);
+
+        await CreateAsync("train-n0-o0", "file://" + source);
+
+        var ready = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "train-n0-o0") is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" ? o : null);
+        var variant = ready["status"]!["variants"]![0]!;
+        Assert.Equal("cpu", variant["device"]!.GetValue<string>());
+        var variantPath = StorageUri.Parse(variant["uri"]!.GetValue<string>()).Key;
+        Assert.Empty(torch.Torch.Compare("checkpoint_dict", variantPath).Problems);
+        Assert.Equal("torchferry.io/variants", ready["metadata"]!["finalizers"]![0]!.GetValue<string>());
+        Assert.Equal(ready["metadata"]!["generation"]!.GetValue<long>(), ready["status"]!["observedGeneration"]!.GetValue<long>());
+        await EventuallyAsync(() => Snapshot(api.Requests).Any(r => r.StartsWith($"POST /api/v1/namespaces/{Namespace}/events", StringComparison.Ordinal)) ? new JsonObject() : null);
+
+        using var http = new HttpClient { BaseAddress = host.HttpEndpoint };
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/readyz", UriKind.Relative))).StatusCode);
+        Assert.Contains("controller_runtime_reconcile_total{controller=\"checkpointartifacts\",result=\"success\"}", await http.GetStringAsync(new Uri("/metrics", UriKind.Relative)), StringComparison.Ordinal);
+
+        await client.CustomObjects.DeleteNamespacedCustomObjectAsync(Group, Version, Namespace, "checkpointartifacts", "train-n0-o0");
+
+        await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "train-n0-o0") is null ? new JsonObject() : null);
+        Assert.False(File.Exists(variantPath));
+        Assert.True(File.Exists(source));
+    }
+
+    [Fact]
+    public async Task ArtifactOutsideTheAllowedPrefixes_IsRefusedWithACondition()
+    {
+        using var elsewhere = new TemporaryDirectory();
+        var source = Path.Combine(elsewhere.Path, "ck.pt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), source);
+
+        await CreateAsync("forbidden", "file://" + source);
+
+        var failed = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "forbidden") is { } o && o["status"]?["phase"]?.GetValue<string>() == "Failed" ? o : null);
+        var ready = failed["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "Ready")!;
+        Assert.Equal(("False", "ForbiddenUri"), (ready["status"]!.GetValue<string>(), ready["reason"]!.GetValue<string>()));
+        Assert.Equal(["ck.pt"], Directory.GetFiles(elsewhere.Path).Select(Path.GetFileName));
+    }
+
+    private Task<object> CreateAsync(string name, string uri) => client.CustomObjects.CreateNamespacedCustomObjectAsync(
+        new CheckpointArtifact
+        {
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = Namespace },
+            Spec = new ArtifactSpec { Source = new ArtifactSource { Uri = uri, Format = FlyteBlobFormat.PyTorchCheckpoint }, TargetDevices = ["cpu"] },
+        },
+        Group,
+        Version,
+        Namespace,
+        "checkpointartifacts");
+
+    private async Task<JsonObject> EventuallyAsync(Func<JsonObject?> probe)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            if (probe() is { } found)
+            {
+                return found;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "not reached within 30 s; operator log:\n" + string.Join("\n", logs.Lines.TakeLast(10)));
+            await Task.Delay(50);
+        }
+    }
+
+    private static List<string> Snapshot(List<string> requests)
+    {
+        lock (requests)
+        {
+            return [.. requests];
+        }
+    }
+
+    private sealed class LogLines : Serilog.Core.ILogEventSink
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
+
+        public void Emit(Serilog.Events.LogEvent logEvent) =>
+            Lines.Enqueue($"{logEvent.Level}: {logEvent.RenderMessage(System.Globalization.CultureInfo.InvariantCulture)} {logEvent.Exception?.GetType().Name} {logEvent.Exception?.Message}");
+    }
+}
