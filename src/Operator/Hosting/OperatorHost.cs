@@ -1,10 +1,12 @@
 using k8s;
+using k8s.Models;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using TorchFerry.Crds;
 using TorchFerry.Operator.Artifacts;
+using TorchFerry.Operator.Flyte;
 using TorchFerry.Operator.Runtime;
 using TorchFerry.Storage;
 using ILogger = Serilog.ILogger;
@@ -12,7 +14,7 @@ using ILogger = Serilog.ILogger;
 namespace TorchFerry.Operator.Hosting;
 
 /// <summary>
-/// The operator process: controllers for TensorArtifact and CheckpointArtifact running only while
+/// The operator process: controllers for TensorArtifact, CheckpointArtifact and Flyte task pods running only while
 /// this replica holds the Lease, and an HTTP endpoint with /metrics, /healthz and /readyz. Stops
 /// gracefully when its token is cancelled (SIGTERM).
 /// </summary>
@@ -60,12 +62,21 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
         leading = true;
         try
         {
-            var synchronizer = new ArtifactSynchronizer(stores, new UriPolicy(options.AllowedPrefixes), time, log);
+            var policy = new UriPolicy(options.AllowedPrefixes);
+            var synchronizer = new ArtifactSynchronizer(stores, policy, time, log);
             var events = new EventRecorder(client, "torchferry-operator", time, log);
             var checkpoints = ArtifactController<CheckpointArtifact>("checkpointartifacts", synchronizer, events);
             var tensors = ArtifactController<TensorArtifact>("tensorartifacts", synchronizer, events);
-            synced = () => checkpoints.Synced.IsCompletedSuccessfully && tensors.Synced.IsCompletedSuccessfully;
-            await Task.WhenAll(checkpoints.RunAsync(term), tensors.RunAsync(term)).ConfigureAwait(false);
+            var pods = new Controller<V1Pod>(
+                "flyte-pods",
+                new ResourceInformer<V1Pod>(new PodClient(client, FlyteTaskPod.Selector, options.WatchNamespace), new InformerOptions(), time, log),
+                new FlytePodReconciler(client, stores, policy, log).ReconcileAsync,
+                options.Workers,
+                metrics,
+                time,
+                log);
+            synced = () => checkpoints.Synced.IsCompletedSuccessfully && tensors.Synced.IsCompletedSuccessfully && pods.Synced.IsCompletedSuccessfully;
+            await Task.WhenAll(checkpoints.RunAsync(term), tensors.RunAsync(term), pods.RunAsync(term)).ConfigureAwait(false);
         }
         finally
         {

@@ -101,6 +101,76 @@ public sealed class OperatorHostTests : IAsyncLifetime
         Assert.Equal(["ck.pt"], Directory.GetFiles(elsewhere.Path).Select(Path.GetFileName));
     }
 
+    [Fact]
+    public async Task GpuTaskOutput_IsRegistered_AndACpuConsumerPodGetsItConverted()
+    {
+        // A GPU task wrote a checkpoint and its outputs.pb, as flytekit does.
+        var prefix = Path.Combine(folder.Path, "exec1", "n0", "data", "0");
+        Directory.CreateDirectory(Path.Combine(prefix, "o0"));
+        var checkpoint = Path.Combine(prefix, "o0", "ck.pt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), checkpoint);
+        var blob = new JsonObject
+        {
+            ["scalar"] = new JsonObject
+            {
+                ["blob"] = new JsonObject
+                {
+                    ["metadata"] = new JsonObject { ["type"] = new JsonObject { ["format"] = "PyTorchCheckpoint" } },
+                    ["uri"] = "file://" + checkpoint,
+                },
+            },
+        };
+        await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["o0"] = blob.DeepClone() } }));
+        await CreatePodAsync("gpu-train", "n0", $"file://{prefix}", annotations: null, succeeded: true);
+
+        var name = TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + checkpoint);
+        var registered = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, name));
+        Assert.Equal(("exec1", "n0", "o0"), (registered["spec"]!["producer"]!["execution"]!.GetValue<string>(), registered["spec"]!["producer"]!["node"]!.GetValue<string>(), registered["spec"]!["producer"]!["output"]!.GetValue<string>()));
+
+        // A CPU task that consumes it is pending, annotated by the webhook.
+        var inputs = Path.Combine(folder.Path, "exec1", "n1", "inputs.pb");
+        Directory.CreateDirectory(Path.GetDirectoryName(inputs)!);
+        await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["model"] = blob.DeepClone() } }));
+        await CreatePodAsync("cpu-eval", "n1", $"file://{folder.Path}/exec1/n1", new Dictionary<string, string> { ["torchferry.io/target-device"] = "cpu" }, succeeded: false, inputs: "file://" + inputs);
+
+        var ready = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, name) is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" && o["status"]?["variants"] is JsonArray { Count: 1 } ? o : null);
+        Assert.Equal("cpu", ready["spec"]!["targetDevices"]![0]!.GetValue<string>());
+        var variant = StorageUri.Parse(ready["status"]!["variants"]![0]!["uri"]!.GetValue<string>()).Key;
+        Assert.Empty(torch.Torch.Compare("checkpoint_dict", variant).Problems);
+    }
+
+    private async Task CreatePodAsync(string name, string node, string outputPrefix, IDictionary<string, string>? annotations, bool succeeded, string? inputs = null)
+    {
+        var pod = new V1Pod
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = name,
+                NamespaceProperty = Namespace,
+                Labels = new Dictionary<string, string> { ["execution-id"] = "exec1", ["node-id"] = node, ["task-name"] = $"workflows-{name}", ["project"] = "flytesnacks", ["domain"] = "development" },
+                Annotations = annotations,
+            },
+            Spec = new V1PodSpec
+            {
+                Containers =
+                [
+                    new V1Container
+                    {
+                        Name = "primary",
+                        Image = "ghcr.io/flyteorg/flytekit:py3.11",
+                        Args = ["pyflyte-execute", "--inputs", inputs ?? $"file://{folder.Path}/exec1/{node}/inputs.pb", "--output-prefix", outputPrefix, "--raw-output-data-prefix", $"file://{folder.Path}/raw", "--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--", "task-module", "workflows", "task-name", name],
+                    },
+                ],
+            },
+        };
+        var created = await client.CoreV1.CreateNamespacedPodAsync(pod, Namespace);
+        if (succeeded)
+        {
+            created.Status = new V1PodStatus { Phase = "Succeeded" };
+            await client.CoreV1.ReplaceNamespacedPodStatusAsync(created, name, Namespace);
+        }
+    }
+
     private Task<object> CreateAsync(string name, string uri) => client.CustomObjects.CreateNamespacedCustomObjectAsync(
         new CheckpointArtifact
         {

@@ -1,0 +1,177 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Serilog;
+using TorchFerry.Conversion;
+using TorchFerry.Crds;
+using TorchFerry.Flyte;
+using TorchFerry.Operator.Artifacts;
+using TorchFerry.Operator.Runtime;
+using TorchFerry.Storage;
+
+namespace TorchFerry.Operator.Flyte;
+
+/// <summary>
+/// The Flyte glue. A task pod that succeeded has its PyTorch outputs (outputs.pb under its output
+/// prefix) registered as artifacts; a pending pod annotated <c>torchferry.io/target-device</c> has
+/// that device added to the targets of every PyTorch blob in its inputs, so the variant is being
+/// converted while the pod is scheduled. Artifact names are derived from blob URIs, so both sides
+/// meet on the same resource whatever order they come in.
+/// </summary>
+internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter stores, UriPolicy policy, ILogger log)
+{
+    private const long MaxLiteralMapBytes = 64L * 1024 * 1024;
+    private const string Group = "torchferry.io";
+    private const string Version = "v1alpha1";
+
+    public async Task<ReconcileResult> ReconcileAsync(V1Pod pod, CancellationToken cancellationToken)
+    {
+        if (FlyteTaskPod.From(pod) is not { } task)
+        {
+            return ReconcileResult.Done;
+        }
+
+        if (pod.Status?.Phase == "Succeeded" && task.OutputPrefix is { } prefix)
+        {
+            foreach (var blob in await BlobsAsync(task, prefix.TrimEnd('/') + "/outputs.pb", cancellationToken).ConfigureAwait(false))
+            {
+                var producer = new FlyteProducer { Project = task.Project, Domain = task.Domain, Execution = task.Execution, Node = task.Node, Task = task.Task, Output = blob.Path };
+                await EnsureArtifactAsync(task.Namespace, blob, producer, device: null, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else if (pod.Status?.Phase is null or "Pending"
+            && pod.Metadata.Annotations is { } annotations
+            && annotations.TryGetValue(FlyteTaskPod.TargetDeviceAnnotation, out var device)
+            && task.Inputs is { } inputs)
+        {
+            if (!DeviceMap.IsDevice(device))
+            {
+                log.Warning("{Namespace:l}/{Name:l}: annotation {Annotation:l} names no device ({Device:l}); ignored", task.Namespace, task.Name, FlyteTaskPod.TargetDeviceAnnotation, device);
+                return ReconcileResult.Done;
+            }
+
+            foreach (var blob in await BlobsAsync(task, inputs, cancellationToken).ConfigureAwait(false))
+            {
+                await EnsureArtifactAsync(task.Namespace, blob, producer: null, device, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return ReconcileResult.Done;
+    }
+
+    private async Task<IReadOnlyList<PyTorchBlob>> BlobsAsync(FlyteTaskPod task, string literalMapUri, CancellationToken cancellationToken)
+    {
+        var uri = StorageUri.Parse(literalMapUri);
+        if (!policy.Allows(task.Namespace, uri))
+        {
+            log.Warning("{Namespace:l}/{Name:l}: {Uri:l} is outside the namespace's allowed prefixes; not read", task.Namespace, task.Name, uri.ToUriString());
+            return [];
+        }
+
+        var store = stores.For(uri);
+        ObjectInfo info;
+        try
+        {
+            info = await store.StatAsync(uri, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StorageException e) when (e.Kind == StorageErrorKind.NotFound)
+        {
+            return []; // a task without outputs (or inputs)
+        }
+
+        if (info.Size > MaxLiteralMapBytes)
+        {
+            log.Warning("{Uri:l}: a LiteralMap of {Size} bytes is over the {Limit} byte limit; not read", uri.ToUriString(), info.Size, MaxLiteralMapBytes);
+            return [];
+        }
+
+        var source = await store.OpenReadAsync(uri, info, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var bytes = new byte[info.Size];
+            await source.ReadExactlyAsync(0, bytes, cancellationToken).ConfigureAwait(false);
+            return FlyteLiterals.FindPyTorchBlobs(bytes);
+        }
+        catch (InvalidDataException e)
+        {
+            log.Warning("{Uri:l}: {Error:l}", uri.ToUriString(), e.Message);
+            return [];
+        }
+        finally
+        {
+            (source as IDisposable)?.Dispose();
+        }
+    }
+
+    private async Task EnsureArtifactAsync(string @namespace, PyTorchBlob blob, FlyteProducer? producer, string? device, CancellationToken cancellationToken)
+    {
+        var (plural, kind) = blob.Format == nameof(FlyteBlobFormat.PyTorchCheckpoint) ? ("checkpointartifacts", nameof(CheckpointArtifact)) : ("tensorartifacts", nameof(TensorArtifact));
+        var name = ArtifactNames.For(blob.Uri);
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            ArtifactSpec? spec = null;
+            string? resourceVersion = null;
+            try
+            {
+                var existing = (JsonElement)await client.CustomObjects.GetNamespacedCustomObjectAsync(Group, Version, @namespace, plural, name, cancellationToken).ConfigureAwait(false);
+                var artifact = KubernetesJson.Deserialize<CheckpointArtifact>(existing.GetRawText());
+                spec = artifact.Spec;
+                resourceVersion = artifact.Metadata.ResourceVersion;
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+            {
+            }
+
+            try
+            {
+                if (spec is null)
+                {
+                    var created = new JsonObject
+                    {
+                        ["apiVersion"] = $"{Group}/{Version}",
+                        ["kind"] = kind,
+                        ["metadata"] = new JsonObject
+                        {
+                            ["name"] = name,
+                            ["namespace"] = @namespace,
+                            ["labels"] = new JsonObject { ["app.kubernetes.io/managed-by"] = "torchferry" },
+                        },
+                        ["spec"] = JsonNode.Parse(KubernetesJson.Serialize(new ArtifactSpec
+                        {
+                            Source = new ArtifactSource { Uri = blob.Uri, Format = Enum.Parse<FlyteBlobFormat>(blob.Format) },
+                            Producer = producer,
+                            TargetDevices = device is null ? [] : [device],
+                        })),
+                    };
+                    await client.CustomObjects.CreateNamespacedCustomObjectAsync(created, Group, Version, @namespace, plural, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    log.Information("{Namespace:l}: registered {Kind:l} {Name:l} for {Uri:l}", @namespace, kind, name, blob.Uri);
+                    return;
+                }
+
+                if (device is null || (spec.TargetDevices ?? []).Contains(device))
+                {
+                    return;
+                }
+
+                // The resourceVersion makes this a compare-and-swap: a concurrent change is retried, not lost.
+                var patch = new JsonObject
+                {
+                    ["metadata"] = new JsonObject { ["resourceVersion"] = resourceVersion },
+                    ["spec"] = new JsonObject { ["targetDevices"] = new JsonArray([.. (spec.TargetDevices ?? []).Append(device).Select(d => (JsonNode?)d)]) },
+                };
+                await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), Group, Version, @namespace, plural, name, cancellationToken: cancellationToken).ConfigureAwait(false);
+                log.Information("{Namespace:l}: {Name:l} now also targets {Device:l}", @namespace, name, device);
+                return;
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+            {
+                // Created or changed meanwhile: read it again.
+            }
+        }
+
+        throw new IOException($"{@namespace}/{name}: kept conflicting with concurrent changes");
+    }
+}

@@ -1,0 +1,49 @@
+using k8s.Models;
+
+namespace TorchFerry.Operator.Flyte;
+
+/// <summary>
+/// What TorchFerry reads from a Flyte task pod: its identity labels and, from the container running
+/// pyflyte-execute (or -fast-execute, -map-execute), the inputs URI and output prefix.
+/// </summary>
+internal sealed record FlyteTaskPod(string Namespace, string Name, string? Project, string? Domain, string Execution, string Node, string Task, string? Inputs, string? OutputPrefix)
+{
+    /// <summary>The label selector for Flyte task pods.</summary>
+    public const string Selector = "execution-id,node-id,task-name";
+
+    /// <summary>Annotation asking the operator to convert the pod's PyTorch inputs for a device.</summary>
+    public const string TargetDeviceAnnotation = "torchferry.io/target-device";
+
+    private static readonly string[] Entrypoints = ["pyflyte-execute", "pyflyte-fast-execute", "pyflyte-map-execute"];
+
+    /// <summary>The Flyte view of <paramref name="pod"/>, or null when it is not a Flyte task pod.</summary>
+    public static FlyteTaskPod? From(V1Pod pod)
+    {
+        ArgumentNullException.ThrowIfNull(pod);
+        var labels = pod.Metadata.Labels ?? new Dictionary<string, string>();
+        if (!labels.TryGetValue("execution-id", out var execution) || !labels.TryGetValue("node-id", out var node) || !labels.TryGetValue("task-name", out var task))
+        {
+            return null;
+        }
+
+        var args = pod.Spec?.Containers?
+            .Select(c => (IList<string>)[.. c.Command ?? [], .. c.Args ?? []])
+            .FirstOrDefault(a => a.Any(x => Entrypoints.Contains(Path.GetFileName(x))));
+        return new FlyteTaskPod(
+            pod.Metadata.NamespaceProperty,
+            pod.Metadata.Name,
+            (labels.TryGetValue("project", out var project) ? project : null),
+            (labels.TryGetValue("domain", out var domain) ? domain : null),
+            execution,
+            node,
+            task,
+            args is null ? null : Value(args, "--inputs"),
+            args is null ? null : Value(args, "--output-prefix"));
+    }
+
+    private static string? Value(IList<string> args, string flag)
+    {
+        var at = args.IndexOf(flag);
+        return at >= 0 && at + 1 < args.Count ? args[at + 1] : null;
+    }
+}
