@@ -20,6 +20,9 @@ internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchron
     public const string Finalizer = "torchferry.io/variants";
     private static readonly TimeSpan RetryFailed = TimeSpan.FromSeconds(30);
 
+    // Stores send no change notifications: a ready artifact re-checks its source's ETag this often.
+    private static readonly TimeSpan RecheckSource = TimeSpan.FromMinutes(10);
+
     public async Task<ReconcileResult> ReconcileAsync(T item, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(item);
@@ -66,7 +69,12 @@ internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchron
 
         // A forbidden URI will not fix itself; store or conversion failures may.
         var reason = status.Conditions?.FirstOrDefault(c => c.Type == "Ready")?.Reason;
-        return status.Phase == ArtifactPhase.Failed && reason != "ForbiddenUri" ? new ReconcileResult(RetryFailed) : ReconcileResult.Done;
+        return status.Phase switch
+        {
+            ArtifactPhase.Failed when reason == "ForbiddenUri" => ReconcileResult.Done,
+            ArtifactPhase.Failed => new ReconcileResult(RetryFailed),
+            _ => new ReconcileResult(RecheckSource),
+        };
     }
 
     private async Task WriteStatusAsync(T item, ArtifactStatus status, CancellationToken cancellationToken)

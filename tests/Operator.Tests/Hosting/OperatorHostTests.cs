@@ -87,6 +87,24 @@ public sealed class OperatorHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SourceReplaced_IsReconvertedWhenTheArtifactIsTouched()
+    {
+        var source = folder.File("changing.pt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), source);
+        await CreateAsync("changing", "file://" + source);
+        var first = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "changing") is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" ? o : null);
+        var firstEtag = first["status"]!["variants"]![0]!["sourceEtag"]!.GetValue<string>();
+
+        File.Copy(torch.GpuFile("tensor"), source, overwrite: true);
+        File.SetLastWriteTimeUtc(source, DateTime.UtcNow.AddMinutes(1));
+        await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("""{"metadata":{"annotations":{"touched":"1"}}}""", V1Patch.PatchType.MergePatch), Group, Version, Namespace, "checkpointartifacts", "changing");
+
+        var second = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "changing") is { } o && o["status"]?["variants"]?[0]?["sourceEtag"]?.GetValue<string>() is { } etag && etag != firstEtag ? o : null);
+        Assert.Equal("tensor", second["status"]!["source"]!["kind"]!.GetValue<string>());
+        Assert.Empty(torch.Torch.Compare("tensor", StorageUri.Parse(second["status"]!["variants"]![0]!["uri"]!.GetValue<string>()).Key).Problems);
+    }
+
+    [Fact]
     public async Task ArtifactOutsideTheAllowedPrefixes_IsRefusedWithACondition()
     {
         using var elsewhere = new TemporaryDirectory();
