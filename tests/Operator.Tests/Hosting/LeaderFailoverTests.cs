@@ -1,0 +1,138 @@
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+using Serilog;
+using TorchFerry.Crds;
+using TorchFerry.Operator.Hosting;
+using TorchFerry.Storage;
+using TorchFerry.Storage.S3;
+using TorchFerry.TestSupport;
+using TorchFerry.TestSupport.Kubernetes;
+
+namespace TorchFerry.Operator.Tests.Hosting;
+
+/// <summary>
+/// Two operator replicas. The leader's reads from the store are slowed down (through the test proxy)
+/// so it is stopped in the middle of a conversion; the other replica takes the Lease over and
+/// converts. There must be exactly one complete variant and nothing partial.
+/// </summary>
+[Collection(S3Collection.Name)]
+public sealed class LeaderFailoverTests(S3Fixture s3, TorchFixtures torch) : IAsyncLifetime
+{
+    private const string Group = "torchferry.io";
+    private const string Version = "v1alpha1";
+    private const string Namespace = "flytesnacks-development";
+    private readonly KubeApiEmulator api = new();
+    private readonly TemporaryDirectory folder = new();
+    private k8s.Kubernetes client = null!;
+
+    public Task InitializeAsync()
+    {
+        s3.ResetProxy();
+        api.Register(Group, Version, "checkpointartifacts", nameof(CheckpointArtifact), statusSubresource: true);
+        api.Register(Group, Version, "tensorartifacts", nameof(TensorArtifact), statusSubresource: true);
+        client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        s3.ResetProxy();
+        client.Dispose();
+        await api.DisposeAsync();
+        folder.Dispose();
+    }
+
+    [Fact]
+    public async Task LeaderStoppedMidConversion_TheOtherReplicaConverts_OneCompleteVariantNoPartialObject()
+    {
+        var prefix = S3Fixture.UniqueKey(string.Empty);
+        var sourceKey = prefix + "ck.pt";
+        await s3.PutFileAsync(sourceKey, torch.GpuFile("large"));
+        var started = new TaskCompletionSource();
+        s3.Proxy.BeforeForward = async request =>
+        {
+            if (request.Method == "GET" && request.Headers.ContainsKey("Range"))
+            {
+                started.TrySetResult();
+                await Task.Delay(300); // replica A reads slowly: a conversion takes seconds
+            }
+        };
+
+        using var stopA = new CancellationTokenSource();
+        using var stopB = new CancellationTokenSource();
+        using var storesA = Stores(s3.Proxy.Endpoint);
+        using var storesB = Stores(s3.Server.Endpoint);
+        var a = Host(storesA, "replica-a").RunAsync(stopA.Token);
+        await Task.Delay(500); // A takes the Lease first
+        var b = Host(storesB, "replica-b").RunAsync(stopB.Token);
+
+        await client.CustomObjects.CreateNamespacedCustomObjectAsync(
+            new CheckpointArtifact
+            {
+                Metadata = new V1ObjectMeta { Name = "big", NamespaceProperty = Namespace },
+                Spec = new ArtifactSpec { Source = new ArtifactSource { Uri = $"s3://{S3Server.Bucket}/{sourceKey}", Format = FlyteBlobFormat.PyTorchCheckpoint }, TargetDevices = ["cpu"] },
+            },
+            Group,
+            Version,
+            Namespace,
+            "checkpointartifacts");
+
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await Task.Delay(600); // A is now in the middle of reading
+        await stopA.CancelAsync();
+        await a;
+        lock (s3.Proxy.Requests)
+        {
+            // A was stopped before it could complete its upload: the variant is B's.
+            Assert.DoesNotContain(s3.Proxy.Requests, r => r.StartsWith("POST ", StringComparison.Ordinal) && r.Contains("uploadId=", StringComparison.Ordinal));
+            Assert.Contains(s3.Proxy.Requests, r => r.StartsWith("GET ", StringComparison.Ordinal));
+        }
+
+        var ready = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "big") is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" ? o : null);
+        await stopB.CancelAsync();
+        await b;
+
+        var variants = ready["status"]!["variants"]!.AsArray();
+        var variant = Assert.Single(variants)!;
+        var keys = new List<string>();
+        await foreach (var (uri, _) in storesB.For(StorageUri.S3(S3Server.Bucket, prefix)).ListAsync(StorageUri.S3(S3Server.Bucket, prefix), default))
+        {
+            keys.Add(uri.Key[prefix.Length..]);
+        }
+
+        Assert.Equal(["ck.pt", "ck.torchferry-cpu.pt"], keys.Order());
+        var local = folder.File("variant.pt");
+        await s3.GetFileAsync(StorageUri.Parse(variant["uri"]!.GetValue<string>()).Key, local);
+        Assert.Empty(torch.Torch.Compare("large", local).Problems);
+    }
+
+    private static ObjectStoreRouter Stores(Uri endpoint) => new(
+        new S3StoreOptions { Endpoint = endpoint, Credentials = (S3Server.AccessKey, S3Server.SecretKey), PartSize = S3StoreOptions.MinimumPartSize, MaxErrorRetry = 1 },
+        new LoggerConfiguration().CreateLogger());
+
+    private OperatorHost Host(ObjectStoreRouter stores, string identity) => new(client, stores, new OperatorOptions
+    {
+        AllowedPrefixes = new Dictionary<string, IReadOnlyList<string>> { [Namespace] = [$"s3://{S3Server.Bucket}/"] },
+        HttpAddress = "http://127.0.0.1:0",
+        Identity = identity,
+        LeaseDuration = TimeSpan.FromSeconds(2),
+        RenewDeadline = TimeSpan.FromSeconds(1.5),
+        RetryPeriod = TimeSpan.FromMilliseconds(200),
+    }, TimeProvider.System, new LoggerConfiguration().CreateLogger());
+
+    private static async Task<JsonObject> EventuallyAsync(Func<JsonObject?> probe)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (probe() is { } found)
+            {
+                return found;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "not reached within 60 s");
+            await Task.Delay(100);
+        }
+    }
+}
