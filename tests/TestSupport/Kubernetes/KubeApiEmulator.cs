@@ -39,6 +39,7 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         Register(string.Empty, "v1", "pods", "Pod", statusSubresource: true);
         Register(string.Empty, "v1", "events", "Event", statusSubresource: false);
         Register("coordination.k8s.io", "v1", "leases", "Lease", statusSubresource: false);
+        Register("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", statusSubresource: true, namespaced: false);
     }
 
     public Uri Endpoint { get; }
@@ -65,11 +66,11 @@ public sealed class KubeApiEmulator : IAsyncDisposable
     }
 
     /// <summary>Serves a (namespaced) resource type.</summary>
-    public void Register(string group, string version, string plural, string kind, bool statusSubresource)
+    public void Register(string group, string version, string plural, string kind, bool statusSubresource, bool namespaced = true)
     {
         lock (gate)
         {
-            types[Key(group, version, plural)] = new ResourceType(group, version, plural, kind, statusSubresource);
+            types[Key(group, version, plural)] = new ResourceType(group, version, plural, kind, statusSubresource, namespaced);
             objects.TryAdd(Key(group, version, plural), new SortedDictionary<string, JsonObject>(StringComparer.Ordinal));
         }
     }
@@ -128,6 +129,12 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             return;
         }
 
+        if (request.Method == "GET" && Discovery(request.Path.Value ?? string.Empty) is { } document)
+        {
+            await WriteAsync(context, 200, document);
+            return;
+        }
+
         if (!Route(request.Path.Value ?? string.Empty, out var type, out var @namespace, out var name, out var subresource))
         {
             await StatusAsync(context, 404, "NotFound", $"the server could not find the requested resource ({request.Path})");
@@ -173,6 +180,96 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             // The emulator's own limits show up as a Status the test can read, not as a bare 500.
             await StatusAsync(context, 500, "InternalError", $"{e.GetType().Name}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// Discovery (/api, /apis, /api/v1, /apis/GROUP/VERSION) and a minimal OpenAPI v3 so kubectl can
+    /// map kinds to resources and run its client-side checks against the emulator.
+    /// </summary>
+    private JsonObject? Discovery(string path)
+    {
+        List<ResourceType> all;
+        lock (gate)
+        {
+            all = [.. types.Values];
+        }
+
+        var trimmed = path.TrimEnd('/');
+        if (trimmed == "/version")
+        {
+            return new JsonObject { ["major"] = "1", ["minor"] = "32", ["gitVersion"] = "v1.32.0", ["platform"] = "linux/amd64" };
+        }
+
+        if (trimmed == "/api")
+        {
+            return new JsonObject { ["kind"] = "APIVersions", ["versions"] = new JsonArray("v1"), ["serverAddressByClientCIDRs"] = new JsonArray() };
+        }
+
+        if (trimmed == "/apis")
+        {
+            var groups = all.Where(t => t.Group.Length > 0).GroupBy(t => t.Group).Select(g => (JsonNode?)new JsonObject
+            {
+                ["name"] = g.Key,
+                ["versions"] = new JsonArray(g.Select(t => t.Version).Distinct().Select(v => (JsonNode?)new JsonObject { ["groupVersion"] = $"{g.Key}/{v}", ["version"] = v }).ToArray()),
+                ["preferredVersion"] = new JsonObject { ["groupVersion"] = $"{g.Key}/{g.First().Version}", ["version"] = g.First().Version },
+            }).ToArray();
+            return new JsonObject { ["kind"] = "APIGroupList", ["apiVersion"] = "v1", ["groups"] = new JsonArray(groups) };
+        }
+
+        var parts = trimmed.Trim('/').Split('/');
+        var (group, version) = parts switch
+        {
+            ["api", var v] => (string.Empty, v),
+            ["apis", var g, var v] => (g, v),
+            _ => (null, null),
+        };
+        if (group is not null)
+        {
+            var resources = all.Where(t => t.Group == group && t.Version == version).SelectMany(t => new[]
+            {
+                (JsonNode?)new JsonObject
+                {
+                    ["name"] = t.Plural,
+                    ["singularName"] = t.Kind.ToLowerInvariant(),
+                    ["namespaced"] = t.Namespaced,
+                    ["kind"] = t.Kind,
+                    ["verbs"] = new JsonArray("create", "delete", "get", "list", "patch", "update", "watch"),
+                },
+            }).ToArray();
+            return resources.Length == 0 ? null : new JsonObject { ["kind"] = "APIResourceList", ["apiVersion"] = "v1", ["groupVersion"] = group.Length == 0 ? version : $"{group}/{version}", ["resources"] = new JsonArray(resources) };
+        }
+
+        if (trimmed == "/openapi/v3")
+        {
+            var paths = new JsonObject();
+            foreach (var gv in all.Select(t => t.Group.Length == 0 ? $"api/{t.Version}" : $"apis/{t.Group}/{t.Version}").Distinct())
+            {
+                paths[gv] = new JsonObject { ["serverRelativeURL"] = $"/openapi/v3/{gv}?hash=1" };
+            }
+
+            return new JsonObject { ["paths"] = paths };
+        }
+
+        if (trimmed.StartsWith("/openapi/v3/", StringComparison.Ordinal))
+        {
+            var gvParts = trimmed["/openapi/v3/".Length..].Split('/');
+            var (g, v) = gvParts is ["api", var cv] ? (string.Empty, cv) : gvParts is ["apis", var ag, var av] ? (ag, av) : (null!, null!);
+            var schemas = new JsonObject();
+            foreach (var t in all.Where(t => t.Group == g && t.Version == v))
+            {
+                // Permissive schemas: kubectl gets the kinds; the real validation of CRDs is the generator's.
+                schemas[$"emulator.{t.Group}.{t.Version}.{t.Kind}"] = new JsonObject
+                {
+                    ["type"] = "object",
+                    ["x-kubernetes-preserve-unknown-fields"] = true,
+                    ["x-kubernetes-group-version-kind"] = new JsonArray(new JsonObject { ["group"] = t.Group, ["version"] = t.Version, ["kind"] = t.Kind }),
+                };
+            }
+
+            return new JsonObject { ["openapi"] = "3.0.0", ["info"] = new JsonObject { ["title"] = "Kubernetes", ["version"] = "emulator" }, ["paths"] = new JsonObject(), ["components"] = new JsonObject { ["schemas"] = schemas } };
+        }
+
+        return null;
     }
 
     private bool Route(string path, out ResourceType type, out string? @namespace, out string? name, out string? subresource)
@@ -599,7 +696,7 @@ public sealed class KubeApiEmulator : IAsyncDisposable
 
     private static ApiError NotFound(ResourceType type, string name) => new(404, "NotFound", $"{type.Plural} \"{name}\" not found");
 
-    private sealed record ResourceType(string Group, string Version, string Plural, string Kind, bool StatusSubresource)
+    private sealed record ResourceType(string Group, string Version, string Plural, string Kind, bool StatusSubresource, bool Namespaced)
     {
         public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
     }
