@@ -1,0 +1,245 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using TorchFerry.Crds;
+
+namespace TorchFerry.Webhook.Mutation;
+
+/// <summary>
+/// Computes the JSON patch for a Flyte task pod: GPU resources, tolerations, node affinity and
+/// shared memory from its DeviceProfile; for pods that opted in, inputs rewritten to a derived URI
+/// prepared by the serializer init container. Settings already on the pod are kept (a conflict is
+/// recorded); a status annotation makes a second pass (reinvocation) change nothing.
+/// </summary>
+internal static class PodMutator
+{
+    public const string StatusAnnotation = "torchferry.io/status";
+    public const string ConflictsAnnotation = "torchferry.io/conflicts";
+    public const string InjectAnnotation = "torchferry.io/inject";
+    public const string InputsDeviceAnnotation = "torchferry.io/inputs-device";
+    public const string TargetDeviceAnnotation = "torchferry.io/target-device";
+    public const string PrimaryContainerAnnotation = "torchferry.io/primary-container";
+    public const string InitContainerName = "torchferry-prepare-inputs";
+    private const string SharedMemoryVolume = "torchferry-dshm";
+    private static readonly string[] Entrypoints = ["pyflyte-execute", "pyflyte-fast-execute", "pyflyte-map-execute"];
+
+    public static PodMutation Mutate(JsonObject pod, DeviceProfile? profile, MutationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(pod);
+        ArgumentNullException.ThrowIfNull(options);
+        var annotations = pod["metadata"]?["annotations"] as JsonObject;
+        if (annotations?[InjectAnnotation]?.GetValue<string>() == "false" || annotations?[StatusAnnotation] is not null)
+        {
+            return PodMutation.None;
+        }
+
+        if (pod["spec"]?["containers"] is not JsonArray containers || Primary(containers, annotations) is not { } primary)
+        {
+            return PodMutation.None;
+        }
+
+        var patch = new JsonArray();
+        var applied = new List<string>();
+        var conflicts = new List<string>();
+        var containerPath = $"/spec/containers/{primary}";
+        var container = containers[primary]!.AsObject();
+        if (profile?.Spec.Device.Type == DeviceType.Gpu)
+        {
+            Gpu(pod, container, containerPath, profile.Spec, patch, conflicts);
+            applied.Add("gpu");
+        }
+
+        if (profile?.Spec.SharedMemorySize is { } size && SharedMemory(pod, container, containerPath, size, patch, conflicts))
+        {
+            applied.Add("dshm");
+        }
+
+        var inputsDevice = annotations?[InputsDeviceAnnotation]?.GetValue<string>() ?? profile?.Spec.InputsDevice;
+        if (inputsDevice is not null && Inputs(pod, container, containerPath, inputsDevice, options, patch))
+        {
+            applied.Add("inputs");
+        }
+
+        if (applied.Count == 0)
+        {
+            return PodMutation.None;
+        }
+
+        var status = new Dictionary<string, string> { [StatusAnnotation] = "injected:" + string.Join(",", applied) };
+        if (conflicts.Count > 0)
+        {
+            status[ConflictsAnnotation] = string.Join(",", conflicts);
+        }
+
+        if (applied.Contains("inputs"))
+        {
+            status[TargetDeviceAnnotation] = inputsDevice!;
+        }
+
+        if (annotations is null)
+        {
+            patch.Add(Op("add", "/metadata/annotations", new JsonObject(status.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)))));
+        }
+        else
+        {
+            foreach (var (key, value) in status)
+            {
+                patch.Add(Op(annotations.ContainsKey(key) ? "replace" : "add", "/metadata/annotations/" + Escape(key), value));
+            }
+        }
+
+        return new PodMutation(patch, applied, conflicts);
+    }
+
+    private static int? Primary(JsonArray containers, JsonObject? annotations)
+    {
+        var named = annotations?[PrimaryContainerAnnotation]?.GetValue<string>();
+        for (var i = 0; i < containers.Count; i++)
+        {
+            var c = containers[i]!.AsObject();
+            if (named is not null ? c["name"]?.GetValue<string>() == named : Words(c).Any(w => Entrypoints.Contains(Path.GetFileName(w))))
+            {
+                return i;
+            }
+        }
+
+        // Pod-template tasks name their primary container "primary" (flytekit's default).
+        return named is null ? containers.Select((c, i) => (c, i)).Where(x => x.c?["name"]?.GetValue<string>() == "primary").Select(x => (int?)x.i).FirstOrDefault() : null;
+    }
+
+    private static void Gpu(JsonObject pod, JsonObject container, string containerPath, DeviceProfileSpec spec, JsonArray patch, List<string> conflicts)
+    {
+        var device = spec.Device;
+        var resource = device.MigProfile is { } mig ? $"nvidia.com/mig-{mig}" : device.ResourceName ?? "nvidia.com/gpu";
+        var count = (device.Count ?? 1).ToString(CultureInfo.InvariantCulture);
+        if (container["resources"] is not JsonObject resources)
+        {
+            patch.Add(Op("add", containerPath + "/resources", new JsonObject { ["limits"] = new JsonObject { [resource] = count }, ["requests"] = new JsonObject { [resource] = count } }));
+        }
+        else
+        {
+            foreach (var kind in new[] { "limits", "requests" })
+            {
+                if (resources[kind] is not JsonObject map)
+                {
+                    patch.Add(Op("add", $"{containerPath}/resources/{kind}", new JsonObject { [resource] = count }));
+                }
+                else if (map[resource] is null)
+                {
+                    patch.Add(Op("add", $"{containerPath}/resources/{kind}/{Escape(resource)}", count));
+                }
+                else if (map[resource]!.ToString() != count)
+                {
+                    conflicts.Add($"{kind}.{resource}");
+                }
+            }
+        }
+
+        var wanted = new List<JsonObject> { new() { ["key"] = "nvidia.com/gpu", ["operator"] = "Exists", ["effect"] = "NoSchedule" } };
+        wanted.AddRange((spec.Tolerations ?? []).Select(t => JsonNode.Parse(k8s.KubernetesJson.Serialize(t))!.AsObject()));
+        var existing = pod["spec"]!["tolerations"] as JsonArray;
+        var missing = wanted.Where(w => existing is null || !existing.Any(e => JsonNode.DeepEquals(e, w))).ToList();
+        if (existing is null && missing.Count > 0)
+        {
+            patch.Add(Op("add", "/spec/tolerations", new JsonArray([.. missing])));
+        }
+        else
+        {
+            foreach (var toleration in missing)
+            {
+                patch.Add(Op("add", "/spec/tolerations/-", toleration));
+            }
+        }
+
+        if (device.GpuProduct is { } product)
+        {
+            var term = new JsonObject { ["matchExpressions"] = new JsonArray(new JsonObject { ["key"] = "nvidia.com/gpu.product", ["operator"] = "In", ["values"] = new JsonArray(product) }) };
+            var required = new JsonObject { ["nodeSelectorTerms"] = new JsonArray(term) };
+            var affinity = pod["spec"]!["affinity"] as JsonObject;
+            if (affinity is null)
+            {
+                patch.Add(Op("add", "/spec/affinity", new JsonObject { ["nodeAffinity"] = new JsonObject { ["requiredDuringSchedulingIgnoredDuringExecution"] = required } }));
+            }
+            else if (affinity["nodeAffinity"] is not JsonObject nodeAffinity)
+            {
+                patch.Add(Op("add", "/spec/affinity/nodeAffinity", new JsonObject { ["requiredDuringSchedulingIgnoredDuringExecution"] = required }));
+            }
+            else if (nodeAffinity["requiredDuringSchedulingIgnoredDuringExecution"] is null)
+            {
+                patch.Add(Op("add", "/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution", required));
+            }
+            else
+            {
+                conflicts.Add("nodeAffinity");
+            }
+        }
+    }
+
+    private static bool SharedMemory(JsonObject pod, JsonObject container, string containerPath, string size, JsonArray patch, List<string> conflicts)
+    {
+        if ((container["volumeMounts"] as JsonArray)?.Any(m => m?["mountPath"]?.GetValue<string>() == "/dev/shm") == true)
+        {
+            conflicts.Add("dshm");
+            return false;
+        }
+
+        var volume = new JsonObject { ["name"] = SharedMemoryVolume, ["emptyDir"] = new JsonObject { ["medium"] = "Memory", ["sizeLimit"] = size } };
+        patch.Add(pod["spec"]!["volumes"] is JsonArray ? Op("add", "/spec/volumes/-", volume) : Op("add", "/spec/volumes", new JsonArray(volume)));
+        var mount = new JsonObject { ["name"] = SharedMemoryVolume, ["mountPath"] = "/dev/shm" };
+        patch.Add(container["volumeMounts"] is JsonArray ? Op("add", containerPath + "/volumeMounts/-", mount) : Op("add", containerPath + "/volumeMounts", new JsonArray(mount)));
+        return true;
+    }
+
+    private static bool Inputs(JsonObject pod, JsonObject container, string containerPath, string device, MutationOptions options, JsonArray patch)
+    {
+        foreach (var field in new[] { "args", "command" })
+        {
+            if (container[field] is not JsonArray words)
+            {
+                continue;
+            }
+
+            var list = words.Select(w => w?.GetValue<string>() ?? string.Empty).ToList();
+            var inputsAt = list.IndexOf("--inputs");
+            var prefixAt = list.IndexOf("--output-prefix");
+            if (inputsAt < 0 || inputsAt + 1 >= list.Count || prefixAt < 0 || prefixAt + 1 >= list.Count)
+            {
+                continue;
+            }
+
+            var source = list[inputsAt + 1];
+            var derived = list[prefixAt + 1].TrimEnd('/') + "/torchferry-inputs.pb";
+            patch.Add(Op("replace", $"{containerPath}/{field}/{inputsAt + 1}", derived));
+            var init = new JsonObject
+            {
+                ["name"] = InitContainerName,
+                ["image"] = options.SerializerImage,
+                ["args"] = new JsonArray("prepare-inputs", "--source", source, "--target", derived, "--device", device),
+                ["env"] = new JsonArray([.. ((container["env"] as JsonArray) ?? []).Select(e => e?.DeepClone()), new JsonObject { ["name"] = "NVIDIA_VISIBLE_DEVICES", ["value"] = "void" }]),
+                ["resources"] = new JsonObject { ["requests"] = new JsonObject { ["cpu"] = "50m", ["memory"] = "64Mi" }, ["limits"] = new JsonObject { ["memory"] = "256Mi" } },
+                ["securityContext"] = new JsonObject
+                {
+                    ["runAsNonRoot"] = true,
+                    ["allowPrivilegeEscalation"] = false,
+                    ["readOnlyRootFilesystem"] = true,
+                    ["capabilities"] = new JsonObject { ["drop"] = new JsonArray("ALL") },
+                },
+            };
+            if (container["envFrom"] is JsonArray envFrom)
+            {
+                init["envFrom"] = envFrom.DeepClone();
+            }
+
+            patch.Add(pod["spec"]!["initContainers"] is JsonArray ? Op("add", "/spec/initContainers/-", init) : Op("add", "/spec/initContainers", new JsonArray(init)));
+            return true;
+        }
+
+        return false;
+    }
+
+    private static IEnumerable<string> Words(JsonObject container) =>
+        ((container["command"] as JsonArray) ?? []).Concat((container["args"] as JsonArray) ?? []).Select(w => w?.GetValue<string>() ?? string.Empty);
+
+    private static JsonObject Op(string op, string path, JsonNode? value) => new() { ["op"] = op, ["path"] = path, ["value"] = value };
+
+    private static string Escape(string key) => key.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
+}

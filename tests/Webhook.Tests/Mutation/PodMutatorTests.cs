@@ -1,0 +1,162 @@
+using System.Text.Json.Nodes;
+using k8s.Models;
+using TorchFerry.Crds;
+using TorchFerry.TestSupport;
+using TorchFerry.Webhook.Mutation;
+
+namespace TorchFerry.Webhook.Tests.Mutation;
+
+/// <summary>Patches applied with kubectl's own code (kubectl patch --local) to realistic Flyte pods.</summary>
+public sealed class PodMutatorTests
+{
+    private static readonly MutationOptions Options = new("ghcr.io/torchferry/torchferry:0.1.0");
+
+    private static readonly DeviceProfile GpuProfile = new()
+    {
+        Metadata = new V1ObjectMeta { Name = "train", NamespaceProperty = "flytesnacks-development" },
+        Spec = new DeviceProfileSpec
+        {
+            Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["task-name"] = "workflows-train" } },
+            Device = new DeviceRequest { Type = DeviceType.Gpu, Count = 1, MigProfile = "1g.10gb", GpuProduct = "NVIDIA-A100-SXM4-80GB" },
+            Tolerations = [new V1Toleration { Key = "dedicated", OperatorProperty = "Equal", Value = "ml", Effect = "NoSchedule" }],
+            SharedMemorySize = "8Gi",
+        },
+    };
+
+    [Theory]
+    [InlineData("pyflyte-execute")]
+    [InlineData("pyflyte-fast-execute")]
+    [InlineData("pyflyte-map-execute")]
+    public void GpuProfile_GivesTheFlyteContainerItsGpuTolerationsAffinityAndSharedMemory(string entrypoint)
+    {
+        var pod = FlytePod(entrypoint);
+
+        var mutated = Apply(pod, GpuProfile);
+
+        var container = mutated["spec"]!["containers"]![0]!;
+        Assert.Equal("1", container["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
+        Assert.Equal("1", container["resources"]!["requests"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
+        Assert.Equal("2", container["resources"]!["limits"]!["cpu"]!.GetValue<string>());
+        var tolerations = mutated["spec"]!["tolerations"]!.AsArray().Select(t => t!["key"]!.GetValue<string>()).ToList();
+        Assert.Contains("nvidia.com/gpu", tolerations);
+        Assert.Contains("dedicated", tolerations);
+        Assert.Contains("node.kubernetes.io/not-ready", tolerations);
+        Assert.Equal("NVIDIA-A100-SXM4-80GB", mutated["spec"]!["affinity"]!["nodeAffinity"]!["requiredDuringSchedulingIgnoredDuringExecution"]!["nodeSelectorTerms"]![0]!["matchExpressions"]![0]!["values"]![0]!.GetValue<string>());
+        Assert.Contains(mutated["spec"]!["volumes"]!.AsArray(), v => v!["emptyDir"]?["medium"]?.GetValue<string>() == "Memory" && v["emptyDir"]!["sizeLimit"]!.GetValue<string>() == "8Gi");
+        Assert.Contains(container["volumeMounts"]!.AsArray(), m => m!["mountPath"]!.GetValue<string>() == "/dev/shm");
+        Assert.Equal("injected:gpu,dshm", mutated["metadata"]!["annotations"]![PodMutator.StatusAnnotation]!.GetValue<string>());
+        Assert.True(PodMutator.Mutate(mutated, GpuProfile, Options).IsEmpty, "a second pass changes nothing");
+    }
+
+    [Fact]
+    public void PodTemplateTask_MutatesThePrimaryContainerAndLeavesTheSidecarAlone()
+    {
+        var pod = JsonNode.Parse("""
+            {"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": "f-n0-0", "namespace": "flytesnacks-development", "labels": {"execution-id": "f", "node-id": "n0", "task-name": "workflows-train"}},
+             "spec": {"containers": [
+               {"name": "sidecar", "image": "busybox", "command": ["sleep", "infinity"]},
+               {"name": "primary", "image": "my/trainer:1", "command": ["python", "train.py"]}],
+              "restartPolicy": "Never"}}
+            """)!.AsObject();
+
+        var mutated = Apply(pod, GpuProfile);
+
+        Assert.Null(mutated["spec"]!["containers"]![0]!["resources"]?["limits"]);
+        Assert.Equal("1", mutated["spec"]!["containers"]![1]!["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void PodThatAlreadyAsksForGpus_KeepsItsCount_RecordsTheConflict_AndGetsTheRest()
+    {
+        var pod = FlytePod("pyflyte-execute");
+        pod["spec"]!["containers"]![0]!["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"] = "2";
+
+        var mutated = Apply(pod, GpuProfile);
+
+        var container = mutated["spec"]!["containers"]![0]!;
+        Assert.Equal("2", container["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
+        Assert.Equal("1", container["resources"]!["requests"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
+        Assert.Equal("limits.nvidia.com/mig-1g.10gb", mutated["metadata"]!["annotations"]![PodMutator.ConflictsAnnotation]!.GetValue<string>());
+        Assert.NotNull(mutated["spec"]!["affinity"]);
+    }
+
+    [Fact]
+    public void CpuConsumer_OptedIn_ReadsPreparedInputsFromItsOwnOutputPrefix()
+    {
+        var pod = FlytePod("pyflyte-execute");
+        pod["metadata"]!["annotations"] = new JsonObject { [PodMutator.InputsDeviceAnnotation] = "cpu", ["cluster-autoscaler.kubernetes.io/safe-to-evict"] = "false" };
+
+        var mutated = Apply(pod, profile: null);
+
+        var args = mutated["spec"]!["containers"]![0]!["args"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+        Assert.Equal("s3://flyte/metadata/f/n1/data/0/torchferry-inputs.pb", args[args.IndexOf("--inputs") + 1]);
+        var init = Assert.Single(mutated["spec"]!["initContainers"]!.AsArray())!;
+        Assert.Equal(PodMutator.InitContainerName, init["name"]!.GetValue<string>());
+        Assert.Equal(["prepare-inputs", "--source", "s3://flyte/metadata/f/n1/data/inputs.pb", "--target", "s3://flyte/metadata/f/n1/data/0/torchferry-inputs.pb", "--device", "cpu"], init["args"]!.AsArray().Select(a => a!.GetValue<string>()));
+        Assert.Contains(init["env"]!.AsArray(), e => e!["name"]!.GetValue<string>() == "NVIDIA_VISIBLE_DEVICES" && e["value"]!.GetValue<string>() == "void");
+        Assert.Contains(init["env"]!.AsArray(), e => e!["name"]!.GetValue<string>() == "FLYTE_INTERNAL_EXECUTION_ID");
+        Assert.Equal("cpu", mutated["metadata"]!["annotations"]![PodMutator.TargetDeviceAnnotation]!.GetValue<string>());
+        Assert.Equal("false", mutated["metadata"]!["annotations"]!["cluster-autoscaler.kubernetes.io/safe-to-evict"]!.GetValue<string>());
+        Assert.True(PodMutator.Mutate(mutated, null, Options).IsEmpty);
+    }
+
+    [Fact]
+    public void PodThatDidNotOptIn_IsLeftAlone()
+    {
+        var pod = FlytePod("pyflyte-execute");
+
+        Assert.True(PodMutator.Mutate(pod, profile: null, Options).IsEmpty);
+        pod["metadata"]!["annotations"] = new JsonObject { [PodMutator.InjectAnnotation] = "false" };
+        Assert.True(PodMutator.Mutate(pod, GpuProfile, Options).IsEmpty);
+    }
+
+    [Fact]
+    public void Matcher_PicksHighestPriorityThenMostSpecificThenName()
+    {
+        var labels = new Dictionary<string, string> { ["task-name"] = "workflows-train", ["project"] = "flytesnacks" };
+        DeviceProfile Profile(string name, int priority, params (string Key, string Value)[] match) => new()
+        {
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "ns" },
+            Spec = new DeviceProfileSpec { Priority = priority, Selector = new V1LabelSelector { MatchLabels = match.ToDictionary(m => m.Key, m => m.Value) }, Device = new DeviceRequest { Type = DeviceType.Gpu } },
+        };
+
+        var broad = Profile("a-broad", 0);
+        var specific = Profile("b-specific", 0, ("task-name", "workflows-train"), ("project", "flytesnacks"));
+        var urgent = Profile("c-urgent", 5, ("project", "flytesnacks"));
+        var other = Profile("d-other", 9, ("task-name", "something-else"));
+
+        Assert.Equal("c-urgent", DeviceProfileMatcher.Best([broad, specific, urgent, other], "ns", labels)!.Metadata.Name);
+        Assert.Equal("b-specific", DeviceProfileMatcher.Best([broad, specific, other], "ns", labels)!.Metadata.Name);
+        Assert.Null(DeviceProfileMatcher.Best([broad, specific], "elsewhere", labels));
+    }
+
+    private static JsonObject Apply(JsonObject pod, DeviceProfile? profile)
+    {
+        var mutation = PodMutator.Mutate(pod, profile, Options);
+        Assert.False(mutation.IsEmpty);
+        return Kubectl.PatchLocally(pod, mutation.Patch);
+    }
+
+    /// <summary>A pod as flytepropeller makes it for a container task.</summary>
+    private static JsonObject FlytePod(string entrypoint)
+    {
+        var args = entrypoint switch
+        {
+            "pyflyte-fast-execute" => """["pyflyte-fast-execute", "--additional-distribution", "s3://flyte/fast/abc.tar.gz", "--dest-dir", "/root", "--", "pyflyte-execute", "--inputs", "s3://flyte/metadata/f/n1/data/inputs.pb", "--output-prefix", "s3://flyte/metadata/f/n1/data/0", "--raw-output-data-prefix", "s3://flyte/raw/xy", "--checkpoint-path", "s3://flyte/raw/xy/_flytecheckpoints", "--prev-checkpoint", "\"\"", "--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--", "task-module", "workflows.train", "task-name", "train"]""",
+            "pyflyte-map-execute" => """["pyflyte-map-execute", "--inputs", "s3://flyte/metadata/f/n1/data/inputs.pb", "--output-prefix", "s3://flyte/metadata/f/n1/data/0", "--raw-output-data-prefix", "s3://flyte/raw/xy", "--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--", "task-module", "workflows.train", "task-name", "train"]""",
+            _ => """["pyflyte-execute", "--inputs", "s3://flyte/metadata/f/n1/data/inputs.pb", "--output-prefix", "s3://flyte/metadata/f/n1/data/0", "--raw-output-data-prefix", "s3://flyte/raw/xy", "--checkpoint-path", "s3://flyte/raw/xy/_flytecheckpoints", "--prev-checkpoint", "\"\"", "--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--", "task-module", "workflows.train", "task-name", "train"]""",
+        };
+        return JsonNode.Parse("""
+            {"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": "f-n1-0", "namespace": "flytesnacks-development",
+                          "labels": {"execution-id": "f", "node-id": "n1", "task-name": "workflows-train", "workflow-name": "workflows-wf", "project": "flytesnacks", "domain": "development", "interruptible": "false"}},
+             "spec": {"containers": [{"name": "f-n1-0", "image": "cr.flyte.org/flyteorg/flytekit:py3.11-1.13.0",
+                                       "args": ARGS,
+                                       "env": [{"name": "FLYTE_INTERNAL_EXECUTION_ID", "value": "f"}, {"name": "FLYTE_ATTEMPT_NUMBER", "value": "0"}],
+                                       "resources": {"limits": {"cpu": "2", "memory": "4Gi"}, "requests": {"cpu": "2", "memory": "4Gi"}}}],
+                      "restartPolicy": "Never",
+                      "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]}}
+            """.Replace("ARGS", args, StringComparison.Ordinal))!.AsObject();
+    }
+}
