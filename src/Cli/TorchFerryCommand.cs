@@ -16,6 +16,7 @@ internal static class TorchFerryCommand
         root.Subcommands.Add(InspectCommand.Create(context));
         root.Subcommands.Add(ConvertCommand.Create(context));
         root.Subcommands.Add(CrdsCommand.Create(context));
+        root.Subcommands.Add(PrepareInputsCommand.Create(context));
         var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>

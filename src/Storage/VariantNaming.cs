@@ -1,9 +1,10 @@
-using TorchFerry.Storage;
+namespace TorchFerry.Storage;
 
-namespace TorchFerry.Operator.Artifacts;
-
-/// <summary>Where the variant of an artifact for a device lives: beside the source, named after it and the device.</summary>
-internal static class VariantNaming
+/// <summary>
+/// Where the variant of an artifact for a device lives: beside the source, named after it and the
+/// device. The operator writes variants there and the serializer looks for them there.
+/// </summary>
+public static class VariantNaming
 {
     /// <summary><c>s3://b/x/ck.pt</c> for <c>cuda:1</c> gives <c>s3://b/x/ck.torchferry-cuda1.pt</c>.</summary>
     public static StorageUri UriFor(StorageUri source, string device)

@@ -1,0 +1,42 @@
+using System.CommandLine;
+using TorchFerry.Cli.Serializer;
+using TorchFerry.Conversion;
+using TorchFerry.Storage;
+
+namespace TorchFerry.Cli.Commands;
+
+/// <summary><c>torchferry prepare-inputs --source URI --target URI --device D</c>: the serializer init container.</summary>
+internal static class PrepareInputsCommand
+{
+    public static Command Create(CommandContext context)
+    {
+        var source = new Option<string>("--source") { Description = "The task's inputs LiteralMap (inputs.pb).", Required = true };
+        var target = new Option<string>("--target") { Description = "Where to write the prepared LiteralMap (the task's rewritten --inputs).", Required = true };
+        var device = new Option<string>("--device") { Description = "The device the task runs on (cpu, cuda:N).", Required = true };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for the operator's variants before passing the inputs on unchanged.", DefaultValueFactory = _ => 300 };
+        var poll = new Option<double>("--poll") { Description = "Seconds between checks.", DefaultValueFactory = _ => 2 };
+        var command = new Command("prepare-inputs", "Point a Flyte task's PyTorch inputs at their variants for its device (run by the webhook's init container).")
+        {
+            source, target, device, timeout, poll,
+        };
+        command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(context.Error, async () =>
+        {
+            var wanted = parse.GetValue(device)!;
+            if (!DeviceMap.IsDevice(wanted))
+            {
+                throw new ArgumentException($"--device '{wanted}': not a device (cpu, cuda, cuda:N)");
+            }
+
+            var log = context.CreateLog(verbose: false);
+            using var stores = context.CreateStores(log, durable: true);
+            return await new InputPreparer(stores, TimeProvider.System, context.Error).PrepareAsync(
+                StorageUri.Parse(parse.GetValue(source)!),
+                StorageUri.Parse(parse.GetValue(target)!),
+                wanted,
+                TimeSpan.FromSeconds(parse.GetValue(timeout)),
+                TimeSpan.FromSeconds(parse.GetValue(poll)),
+                cancellationToken).ConfigureAwait(false);
+        }));
+        return command;
+    }
+}

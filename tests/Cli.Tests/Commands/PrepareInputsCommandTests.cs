@@ -1,0 +1,122 @@
+using System.Text.Json.Nodes;
+using Serilog;
+using TorchFerry.Cli.Commands;
+using TorchFerry.Conversion;
+using TorchFerry.Storage;
+using TorchFerry.Storage.Conversion;
+using TorchFerry.Storage.S3;
+using TorchFerry.TestSupport;
+
+namespace TorchFerry.Cli.Tests.Commands;
+
+/// <summary>The serializer init container against the S3 test server, with LiteralMaps made by Flyte's own code.</summary>
+[Collection(S3Collection.Name)]
+public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtures) : IDisposable
+{
+    private readonly TemporaryDirectory folder = new();
+
+    [Fact]
+    public async Task PrepareInputs_ReadyVariant_PointsTheBlobAtItAndPyTorchLoadsItOnCpu()
+    {
+        var (source, inputs, target) = await SetUpAsync("checkpoint_dict");
+        using (var stores = Stores())
+        {
+            // What the operator does when the pod was annotated.
+            await new StoreArtifactConverter(stores).ConvertAsync(source, VariantNaming.UriFor(source, "cpu"), DeviceMap.Create("cpu"));
+        }
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "5", "--poll", "0.1");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("1 of 1 PyTorch inputs point at cpu variants", error, StringComparison.Ordinal);
+        var prepared = FlyteIdl.Decode(await GetAsync(target));
+        var uri = prepared["literals"]!["model"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+        Assert.Equal(VariantNaming.UriFor(source, "cpu").ToUriString(), uri);
+        var local = folder.File("variant.pt");
+        await s3.GetFileAsync(StorageUri.Parse(uri).Key, local);
+        Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", local).Problems);
+    }
+
+    [Fact]
+    public async Task PrepareInputs_NoVariantInTime_PassesTheInputsOnUnchangedAndSaysWhy()
+    {
+        var (_, inputs, target) = await SetUpAsync("tensor");
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "0.5", "--poll", "0.1");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("no ready cpu variant", error, StringComparison.Ordinal);
+        Assert.Equal(await GetAsync(inputs), await GetAsync(target));
+    }
+
+    [Fact]
+    public async Task PrepareInputs_StaleVariantOfAnotherSource_IsNotUsed()
+    {
+        var (source, inputs, target) = await SetUpAsync("checkpoint_dict");
+        var other = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("other.pt"));
+        await s3.PutFileAsync(other.Key, fixtures.GpuFile("module"));
+        using (var stores = Stores())
+        {
+            await new StoreArtifactConverter(stores).ConvertAsync(other, VariantNaming.UriFor(source, "cpu"), DeviceMap.Create("cpu"));
+        }
+
+        var (exitCode, _) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "0.3", "--poll", "0.1");
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(await GetAsync(inputs), await GetAsync(target));
+    }
+
+    [Fact]
+    public async Task PrepareInputs_UnreadableBlob_PassesTheInputsOnUnchanged()
+    {
+        var (_, inputs, target) = await SetUpAsync("tensor", blobUri: $"s3://{S3Server.Bucket}/does/not/exist.pt");
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "1");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("passing the inputs on unchanged", error, StringComparison.Ordinal);
+        Assert.Equal(await GetAsync(inputs), await GetAsync(target));
+    }
+
+    public void Dispose() => folder.Dispose();
+
+    private async Task<(StorageUri Source, StorageUri Inputs, StorageUri Target)> SetUpAsync(string fixtureCase, string? blobUri = null)
+    {
+        var prefix = S3Fixture.UniqueKey(string.Empty);
+        var source = StorageUri.S3(S3Server.Bucket, prefix + "n0/o0/model.pt");
+        await s3.PutFileAsync(source.Key, fixtures.GpuFile(fixtureCase));
+        var literalMap = new JsonObject
+        {
+            ["literals"] = new JsonObject
+            {
+                ["model"] = new JsonObject { ["scalar"] = new JsonObject { ["blob"] = new JsonObject { ["metadata"] = new JsonObject { ["type"] = new JsonObject { ["format"] = "PyTorchCheckpoint" } }, ["uri"] = blobUri ?? source.ToUriString() } } },
+                ["epochs"] = new JsonObject { ["scalar"] = new JsonObject { ["primitive"] = new JsonObject { ["integer"] = 3 } } },
+            },
+        };
+        var local = folder.File(Guid.NewGuid().ToString("N") + ".pb");
+        await File.WriteAllBytesAsync(local, FlyteIdl.Encode(literalMap));
+        var inputs = StorageUri.S3(S3Server.Bucket, prefix + "n1/inputs.pb");
+        await s3.PutFileAsync(inputs.Key, local);
+        return (source, inputs, StorageUri.S3(S3Server.Bucket, prefix + "n1/data/0/torchferry-inputs.pb"));
+    }
+
+    private async Task<byte[]> GetAsync(StorageUri uri)
+    {
+        var local = folder.File(Guid.NewGuid().ToString("N"));
+        await s3.GetFileAsync(uri.Key, local);
+        return await File.ReadAllBytesAsync(local);
+    }
+
+    private ObjectStoreRouter Stores() => new(
+        new S3StoreOptions { Endpoint = s3.Server.Endpoint, Credentials = (S3Server.AccessKey, S3Server.SecretKey), PartSize = S3StoreOptions.MinimumPartSize },
+        new LoggerConfiguration().CreateLogger());
+
+    private async Task<(int ExitCode, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var context = new CommandContext(output, error, _ => Stores());
+        var exitCode = await TorchFerryCommand.RunAsync(["prepare-inputs", .. args], context);
+        return (exitCode, error.ToString());
+    }
+}
