@@ -5,7 +5,7 @@ using k8s.Autorest;
 using k8s.Models;
 using Serilog;
 using TorchFerry.Crds;
-using TorchFerry.Operator.Runtime;
+using TorchFerry.Runtime;
 
 namespace TorchFerry.Operator.Artifacts;
 

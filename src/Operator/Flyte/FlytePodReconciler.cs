@@ -9,7 +9,7 @@ using TorchFerry.Conversion;
 using TorchFerry.Crds;
 using TorchFerry.Flyte;
 using TorchFerry.Operator.Artifacts;
-using TorchFerry.Operator.Runtime;
+using TorchFerry.Runtime;
 using TorchFerry.Storage;
 
 namespace TorchFerry.Operator.Flyte;

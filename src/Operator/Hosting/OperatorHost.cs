@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 using TorchFerry.Crds;
 using TorchFerry.Operator.Artifacts;
 using TorchFerry.Operator.Flyte;
-using TorchFerry.Operator.Runtime;
+using TorchFerry.Runtime;
 using TorchFerry.Storage;
 using ILogger = Serilog.ILogger;
 

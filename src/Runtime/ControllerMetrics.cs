@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>
 /// controller-runtime's metrics in Prometheus text format: reconcile totals by result, errors,

@@ -2,7 +2,7 @@ using k8s;
 using k8s.Models;
 using Serilog;
 
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>Records Kubernetes Events on objects (kubectl describe shows them); best effort, never fails a reconcile.</summary>
 internal sealed class EventRecorder(IKubernetes client, string component, TimeProvider time, ILogger log)

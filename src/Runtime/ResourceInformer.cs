@@ -3,7 +3,7 @@ using k8s.Autorest;
 using k8s.Models;
 using Serilog;
 
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>
 /// Keeps a local cache of one resource type in step with the API server and reports every change:

@@ -2,10 +2,9 @@ using System.Collections.Concurrent;
 using k8s;
 using Serilog;
 using TorchFerry.Crds;
-using TorchFerry.Operator.Runtime;
 using TorchFerry.TestSupport.Kubernetes;
 
-namespace TorchFerry.Operator.Tests.Runtime;
+namespace TorchFerry.Runtime.Tests;
 
 /// <summary>The informer against the API server emulator, through the real KubernetesClient over HTTP.</summary>
 public sealed class ResourceInformerTests : IAsyncLifetime

@@ -1,4 +1,4 @@
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>What a reconcile asks for next.</summary>
 /// <param name="RequeueAfter">Reconcile again after this long (null: only on the next change).</param>

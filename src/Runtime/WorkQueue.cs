@@ -1,5 +1,5 @@
 
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>
 /// client-go's rate-limited work queue: keys are de-duplicated while waiting, a key being processed

@@ -1,4 +1,4 @@
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>Per-item exponential backoff: base × 2^failures, capped (client-go: 5 ms to 1000 s).</summary>
 internal sealed class ExponentialFailureRateLimiter<TKey>(TimeSpan baseDelay, TimeSpan maxDelay) : IRateLimiter<TKey>

@@ -1,4 +1,4 @@
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>The longest delay of several limiters (client-go's default: per-item backoff and the overall bucket).</summary>
 internal sealed class MaxOfRateLimiter<TKey>(params IRateLimiter<TKey>[] limiters) : IRateLimiter<TKey>

@@ -1,6 +1,6 @@
 using k8s;
 
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>List and watch one resource type (in one namespace or all): what an informer needs.</summary>
 internal interface IResourceClient<T>

@@ -1,9 +1,8 @@
 using k8s;
 using Serilog;
-using TorchFerry.Operator.Runtime;
 using TorchFerry.TestSupport.Kubernetes;
 
-namespace TorchFerry.Operator.Tests.Runtime;
+namespace TorchFerry.Runtime.Tests;
 
 /// <summary>Two replicas electing a leader on a Lease in the API server emulator.</summary>
 public sealed class LeaderGateTests : IAsyncLifetime

@@ -3,7 +3,7 @@ using k8s.LeaderElection;
 using k8s.LeaderElection.ResourceLock;
 using Serilog;
 
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>
 /// Leader election on a coordination.k8s.io Lease. Work runs only while this replica leads: each

@@ -1,4 +1,4 @@
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>
 /// An overall token bucket (client-go: 10 per second, burst 100): each retry reserves a token and

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using k8s;
 using k8s.Models;
 
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>Lists and watches pods matching a label selector, in one namespace or all.</summary>
 internal sealed class PodClient(IKubernetes client, string labelSelector, string? @namespace) : IResourceClient<V1Pod>

@@ -1,4 +1,4 @@
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>How long an item waits before it is retried (client-go's workqueue.RateLimiter).</summary>
 internal interface IRateLimiter<in TKey>

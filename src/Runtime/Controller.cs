@@ -3,7 +3,7 @@ using k8s;
 using k8s.Models;
 using Serilog;
 
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>
 /// Informer, work queue and workers for one resource type: every change queues the object's key;

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
-using TorchFerry.Operator.Runtime;
 
-namespace TorchFerry.Operator.Tests.Runtime;
+namespace TorchFerry.Runtime.Tests;
 
 public sealed class WorkQueueTests
 {

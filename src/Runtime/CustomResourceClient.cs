@@ -3,7 +3,7 @@ using System.Text.Json;
 using k8s;
 using k8s.Models;
 
-namespace TorchFerry.Operator.Runtime;
+namespace TorchFerry.Runtime;
 
 /// <summary>Lists and watches a custom resource through KubernetesClient's CustomObjects API.</summary>
 internal sealed class CustomResourceClient<T>(IKubernetes client, string group, string version, string plural, string? @namespace) : IResourceClient<T>
