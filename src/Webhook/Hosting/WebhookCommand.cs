@@ -1,0 +1,85 @@
+using System.CommandLine;
+using System.Net;
+using System.Text.Json;
+using k8s;
+using Serilog;
+using Serilog.Formatting.Compact;
+using TorchFerry.Webhook.Admission;
+using TorchFerry.Webhook.Profiles;
+
+namespace TorchFerry.Webhook.Hosting;
+
+/// <summary><c>torchferry-webhook</c>: flags, TLS files, profile source, JSON logs.</summary>
+internal static class WebhookCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var listen = new Option<string>("--listen") { Description = "Address and port to serve HTTPS on.", DefaultValueFactory = _ => "0.0.0.0:9443" };
+        var cert = new Option<string?>("--tls-cert-file") { Description = "PEM certificate (default: Kestrel__Certificates__Default__Path)." };
+        var key = new Option<string?>("--tls-key-file") { Description = "PEM private key (default: Kestrel__Certificates__Default__KeyPath)." };
+        var profilesDir = new Option<string?>("--profiles-dir") { Description = "Read DeviceProfiles from YAML files here instead of the cluster (local runs)." };
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "A kubeconfig file; in-cluster configuration in a pod." };
+        var serializerImage = new Option<string>("--serializer-image") { Description = "Image of the prepare-inputs init container.", Required = true };
+        var ownNamespace = new Option<string>("--namespace") { Description = "The webhook's own namespace (never mutated).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("POD_NAMESPACE") ?? "torchferry-system" };
+        var inputsDevices = new Option<string?>("--inputs-device-namespaces") { Description = "JSON {\"namespace\": \"cpu\"}: Flyte pods there get their PyTorch inputs for that device without an annotation." };
+        var root = new RootCommand("TorchFerry admission webhook for Flyte task pods.")
+        {
+            listen, cert, key, profilesDir, kubeconfig, serializerImage, ownNamespace, inputsDevices,
+        };
+        root.SetAction(async (parse, cancellationToken) =>
+        {
+            Log.Logger = new LoggerConfiguration().WriteTo.Console(new CompactJsonFormatter()).CreateLogger();
+            try
+            {
+                var certPath = parse.GetValue(cert) ?? Environment.GetEnvironmentVariable("Kestrel__Certificates__Default__Path")
+                    ?? throw new ArgumentException("--tls-cert-file (or Kestrel__Certificates__Default__Path) is required: the webhook serves HTTPS only");
+                var keyPath = parse.GetValue(key) ?? Environment.GetEnvironmentVariable("Kestrel__Certificates__Default__KeyPath")
+                    ?? throw new ArgumentException("--tls-key-file (or Kestrel__Certificates__Default__KeyPath) is required");
+                var options = new AdmissionOptions
+                {
+                    SerializerImage = parse.GetValue(serializerImage)!,
+                    OwnNamespace = parse.GetValue(ownNamespace)!,
+                    InputsDeviceByNamespace = parse.GetValue(inputsDevices) is { } json
+                        ? JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? []
+                        : new Dictionary<string, string>(),
+                };
+                IDeviceProfileSource profiles;
+                Task informing = Task.CompletedTask;
+                Kubernetes? client = null;
+                if (parse.GetValue(profilesDir) is { } folder)
+                {
+                    profiles = new DirectoryProfileSource(folder, Log.Logger);
+                }
+                else
+                {
+                    var config = parse.GetValue(kubeconfig) is { } file ? KubernetesClientConfiguration.BuildConfigFromConfigFile(file)
+                        : KubernetesClientConfiguration.IsInCluster() ? KubernetesClientConfiguration.InClusterConfig() : KubernetesClientConfiguration.BuildConfigFromConfigFile();
+                    client = new Kubernetes(config);
+                    var informer = new InformerProfileSource(client, TimeProvider.System, Log.Logger);
+                    informing = informer.RunAsync(cancellationToken);
+                    profiles = informer;
+                }
+
+                await using var server = new WebhookServer(profiles, options, new CertificateReloader(certPath, keyPath, TimeProvider.System, Log.Logger), IPEndPoint.Parse(parse.GetValue(listen)!), Log.Logger);
+                await server.StartAsync(cancellationToken).ConfigureAwait(false);
+                Log.Information("Serving admission reviews on {Endpoint}", server.Endpoint);
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                await informing.ConfigureAwait(false);
+                client?.Dispose();
+                return 0;
+            }
+            finally
+            {
+                await Log.CloseAndFlushAsync().ConfigureAwait(false);
+            }
+        });
+        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,3 @@
+using TorchFerry.Webhook.Hosting;
+
+return await WebhookCommand.RunAsync(args);
