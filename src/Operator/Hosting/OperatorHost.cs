@@ -33,6 +33,10 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         HttpEndpoint = new Uri(app.Urls.First());
         log.Information("Serving /metrics, /healthz and /readyz on {Address}", HttpEndpoint);
+
+        // ASP.NET's console lifetime takes SIGTERM; its stopping token ends our work too.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, app.Lifetime.ApplicationStopping);
+        cancellationToken = stopping.Token;
         try
         {
             if (options.LeaderElection)

@@ -43,6 +43,7 @@ internal static class WebhookCommand
                         ? JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? []
                         : new Dictionary<string, string>(),
                 };
+                using var shutdown = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 IDeviceProfileSource profiles;
                 Task informing = Task.CompletedTask;
                 Kubernetes? client = null;
@@ -56,21 +57,23 @@ internal static class WebhookCommand
                         : KubernetesClientConfiguration.IsInCluster() ? KubernetesClientConfiguration.InClusterConfig() : KubernetesClientConfiguration.BuildConfigFromConfigFile();
                     client = new Kubernetes(config);
                     var informer = new InformerProfileSource(client, TimeProvider.System, Log.Logger);
-                    informing = informer.RunAsync(cancellationToken);
+                    informing = informer.RunAsync(shutdown.Token);
                     profiles = informer;
                 }
 
                 await using var server = new WebhookServer(profiles, options, new CertificateReloader(certPath, keyPath, TimeProvider.System, Log.Logger), IPEndPoint.Parse(parse.GetValue(listen)!), Log.Logger);
                 await server.StartAsync(cancellationToken).ConfigureAwait(false);
                 Log.Information("Serving admission reviews on {Endpoint}", server.Endpoint);
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, server.Stopping);
                 try
                 {
-                    await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
                 }
 
+                await shutdown.CancelAsync().ConfigureAwait(false);
                 await informing.ConfigureAwait(false);
                 client?.Dispose();
                 return 0;

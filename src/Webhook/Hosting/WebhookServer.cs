@@ -27,6 +27,12 @@ internal sealed class WebhookServer(IDeviceProfileSource profiles, AdmissionOpti
 
     public Uri? Endpoint { get; private set; }
 
+    /// <summary>
+    /// Cancelled when the host is told to stop (SIGTERM, handled by ASP.NET's console lifetime), so
+    /// the process can shut down gracefully instead of ignoring the signal.
+    /// </summary>
+    public CancellationToken Stopping => app?.Lifetime.ApplicationStopping ?? CancellationToken.None;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateSlimBuilder();
