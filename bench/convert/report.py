@@ -5,7 +5,6 @@
 import datetime
 import os
 import platform
-import re
 import statistics
 import sys
 
@@ -49,7 +48,7 @@ lines.append("`torchferry` checks every record's CRC-32 after a kernel-side copy
 lines.append("Goals: torchferry within 1.5x of `cp`, at least 4x faster than the peer, peak RSS under 100 MiB at 1 GiB and at 4 GiB.")
 section = "\n".join(lines) + "\n"
 
-text = open(target).read() if os.path.exists(target) else "# Benchmarks\n\nEach section is written by its script under `bench/`; rerun it to refresh the numbers.\n\n"
-pattern = re.compile(r"## Convert: GPU checkpoint to CPU.*?(?=\n## |\Z)", re.S)
-text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-open(target, "w").write(text)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from section import replace_section  # noqa: E402
+
+replace_section(target, section)

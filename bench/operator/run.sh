@@ -18,7 +18,9 @@ for count in "${counts[@]}"; do
   "$work/operatorbench/operatorbench" "$count" samples/checkpoint-cuda.pt 4 >>"$results"
 done
 /usr/bin/python3 - "$results" docs/benchmarks.md <<'PY'
-import datetime, os, re, sys
+import datetime, os, sys
+sys.path.insert(0, "bench")
+from section import replace_section
 results, target = sys.argv[1], sys.argv[2]
 lines = [
     "## Operator: artifacts registered at once (issue: CRDs and the operator)",
@@ -34,10 +36,6 @@ for line in open(results):
     n, seconds, reconciles, rate, rss = line.strip().split("|")
     lines.append("| %s | %s | %s | %s | %s |" % (n, seconds, reconciles.split(".")[0], rate, rss))
 lines += ["", "Each artifact takes two reconciles at least (finalizer, then inspect + convert + status), plus requeues when its own status write comes back through the watch."]
-section = "\n".join(lines) + "\n"
-text = open(target).read()
-pattern = re.compile(r"## Operator: artifacts.*?(?=\n## |\Z)", re.S)
-text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-open(target, "w").write(text)
+replace_section(target, "\n".join(lines) + "\n")
 PY
 echo "bench/operator: wrote docs/benchmarks.md"

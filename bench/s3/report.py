@@ -4,7 +4,6 @@
 """
 import datetime
 import os
-import re
 import statistics
 import sys
 
@@ -39,7 +38,7 @@ lines += [
     "- Goal: bytes through the process at most 16 MiB plus the pickle where server-side copy works; otherwise no slower than the plain copy and peak RSS under 128 MiB.",
 ]
 section = "\n".join(lines) + "\n"
-text = open(target).read() if os.path.exists(target) else "# Benchmarks\n\n"
-pattern = re.compile(r"## S3 to S3:.*?(?=\n## |\Z)", re.S)
-text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-open(target, "w").write(text)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from section import replace_section  # noqa: E402
+
+replace_section(target, section)

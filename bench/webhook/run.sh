@@ -26,7 +26,9 @@ for rate in 200 1000; do
   "$work/load/webhookbench" load https://127.0.0.1:18443 "$rate" "$seconds" $server "$work/tls.crt" >>"$results"
 done
 /usr/bin/python3 - "$results" docs/benchmarks.md <<'PY'
-import datetime, os, re, sys
+import datetime, os, sys
+sys.path.insert(0, "bench")
+from section import replace_section
 results, target = sys.argv[1], sys.argv[2]
 lines = [
     "## Webhook: admission latency under load (issue: the admission webhook)",
@@ -42,10 +44,6 @@ for line in open(results):
     rate, seconds, answered, errors, p50, p99, p999, start, peak, end = line.strip().split("|")
     lines.append("| %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |" % (rate, seconds, answered, errors, p50, p99, p999, start, peak, end))
 lines += ["", "Goal: p99 under 5 ms at 1,000 requests a second on these 2 cores, no errors, memory flat over a 60-second run."]
-section = "\n".join(lines) + "\n"
-text = open(target).read()
-pattern = re.compile(r"## Webhook: admission.*?(?=\n## |\Z)", re.S)
-text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-open(target, "w").write(text)
+replace_section(target, "\n".join(lines) + "\n")
 PY
 echo "bench/webhook: wrote docs/benchmarks.md"
