@@ -160,7 +160,9 @@ internal sealed class S3ObjectWriter : IObjectWriter
             // The part in flight still reads its buffer: let it end before the buffers go back.
             await DrainAsync().ConfigureAwait(false);
         }
-        catch (StorageException)
+#pragma warning disable CA1031 // disposal after a failure: the failure was already reported; the upload is aborted next
+        catch (Exception)
+#pragma warning restore CA1031
         {
         }
 
