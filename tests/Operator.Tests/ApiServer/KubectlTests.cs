@@ -19,24 +19,38 @@ public sealed class KubectlTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// kubectl parses the files, maps their kind through the emulator's discovery and dry-run
-    /// creates them. Its OpenAPI download is switched off: kubectl does not accept the emulator's
-    /// minimal OpenAPI v3 document yet (and wants protobuf for v2); the CRDs' schemas are checked by
-    /// the generator and JSON Schema tests instead.
+    /// kubectl parses the files, downloads the OpenAPI document and runs its client-side validation,
+    /// maps the kind through discovery and dry-run creates them. The emulator's OpenAPI schemas are
+    /// permissive (the CRDs' own schemas are checked by the generator and JSON Schema tests); an
+    /// unknown kind is still refused (next test).
     /// </summary>
     [Fact]
-    public async Task KubectlApplyDryRunClient_WithoutOpenApiDownload_AcceptsTheCommittedCrds()
+    public async Task KubectlApplyDryRunClient_AcceptsTheCommittedCrds()
     {
         var kubeconfig = folder.File("kubeconfig");
         await File.WriteAllTextAsync(kubeconfig, "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n");
 
-        var (exitCode, output) = await KubectlAsync(kubeconfig, "apply", "--dry-run=client", "--validate=false", "-f", Path.Combine(RepositoryPaths.Root, "config", "crd"));
+        var (exitCode, output) = await KubectlAsync(kubeconfig, "apply", "--dry-run=client", "-f", Path.Combine(RepositoryPaths.Root, "config", "crd"));
 
         Assert.True(exitCode == 0, output + "\n" + string.Join("\n", api.Requests.TakeLast(15)));
         foreach (var crd in new[] { "checkpointartifacts", "deviceprofiles", "tensorartifacts" })
         {
             Assert.Contains($"customresourcedefinition.apiextensions.k8s.io/{crd}.torchferry.io created (dry run)", output, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task KubectlApplyDryRunClient_UnknownKind_IsRefused()
+    {
+        var kubeconfig = folder.File("kubeconfig");
+        await File.WriteAllTextAsync(kubeconfig, "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n");
+        var manifest = folder.File("bogus.yaml");
+        await File.WriteAllTextAsync(manifest, "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinitionTypo\nmetadata:\n  name: x\n");
+
+        var (exitCode, output) = await KubectlAsync(kubeconfig, "apply", "--dry-run=client", "-f", manifest);
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("CustomResourceDefinitionTypo", output, StringComparison.Ordinal);
     }
 
     private async Task<(int ExitCode, string Output)> KubectlAsync(string kubeconfig, params string[] args)

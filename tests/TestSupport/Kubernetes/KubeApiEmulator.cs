@@ -129,6 +129,14 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             return;
         }
 
+        if (request.Method == "GET" && request.Path.Value?.TrimEnd('/') == "/openapi/v2")
+        {
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+            await context.Response.Body.WriteAsync(OpenApiV2());
+            return;
+        }
+
         if (request.Method == "GET" && Discovery(request.Path.Value ?? string.Empty) is { } document)
         {
             await WriteAsync(context, 200, document);
@@ -270,6 +278,40 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// An OpenAPI v2 document (protobuf, as kubectl asks for it) naming every served kind, each with a
+    /// permissive schema: kubectl can map and check the kinds; real schema validation is not the
+    /// emulator's job.
+    /// </summary>
+    private byte[] OpenApiV2()
+    {
+        List<ResourceType> all;
+        lock (gate)
+        {
+            all = [.. types.Values];
+        }
+
+        var definitions = new OpenApiV2.Definitions();
+        foreach (var t in all)
+        {
+            var schema = new OpenApiV2.Schema
+            {
+                Description = $"{t.Kind} (served by the emulator)",
+                Type = new OpenApiV2.TypeItem { Value = { "object" } },
+                AdditionalProperties = new OpenApiV2.AdditionalPropertiesItem { Schema = new OpenApiV2.Schema() },
+            };
+            schema.VendorExtension.Add(new OpenApiV2.NamedAny
+            {
+                Name = "x-kubernetes-group-version-kind",
+                Value = new OpenApiV2.Any { Yaml = $"- group: \"{t.Group}\"\n  kind: {t.Kind}\n  version: {t.Version}\n" },
+            });
+            definitions.AdditionalProperties.Add(new OpenApiV2.NamedSchema { Name = $"emulator.{(t.Group.Length == 0 ? "core" : t.Group)}.{t.Version}.{t.Kind}", Value = schema });
+        }
+
+        var document = new OpenApiV2.Document { Swagger = "2.0", Info = new OpenApiV2.Info { Title = "Kubernetes", Version = "v1.32.0" }, Paths = new OpenApiV2.Paths(), Definitions = definitions };
+        return Google.Protobuf.MessageExtensions.ToByteArray(document);
     }
 
     private bool Route(string path, out ResourceType type, out string? @namespace, out string? name, out string? subresource)
