@@ -1,5 +1,6 @@
 using k8s;
 using Serilog;
+using TorchFerry.TestSupport;
 using TorchFerry.TestSupport.Kubernetes;
 
 namespace TorchFerry.Runtime.Tests;
@@ -80,13 +81,6 @@ public sealed class LeaderGateTests : IAsyncLifetime
         }
     }
 
-    private static async Task Eventually(Func<bool> condition, Func<string>? context = null)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"condition not met within 20 s {context?.Invoke()}");
-            await Task.Delay(50);
-        }
-    }
+    private static Task Eventually(Func<bool> condition, Func<string>? context = null) =>
+        Poll.UntilAsync(condition, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(50), context);
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using k8s;
 using Serilog;
+using TorchFerry.TestSupport;
 using TorchFerry.Crds;
 using TorchFerry.TestSupport.Kubernetes;
 
@@ -159,13 +160,6 @@ public sealed class ResourceInformerTests : IAsyncLifetime
         Namespace,
         Plural);
 
-    private static async Task Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 15 s");
-            await Task.Delay(20);
-        }
-    }
+    private static Task Eventually(Func<bool> condition) =>
+        Poll.UntilAsync(condition, TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(20));
 }

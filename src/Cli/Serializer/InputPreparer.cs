@@ -13,11 +13,9 @@ namespace TorchFerry.Cli.Serializer;
 /// </summary>
 internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time, TextWriter log)
 {
-    private const long MaxLiteralMapBytes = 64L * 1024 * 1024;
-
     public async Task<int> PrepareAsync(StorageUri source, StorageUri target, string device, TimeSpan timeout, TimeSpan poll, CancellationToken cancellationToken)
     {
-        var original = await ReadAllAsync(source, cancellationToken).ConfigureAwait(false);
+        var original = await stores.For(source).ReadAllAsync(source, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false);
         try
         {
             var blobs = FlyteLiterals.FindPyTorchBlobs(original);
@@ -110,28 +108,6 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
         {
             (source as IDisposable)?.Dispose();
             throw;
-        }
-    }
-
-    private async Task<byte[]> ReadAllAsync(StorageUri uri, CancellationToken cancellationToken)
-    {
-        var store = stores.For(uri);
-        var info = await store.StatAsync(uri, cancellationToken).ConfigureAwait(false);
-        if (info.Size > MaxLiteralMapBytes)
-        {
-            throw new StorageException(StorageErrorKind.Other, $"{uri}: {info.Size} bytes is over the {MaxLiteralMapBytes} byte limit for a LiteralMap");
-        }
-
-        var source = await store.OpenReadAsync(uri, info, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var bytes = new byte[info.Size];
-            await source.ReadExactlyAsync(0, bytes, cancellationToken).ConfigureAwait(false);
-            return bytes;
-        }
-        finally
-        {
-            (source as IDisposable)?.Dispose();
         }
     }
 

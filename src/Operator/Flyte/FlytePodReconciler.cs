@@ -23,7 +23,6 @@ namespace TorchFerry.Operator.Flyte;
 /// </summary>
 internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter stores, UriPolicy policy, ILogger log)
 {
-    private const long MaxLiteralMapBytes = 64L * 1024 * 1024;
     private const string Group = "torchferry.io";
     private const string Version = "v1alpha1";
 
@@ -71,38 +70,18 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
             return [];
         }
 
-        var store = stores.For(uri);
-        ObjectInfo info;
         try
         {
-            info = await store.StatAsync(uri, cancellationToken).ConfigureAwait(false);
+            return FlyteLiterals.FindPyTorchBlobs(await stores.For(uri).ReadAllAsync(uri, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false));
         }
         catch (StorageException e) when (e.Kind == StorageErrorKind.NotFound)
         {
             return []; // a task without outputs (or inputs)
         }
-
-        if (info.Size > MaxLiteralMapBytes)
+        catch (Exception e) when (e is StorageException { Kind: StorageErrorKind.Other } or InvalidDataException)
         {
-            log.Warning("{Uri:l}: a LiteralMap of {Size} bytes is over the {Limit} byte limit; not read", uri.ToUriString(), info.Size, MaxLiteralMapBytes);
+            log.Warning("{Uri:l}: {Error:l}; not read", uri.ToUriString(), e.Message);
             return [];
-        }
-
-        var source = await store.OpenReadAsync(uri, info, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var bytes = new byte[info.Size];
-            await source.ReadExactlyAsync(0, bytes, cancellationToken).ConfigureAwait(false);
-            return FlyteLiterals.FindPyTorchBlobs(bytes);
-        }
-        catch (InvalidDataException e)
-        {
-            log.Warning("{Uri:l}: {Error:l}", uri.ToUriString(), e.Message);
-            return [];
-        }
-        finally
-        {
-            (source as IDisposable)?.Dispose();
         }
     }
 

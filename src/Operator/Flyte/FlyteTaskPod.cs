@@ -1,4 +1,5 @@
 using k8s.Models;
+using TorchFerry.Flyte;
 
 namespace TorchFerry.Operator.Flyte;
 
@@ -14,8 +15,6 @@ internal sealed record FlyteTaskPod(string Namespace, string Name, string? Proje
     /// <summary>Annotation asking the operator to convert the pod's PyTorch inputs for a device.</summary>
     public const string TargetDeviceAnnotation = "torchferry.io/target-device";
 
-    private static readonly string[] Entrypoints = ["pyflyte-execute", "pyflyte-fast-execute", "pyflyte-map-execute"];
-
     /// <summary>The Flyte view of <paramref name="pod"/>, or null when it is not a Flyte task pod.</summary>
     public static FlyteTaskPod? From(V1Pod pod)
     {
@@ -28,7 +27,7 @@ internal sealed record FlyteTaskPod(string Namespace, string Name, string? Proje
 
         var args = pod.Spec?.Containers?
             .Select(c => (IList<string>)[.. c.Command ?? [], .. c.Args ?? []])
-            .FirstOrDefault(a => a.Any(x => Entrypoints.Contains(Path.GetFileName(x))));
+            .FirstOrDefault(a => a.Any(FlyteTaskArgs.IsEntrypoint));
         return new FlyteTaskPod(
             pod.Metadata.NamespaceProperty,
             pod.Metadata.Name,
@@ -37,13 +36,7 @@ internal sealed record FlyteTaskPod(string Namespace, string Name, string? Proje
             execution,
             node,
             task,
-            args is null ? null : Value(args, "--inputs"),
-            args is null ? null : Value(args, "--output-prefix"));
-    }
-
-    private static string? Value(IList<string> args, string flag)
-    {
-        var at = args.IndexOf(flag);
-        return at >= 0 && at + 1 < args.Count ? args[at + 1] : null;
+            args is null ? null : FlyteTaskArgs.ValueOf(args, "--inputs"),
+            args is null ? null : FlyteTaskArgs.ValueOf(args, "--output-prefix"));
     }
 }

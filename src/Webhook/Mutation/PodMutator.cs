@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using TorchFerry.Crds;
+using TorchFerry.Flyte;
 
 namespace TorchFerry.Webhook.Mutation;
 
@@ -20,7 +21,6 @@ internal static class PodMutator
     public const string PrimaryContainerAnnotation = "torchferry.io/primary-container";
     public const string InitContainerName = "torchferry-prepare-inputs";
     private const string SharedMemoryVolume = "torchferry-dshm";
-    private static readonly string[] Entrypoints = ["pyflyte-execute", "pyflyte-fast-execute", "pyflyte-map-execute"];
 
     public static PodMutation Mutate(JsonObject pod, DeviceProfile? profile, MutationOptions options)
     {
@@ -96,7 +96,7 @@ internal static class PodMutator
         for (var i = 0; i < containers.Count; i++)
         {
             var c = containers[i]!.AsObject();
-            if (named is not null ? c["name"]?.GetValue<string>() == named : Words(c).Any(w => Entrypoints.Contains(Path.GetFileName(w))))
+            if (named is not null ? c["name"]?.GetValue<string>() == named : Words(c).Any(FlyteTaskArgs.IsEntrypoint))
             {
                 return i;
             }

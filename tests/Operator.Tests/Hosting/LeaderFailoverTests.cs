@@ -121,18 +121,6 @@ public sealed class LeaderFailoverTests(S3Fixture s3, TorchFixtures torch) : IAs
         RetryPeriod = TimeSpan.FromMilliseconds(200),
     }, TimeProvider.System, new LoggerConfiguration().CreateLogger());
 
-    private static async Task<JsonObject> EventuallyAsync(Func<JsonObject?> probe)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            if (probe() is { } found)
-            {
-                return found;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "not reached within 60 s");
-            await Task.Delay(100);
-        }
-    }
+    private static Task<JsonObject> EventuallyAsync(Func<JsonObject?> probe) =>
+        Poll.UntilAsync(probe, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
 }

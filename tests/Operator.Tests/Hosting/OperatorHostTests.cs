@@ -200,20 +200,8 @@ public sealed class OperatorHostTests : IAsyncLifetime
         Namespace,
         "checkpointartifacts");
 
-    private async Task<JsonObject> EventuallyAsync(Func<JsonObject?> probe)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            if (probe() is { } found)
-            {
-                return found;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "not reached within 30 s; operator log:\n" + string.Join("\n", logs.Lines.TakeLast(10)));
-            await Task.Delay(50);
-        }
-    }
+    private Task<JsonObject> EventuallyAsync(Func<JsonObject?> probe) =>
+        Poll.UntilAsync(probe, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50), () => "operator log:\n" + string.Join("\n", logs.Lines.TakeLast(10)));
 
     private static List<string> Snapshot(List<string> requests)
     {

@@ -1,6 +1,7 @@
 using k8s;
 using k8s.Models;
 using Serilog;
+using TorchFerry.TestSupport;
 using TorchFerry.Crds;
 using TorchFerry.TestSupport.Kubernetes;
 using TorchFerry.Webhook.Profiles;
@@ -60,13 +61,6 @@ public sealed class InformerProfileSourceTests : IAsyncLifetime
         "flytesnacks-development",
         "deviceprofiles");
 
-    private static async Task Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 15 s");
-            await Task.Delay(20);
-        }
-    }
+    private static Task Eventually(Func<bool> condition) =>
+        Poll.UntilAsync(condition, TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(20));
 }
