@@ -53,8 +53,28 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>Runs before a request is forwarded (to stop the server or replace an object mid-conversion).</summary>
     public Func<HttpRequest, Task>? BeforeForward { get; set; }
 
-    /// <summary>Requests seen, as "METHOD path?query".</summary>
-    public List<string> Requests { get; } = [];
+    private readonly List<string> requests = [];
+
+    /// <summary>A snapshot of the requests seen, as "METHOD path?query" (safe while requests keep arriving).</summary>
+    public IReadOnlyList<string> Requests
+    {
+        get
+        {
+            lock (requests)
+            {
+                return [.. requests];
+            }
+        }
+    }
+
+    /// <summary>Forgets the requests seen so far.</summary>
+    public void ClearRequests()
+    {
+        lock (requests)
+        {
+            requests.Clear();
+        }
+    }
 
     /// <summary>UploadPartCopy requests answered.</summary>
     public int CopiesServed { get; private set; }
@@ -73,9 +93,9 @@ public sealed class FaultProxy : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
-        lock (Requests)
+        lock (requests)
         {
-            Requests.Add($"{request.Method} {request.Path}{request.QueryString}");
+            requests.Add($"{request.Method} {request.Path}{request.QueryString}");
         }
 
         if (Fault?.Invoke(request) is { } status)

@@ -57,10 +57,7 @@ public sealed class S3Fixture : IDisposable
         Proxy.CorruptCopyETags = false;
         Proxy.Fault = null;
         Proxy.BeforeForward = null;
-        lock (Proxy.Requests)
-        {
-            Proxy.Requests.Clear();
-        }
+        Proxy.ClearRequests();
     }
 
     public void Dispose()

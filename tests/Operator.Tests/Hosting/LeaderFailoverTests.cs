@@ -82,12 +82,10 @@ public sealed class LeaderFailoverTests(S3Fixture s3, TorchFixtures torch) : IAs
         await Task.Delay(600); // A is now in the middle of reading
         await stopA.CancelAsync();
         await a;
-        lock (s3.Proxy.Requests)
-        {
-            // A was stopped before it could complete its upload: the variant is B's.
-            Assert.DoesNotContain(s3.Proxy.Requests, r => r.StartsWith("POST ", StringComparison.Ordinal) && r.Contains("uploadId=", StringComparison.Ordinal));
-            Assert.Contains(s3.Proxy.Requests, r => r.StartsWith("GET ", StringComparison.Ordinal));
-        }
+        // A was stopped before it could complete its upload: the variant is B's.
+        var seen = s3.Proxy.Requests;
+        Assert.DoesNotContain(seen, r => r.StartsWith("POST ", StringComparison.Ordinal) && r.Contains("uploadId=", StringComparison.Ordinal));
+        Assert.Contains(seen, r => r.StartsWith("GET ", StringComparison.Ordinal));
 
         var ready = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "big") is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" ? o : null);
         await stopB.CancelAsync();

@@ -73,7 +73,7 @@ public sealed class OperatorHostTests : IAsyncLifetime
         Assert.Empty(torch.Torch.Compare("checkpoint_dict", variantPath).Problems);
         Assert.Equal("torchferry.io/variants", ready["metadata"]!["finalizers"]![0]!.GetValue<string>());
         Assert.Equal(ready["metadata"]!["generation"]!.GetValue<long>(), ready["status"]!["observedGeneration"]!.GetValue<long>());
-        await EventuallyAsync(() => Snapshot(api.Requests).Any(r => r.StartsWith($"POST /api/v1/namespaces/{Namespace}/events", StringComparison.Ordinal)) ? new JsonObject() : null);
+        await EventuallyAsync(() => api.Requests.Any(r => r.StartsWith($"POST /api/v1/namespaces/{Namespace}/events", StringComparison.Ordinal)) ? new JsonObject() : null);
 
         using var http = new HttpClient { BaseAddress = host.HttpEndpoint };
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/readyz", UriKind.Relative))).StatusCode);
@@ -202,14 +202,6 @@ public sealed class OperatorHostTests : IAsyncLifetime
 
     private Task<JsonObject> EventuallyAsync(Func<JsonObject?> probe) =>
         Poll.UntilAsync(probe, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50), () => "operator log:\n" + string.Join("\n", logs.Lines.TakeLast(10)));
-
-    private static List<string> Snapshot(List<string> requests)
-    {
-        lock (requests)
-        {
-            return [.. requests];
-        }
-    }
 
     private sealed class LogLines : Serilog.Core.ILogEventSink
     {

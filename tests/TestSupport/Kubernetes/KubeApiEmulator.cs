@@ -50,8 +50,19 @@ public sealed class KubeApiEmulator : IAsyncDisposable
     /// <summary>Decides per request whether to misbehave.</summary>
     public Func<HttpRequest, EmulatorFault?>? Fault { get; set; }
 
-    /// <summary>Requests seen, as "METHOD path?query".</summary>
-    public List<string> Requests { get; } = [];
+    private readonly List<string> requests = [];
+
+    /// <summary>A snapshot of the requests seen, as "METHOD path?query" (safe while requests keep arriving).</summary>
+    public IReadOnlyList<string> Requests
+    {
+        get
+        {
+            lock (requests)
+            {
+                return [.. requests];
+            }
+        }
+    }
 
     /// <summary>The current resourceVersion.</summary>
     public long ResourceVersion
@@ -112,9 +123,9 @@ public sealed class KubeApiEmulator : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
-        lock (Requests)
+        lock (requests)
         {
-            Requests.Add($"{request.Method} {request.Path}{request.QueryString}");
+            requests.Add($"{request.Method} {request.Path}{request.QueryString}");
         }
 
         var fault = Fault?.Invoke(request);
