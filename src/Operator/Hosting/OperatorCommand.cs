@@ -17,11 +17,12 @@ internal static class OperatorCommand
         var workers = new Option<int>("--workers") { Description = "Concurrent reconciles per controller.", DefaultValueFactory = _ => 2 };
         var noLeaderElection = new Option<bool>("--no-leader-election") { Description = "Run without a Lease (one replica only)." };
         var leaseNamespace = new Option<string>("--lease-namespace") { Description = "Namespace of the leader Lease (default: POD_NAMESPACE, else torchferry-system).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("POD_NAMESPACE") ?? "torchferry-system" };
+        var leaseName = new Option<string>("--lease-name") { Description = "Name of the leader Lease (one per installation).", DefaultValueFactory = _ => "torchferry-operator" };
         var prefixes = new Option<string?>("--allowed-prefixes") { Description = "JSON file: {\"namespace\": [\"s3://bucket/prefix/\"], \"*\": [...]}; URIs outside are refused." };
         var http = new Option<string>("--http-address") { Description = "Where /metrics, /healthz and /readyz listen.", DefaultValueFactory = _ => "http://0.0.0.0:8080" };
         var root = new RootCommand("TorchFerry operator: keeps converted variants of Flyte's PyTorch artifacts ready.")
         {
-            kubeconfig, watchNamespace, workers, noLeaderElection, leaseNamespace, prefixes, http,
+            kubeconfig, watchNamespace, workers, noLeaderElection, leaseNamespace, leaseName, prefixes, http,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -39,6 +40,7 @@ internal static class OperatorCommand
                     Workers = parse.GetValue(workers),
                     LeaderElection = !parse.GetValue(noLeaderElection),
                     LeaseNamespace = parse.GetValue(leaseNamespace)!,
+                    LeaseName = parse.GetValue(leaseName)!,
                     AllowedPrefixes = parse.GetValue(prefixes) is { } path
                         ? JsonSerializer.Deserialize<Dictionary<string, IReadOnlyList<string>>>(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false)) ?? []
                         : new Dictionary<string, IReadOnlyList<string>>(),

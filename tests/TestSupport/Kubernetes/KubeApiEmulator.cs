@@ -64,6 +64,20 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         }
     }
 
+    private readonly List<ApiCall> calls = [];
+
+    /// <summary>A snapshot of the resource requests seen, as RBAC would authorize them (the user is the bearer token, if any).</summary>
+    public IReadOnlyList<ApiCall> Calls
+    {
+        get
+        {
+            lock (calls)
+            {
+                return [.. calls];
+            }
+        }
+    }
+
     /// <summary>The current resourceVersion.</summary>
     public long ResourceVersion
     {
@@ -158,6 +172,18 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         {
             await StatusAsync(context, 404, "NotFound", $"the server could not find the requested resource ({request.Path})");
             return;
+        }
+
+        var token = request.Headers.Authorization.ToString() is { } authorization && authorization.StartsWith("Bearer ", StringComparison.Ordinal) ? authorization["Bearer ".Length..] : null;
+        lock (calls)
+        {
+            calls.Add(new ApiCall(
+                token,
+                ApiCall.VerbOf(request.Method, name is not null, request.Query["watch"] is ["true" or "1"]),
+                type.Group,
+                subresource is null ? type.Plural : $"{type.Plural}/{subresource}",
+                @namespace,
+                name));
         }
 
         try

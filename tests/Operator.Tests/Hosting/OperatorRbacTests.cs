@@ -1,0 +1,158 @@
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+using Serilog;
+using TorchFerry.Crds;
+using TorchFerry.Operator.Hosting;
+using TorchFerry.Storage;
+using TorchFerry.TestSupport;
+using TorchFerry.TestSupport.Kubernetes;
+
+namespace TorchFerry.Operator.Tests.Hosting;
+
+/// <summary>
+/// The operator's API calls against the chart's RBAC: the operator runs as the chart configures it
+/// (lease name and namespace from the rendered Deployment) through every path that talks to the API
+/// server (leader election, a Flyte pod's outputs registered, a consumer's inputs converted, events,
+/// deletion with its finalizer), and its calls must be exactly what the chart grants: every call
+/// allowed, every grant used.
+/// </summary>
+[Collection(TorchCollection.Name)]
+public sealed class OperatorRbacTests : IAsyncLifetime
+{
+    private const string Group = "torchferry.io";
+    private const string Version = "v1alpha1";
+    private const string FlyteNamespace = "flytesnacks-development";
+    private const string Release = "torchferry";
+    private const string ReleaseNamespace = "torchferry-system";
+    private const string Token = "operator-service-account-token";
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(50);
+    private readonly TorchFixtures torch;
+    private readonly KubeApiEmulator api = new();
+    private readonly TemporaryDirectory folder = new();
+    private readonly CancellationTokenSource stop = new();
+    private readonly ObjectStoreRouter stores = new(log: new LoggerConfiguration().CreateLogger(), durableLocalWrites: false);
+    private readonly RenderedChart chart = Helm.Template(Release, ReleaseNamespace);
+    private k8s.Kubernetes operatorClient = null!;
+    private k8s.Kubernetes testClient = null!;
+    private Task running = Task.CompletedTask;
+
+    public OperatorRbacTests(TorchFixtures torch) => this.torch = torch;
+
+    public Task InitializeAsync()
+    {
+        api.Register(Group, Version, "checkpointartifacts", nameof(CheckpointArtifact), statusSubresource: true);
+        api.Register(Group, Version, "tensorartifacts", nameof(TensorArtifact), statusSubresource: true);
+        operatorClient = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString(), AccessToken = Token });
+        testClient = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
+        var args = chart.Arguments("operator");
+        var host = new OperatorHost(operatorClient, stores, new OperatorOptions
+        {
+            AllowedPrefixes = new Dictionary<string, IReadOnlyList<string>> { [FlyteNamespace] = [$"file://{folder.Path}/"] },
+            HttpAddress = "http://127.0.0.1:0",
+            LeaseName = args["--lease-name"],
+            LeaseNamespace = args["--lease-namespace"],
+            LeaseDuration = TimeSpan.FromSeconds(2),
+            RenewDeadline = TimeSpan.FromSeconds(1.5),
+            RetryPeriod = TimeSpan.FromMilliseconds(200),
+        }, TimeProvider.System, new LoggerConfiguration().CreateLogger());
+        running = host.RunAsync(stop.Token);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await stop.CancelAsync();
+        await running;
+        operatorClient.Dispose();
+        testClient.Dispose();
+        stores.Dispose();
+        await api.DisposeAsync();
+        folder.Dispose();
+        stop.Dispose();
+    }
+
+    [Fact]
+    public async Task OperatorApiCalls_AreExactlyWhatTheChartGrantsItsServiceAccount()
+    {
+        // A GPU task's outputs (a checkpoint and a tensor), registered from its succeeded pod.
+        var prefix = Path.Combine(folder.Path, "exec1", "n0", "data", "0");
+        var outputs = new (string Literal, string Fixture, string Format, string Plural)[]
+        {
+            ("o0", "checkpoint_dict", "PyTorchCheckpoint", "checkpointartifacts"),
+            ("o1", "tensor", "PyTorchTensor", "tensorartifacts"),
+        };
+        var literals = new JsonObject();
+        var names = new List<(string Plural, string Name)>();
+        foreach (var (literal, fixture, format, plural) in outputs)
+        {
+            Directory.CreateDirectory(Path.Combine(prefix, literal));
+            var file = Path.Combine(prefix, literal, fixture + ".pt");
+            File.Copy(torch.GpuFile(fixture), file);
+            literals[literal] = new JsonObject
+            {
+                ["scalar"] = new JsonObject
+                {
+                    ["blob"] = new JsonObject { ["metadata"] = new JsonObject { ["type"] = new JsonObject { ["format"] = format } }, ["uri"] = "file://" + file },
+                },
+            };
+            names.Add((plural, TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + file)));
+        }
+
+        await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = literals.DeepClone() }));
+        await CreatePodAsync("gpu-train", "n0", $"file://{prefix}", annotations: null, succeeded: true, inputs: $"file://{folder.Path}/exec1/n0/inputs.pb");
+        foreach (var (plural, name) in names)
+        {
+            await Poll.UntilAsync(() => api.Get(Group, Version, plural, FlyteNamespace, name), TimeSpan.FromSeconds(30), Interval);
+        }
+
+        // A CPU consumer pending with the webhook's annotation: the operator adds the device and converts.
+        var inputs = Path.Combine(folder.Path, "exec1", "n1", "inputs.pb");
+        Directory.CreateDirectory(Path.GetDirectoryName(inputs)!);
+        await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = literals.DeepClone() }));
+        await CreatePodAsync("cpu-eval", "n1", $"file://{folder.Path}/exec1/n1", new Dictionary<string, string> { ["torchferry.io/target-device"] = "cpu" }, succeeded: false, inputs: "file://" + inputs);
+        foreach (var (plural, name) in names)
+        {
+            await Poll.UntilAsync(() => api.Get(Group, Version, plural, FlyteNamespace, name) is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" && o["status"]?["variants"] is JsonArray { Count: 1 } ? o : null, TimeSpan.FromSeconds(30), Interval);
+        }
+
+        // Deleted: the operator cleans the variants and removes its finalizers.
+        foreach (var (plural, name) in names)
+        {
+            await testClient.CustomObjects.DeleteNamespacedCustomObjectAsync(Group, Version, FlyteNamespace, plural, name);
+            await Poll.UntilAsync(() => api.Get(Group, Version, plural, FlyteNamespace, name) is null ? new JsonObject() : null, TimeSpan.FromSeconds(30), Interval);
+        }
+
+        // The leader renews its Lease (an update) at least once.
+        await Poll.UntilAsync(() => api.Calls.Any(c => c.User == Token && c.Resource == "leases" && c.Verb == "update"), TimeSpan.FromSeconds(10), Interval);
+
+        var policy = RbacPolicy.For(chart.Objects, chart.Single("ServiceAccount", "torchferry-operator")["metadata"]!["name"]!.GetValue<string>(), ReleaseNamespace);
+        var calls = api.Calls.Where(c => c.User == Token).ToList();
+        Assert.Empty(calls.Where(c => !policy.Allows(c)).Select(c => c.ToString()).Distinct());
+        Assert.Empty(policy.Grants.Where(g => !calls.Any(g.Covers)).Select(g => g.ToString()));
+    }
+
+    private async Task CreatePodAsync(string name, string node, string outputPrefix, IDictionary<string, string>? annotations, bool succeeded, string inputs)
+    {
+        var pod = new V1Pod
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = name,
+                NamespaceProperty = FlyteNamespace,
+                Labels = new Dictionary<string, string> { ["execution-id"] = "exec1", ["node-id"] = node, ["task-name"] = $"workflows-{name}" },
+                Annotations = annotations,
+            },
+            Spec = new V1PodSpec
+            {
+                Containers = [new V1Container { Name = "primary", Image = "flytekit", Args = ["pyflyte-execute", "--inputs", inputs, "--output-prefix", outputPrefix, "--", "task-module", "workflows", "task-name", name] }],
+            },
+        };
+        var created = await testClient.CoreV1.CreateNamespacedPodAsync(pod, FlyteNamespace);
+        if (succeeded)
+        {
+            created.Status = new V1PodStatus { Phase = "Succeeded" };
+            await testClient.CoreV1.ReplaceNamespacedPodStatusAsync(created, name, FlyteNamespace);
+        }
+    }
+}

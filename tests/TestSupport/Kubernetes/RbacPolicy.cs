@@ -1,0 +1,78 @@
+using System.Text.Json.Nodes;
+
+namespace TorchFerry.TestSupport.Kubernetes;
+
+/// <summary>
+/// What a ServiceAccount may do under a set of RBAC objects (Roles, ClusterRoles and their
+/// bindings), decided as the API server's RBAC authorizer does for resource requests: a rule
+/// matches on API group, resource (or "resource/subresource"), verb and, when it lists any,
+/// resourceNames; a ClusterRoleBinding grants everywhere, a RoleBinding only in its namespace.
+/// </summary>
+public sealed class RbacPolicy
+{
+    private readonly List<Grant> grants;
+
+    private RbacPolicy(List<Grant> grants) => this.grants = grants;
+
+    /// <summary>Every rule granted, one per group, resource and verb, with where it applies.</summary>
+    public IReadOnlyList<Grant> Grants => grants;
+
+    /// <summary>The policy of a ServiceAccount among rendered manifests.</summary>
+    public static RbacPolicy For(IEnumerable<JsonObject> objects, string serviceAccount, string serviceAccountNamespace)
+    {
+        var all = objects.ToList();
+        var result = new List<Grant>();
+        foreach (var binding in all.Where(o => Kind(o) is "RoleBinding" or "ClusterRoleBinding"))
+        {
+            var subjects = binding["subjects"]?.AsArray() ?? [];
+            if (!subjects.Any(s => s!["kind"]!.GetValue<string>() == "ServiceAccount" && s["name"]!.GetValue<string>() == serviceAccount && s["namespace"]?.GetValue<string>() == serviceAccountNamespace))
+            {
+                continue;
+            }
+
+            var bindingNamespace = Kind(binding) == "RoleBinding" ? binding["metadata"]!["namespace"]!.GetValue<string>() : null;
+            var roleKind = binding["roleRef"]!["kind"]!.GetValue<string>();
+            var roleName = binding["roleRef"]!["name"]!.GetValue<string>();
+            var role = all.SingleOrDefault(o => Kind(o) == roleKind && o["metadata"]!["name"]!.GetValue<string>() == roleName
+                    && (roleKind == "ClusterRole" || o["metadata"]!["namespace"]?.GetValue<string>() == bindingNamespace))
+                ?? throw new InvalidOperationException($"{Kind(binding)} {binding["metadata"]!["name"]} refers to a missing {roleKind} {roleName}");
+            foreach (var rule in role["rules"]?.AsArray() ?? [])
+            {
+                var names = Strings(rule!["resourceNames"]);
+                foreach (var group in Strings(rule["apiGroups"]))
+                {
+                    foreach (var resource in Strings(rule["resources"]))
+                    {
+                        foreach (var verb in Strings(rule["verbs"]))
+                        {
+                            result.Add(new Grant(group, resource, verb, bindingNamespace, names));
+                        }
+                    }
+                }
+            }
+        }
+
+        return new RbacPolicy(result);
+    }
+
+    /// <summary>Whether the call is authorized.</summary>
+    public bool Allows(ApiCall call) => grants.Any(g => g.Covers(call));
+
+    private static string Kind(JsonObject o) => o["kind"]?.GetValue<string>() ?? string.Empty;
+
+    private static IReadOnlyList<string> Strings(JsonNode? node) => node?.AsArray().Select(n => n!.GetValue<string>()).ToList() ?? [];
+
+    /// <summary>One verb on one resource, cluster-wide (Namespace null) or in one namespace, maybe only on some names.</summary>
+    public sealed record Grant(string Group, string Resource, string Verb, string? Namespace, IReadOnlyList<string> ResourceNames)
+    {
+        public bool Covers(ApiCall call) =>
+            (Group == "*" || Group == call.Group)
+            && (Resource == "*" || Resource == call.Resource)
+            && (Verb == "*" || Verb == call.Verb)
+            && (Namespace is null || Namespace == call.Namespace)
+            && (ResourceNames.Count == 0 || (call.Name is not null && ResourceNames.Contains(call.Name)));
+
+        public override string ToString() =>
+            $"{Verb} {(Group.Length == 0 ? "core" : Group)}/{Resource}{(Namespace is null ? " cluster-wide" : $" in {Namespace}")}{(ResourceNames.Count == 0 ? string.Empty : $" named {string.Join(",", ResourceNames)}")}";
+    }
+}

@@ -1,0 +1,34 @@
+using System.Text.Json.Nodes;
+
+namespace TorchFerry.TestSupport;
+
+/// <summary>The objects `helm template` rendered, with lookups by kind and name.</summary>
+public sealed class RenderedChart(string release, string @namespace, IReadOnlyList<JsonObject> objects)
+{
+    public string Release { get; } = release;
+
+    public string Namespace { get; } = @namespace;
+
+    public IReadOnlyList<JsonObject> Objects { get; } = objects;
+
+    public IEnumerable<JsonObject> OfKind(string kind) => Objects.Where(o => o["kind"]?.GetValue<string>() == kind);
+
+    /// <summary>The one object of a kind (and name, when given); a clear failure otherwise.</summary>
+    public JsonObject Single(string kind, string? name = null)
+    {
+        var matches = OfKind(kind).Where(o => name is null || o["metadata"]!["name"]!.GetValue<string>() == name).ToList();
+        return matches.Count == 1
+            ? matches[0]
+            : throw new InvalidOperationException($"expected one {kind}{(name is null ? string.Empty : $" named {name}")}, rendered {matches.Count}: {string.Join(", ", OfKind(kind).Select(o => o["metadata"]!["name"]))}");
+    }
+
+    /// <summary>The Deployment of a component (label app.kubernetes.io/component).</summary>
+    public JsonObject Deployment(string component) =>
+        OfKind("Deployment").Single(d => d["metadata"]!["labels"]!["app.kubernetes.io/component"]!.GetValue<string>() == component);
+
+    /// <summary>The arguments of a component's container, as "--flag" → value ("" for a bare flag).</summary>
+    public IReadOnlyDictionary<string, string> Arguments(string component) =>
+        Deployment(component)["spec"]!["template"]!["spec"]!["containers"]![0]!["args"]!.AsArray()
+            .Select(a => a!.GetValue<string>().Split('=', 2))
+            .ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : string.Empty);
+}
