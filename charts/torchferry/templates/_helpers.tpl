@@ -1,13 +1,13 @@
 {{/* Base name of every resource: fullnameOverride, else <release>-<chart> (the release alone when it already holds the chart name). */}}
 {{- define "torchferry.fullname" -}}
 {{- if .Values.fullnameOverride -}}
-{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" -}}
+{{- .Values.fullnameOverride | trunc 44 | trimSuffix "-" -}}
 {{- else -}}
 {{- $name := default .Chart.Name .Values.nameOverride -}}
 {{- if contains $name .Release.Name -}}
-{{- .Release.Name | trunc 52 | trimSuffix "-" -}}
+{{- .Release.Name | trunc 44 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 44 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -16,7 +16,7 @@
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* Names of the two components (52 + "-operator" stays within 63 characters). */}}
+{{/* Names of the two components (44 characters leave room for the longest suffix, "-webhook-selfsigned", within 63). */}}
 {{- define "torchferry.operator.fullname" -}}
 {{- printf "%s-operator" (include "torchferry.fullname" .) -}}
 {{- end -}}

@@ -1,0 +1,100 @@
+using System.Text.Json.Nodes;
+using TorchFerry.TestSupport;
+
+namespace TorchFerry.Chart.Tests;
+
+/// <summary>Object store, URI prefixes and images reach the binaries as the values say; credentials never sit in the chart's own objects.</summary>
+public sealed class ValuesTests
+{
+    [Fact]
+    public void Storage_EndpointRegionAndSecretCredentials_ReachTheOperator()
+    {
+        var chart = Helm.Template("torchferry", "torchferry-system",
+            "--set", "storage.endpoint=http://flyte-sandbox-minio.flyte:9000", "--set", "storage.region=us-east-1",
+            "--set", "storage.credentials.existingSecret=flyte-minio", "--set", "storage.credentials.accessKeyIdKey=access",
+            "--set", "storage.credentials.secretAccessKeyKey=secret", "--set", "storage.serverSideCopy=false");
+        var env = Env(chart);
+
+        Assert.Equal("http://flyte-sandbox-minio.flyte:9000", env["AWS_ENDPOINT_URL_S3"]["value"]!.GetValue<string>());
+        Assert.Equal("us-east-1", env["AWS_REGION"]["value"]!.GetValue<string>());
+        Assert.Equal("false", env["TORCHFERRY_S3_SERVER_SIDE_COPY"]["value"]!.GetValue<string>());
+        Assert.Equal(("flyte-minio", "access"), SecretRef(env["AWS_ACCESS_KEY_ID"]));
+        Assert.Equal(("flyte-minio", "secret"), SecretRef(env["AWS_SECRET_ACCESS_KEY"]));
+    }
+
+    [Fact]
+    public void Storage_Irsa_AnnotatesTheServiceAccount_AndSetsNoStaticCredentials()
+    {
+        var chart = Helm.Template("torchferry", "torchferry-system", "--set", "operator.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/torchferry");
+
+        Assert.Equal("arn:aws:iam::123456789012:role/torchferry", chart.Single("ServiceAccount", "torchferry-operator")["metadata"]!["annotations"]!["eks.amazonaws.com/role-arn"]!.GetValue<string>());
+        Assert.False(Env(chart).ContainsKey("AWS_ACCESS_KEY_ID"));
+    }
+
+    [Fact]
+    public void Storage_PlaintextCredentialsInValues_AreRejected()
+    {
+        var (code, _, error) = Helm.Run("template", "torchferry", Helm.Chart, "--set", "storage.credentials.secretAccessKey=hunter2");
+
+        Assert.NotEqual(0, code);
+        Assert.Contains("additional properties 'secretAccessKey' not allowed", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AllowedPrefixes_AreTheOperatorsConfig_AndAChangeRollsItsPods()
+    {
+        var prefixes = """{"flytesnacks-development":["s3://my-s3-bucket/metadata/","s3://my-s3-bucket/raw/"],"*":["s3://shared-models/"]}""";
+        var chart = Helm.Template("torchferry", "torchferry-system", "--set-json", $"allowedPrefixes={prefixes}");
+        var other = Helm.Template("torchferry", "torchferry-system", "--set-json", """allowedPrefixes={"flytesnacks-development":["s3://my-s3-bucket/"]}""");
+
+        var file = chart.Arguments("operator")["--allowed-prefixes"];
+        var mount = Container(chart)["volumeMounts"]!.AsArray().Single(m => file.StartsWith(m!["mountPath"]!.GetValue<string>() + "/", StringComparison.Ordinal))!;
+        var volume = chart.Deployment("operator")["spec"]!["template"]!["spec"]!["volumes"]!.AsArray().Single(v => v!["name"]!.GetValue<string>() == mount["name"]!.GetValue<string>())!;
+        var configMap = chart.Single("ConfigMap", volume["configMap"]!["name"]!.GetValue<string>());
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(prefixes), JsonNode.Parse(configMap["data"]![Path.GetFileName(file)]!.GetValue<string>())));
+        Assert.NotEqual(Checksum(chart), Checksum(other));
+    }
+
+    [Fact]
+    public void SerializerImage_DefaultsToTheChartsImage_PinnedByDigestWhenGiven()
+    {
+        var digest = "sha256:" + new string('a', 64);
+        var byTag = Helm.Template("torchferry", "torchferry-system", "--set", "image.tag=1.2.3");
+        var byDigest = Helm.Template("torchferry", "torchferry-system", "--set", $"image.digest={digest}");
+        var separate = Helm.Template("torchferry", "torchferry-system", "--set", "serializer.image=registry.local/torchferry:1.2.3");
+
+        Assert.Equal("ghcr.io/torchferry/torchferry:1.2.3", byTag.Arguments("webhook")["--serializer-image"]);
+        Assert.Equal("ghcr.io/torchferry/torchferry:1.2.3", Container(byTag)["image"]!.GetValue<string>());
+        Assert.Equal($"ghcr.io/torchferry/torchferry@{digest}", byDigest.Arguments("webhook")["--serializer-image"]);
+        Assert.Equal("registry.local/torchferry:1.2.3", separate.Arguments("webhook")["--serializer-image"]);
+    }
+
+    [Fact]
+    public void InputsDeviceNamespaces_ReachTheWebhookAsJson()
+    {
+        var chart = Helm.Template("torchferry", "torchferry-system", "--set", "webhook.inputsDevice.flytesnacks-evaluation=cpu");
+
+        Assert.Equal("""{"flytesnacks-evaluation":"cpu"}""", chart.Arguments("webhook")["--inputs-device-namespaces"]);
+        Assert.Equal("torchferry-system", chart.Arguments("webhook")["--namespace"]);
+    }
+
+    [Fact]
+    public void ChartObjects_HoldNoCredentials()
+    {
+        var chart = Helm.Template("torchferry", "torchferry-system", "--set", "storage.credentials.existingSecret=flyte-minio");
+
+        Assert.DoesNotContain(chart.OfKind("ConfigMap"), c => c.ToJsonString().Contains("AWS_", StringComparison.Ordinal));
+        Assert.Equal(["torchferry-webhook-tls"], chart.OfKind("Secret").Select(s => s["metadata"]!["name"]!.GetValue<string>()));
+    }
+
+    private static JsonNode Container(RenderedChart chart) => chart.Deployment("operator")["spec"]!["template"]!["spec"]!["containers"]![0]!;
+
+    private static Dictionary<string, JsonNode> Env(RenderedChart chart) =>
+        Container(chart)["env"]!.AsArray().ToDictionary(e => e!["name"]!.GetValue<string>(), e => e!);
+
+    private static (string, string) SecretRef(JsonNode env) =>
+        (env["valueFrom"]!["secretKeyRef"]!["name"]!.GetValue<string>(), env["valueFrom"]!["secretKeyRef"]!["key"]!.GetValue<string>());
+
+    private static string Checksum(RenderedChart chart) =>
+        chart.Deployment("operator")["spec"]!["template"]!["metadata"]!["annotations"]!["checksum/allowed-prefixes"]!.GetValue<string>();
+}
