@@ -4,6 +4,10 @@ set -uo pipefail
 cd "$(dirname "$0")"
 scripts/install-test-deps.sh || exit 1
 
+# The published binaries, laid out as the Dockerfile builds them (the same script); the chart tests
+# check that the commands the chart runs exist there and start.
+scripts/publish.sh artifacts/image/app || exit 1
+
 results=artifacts/test-results
 rm -rf "$results"
 dotnet test Operator.sln -c Release --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using TorchFerry.TestSupport;
+
+namespace TorchFerry.Chart.Tests;
+
+/// <summary>
+/// The image as the Dockerfile builds it (scripts/publish.sh into /app, which test.sh also runs into
+/// artifacts/image/app) holds what the chart runs: each Deployment's command and the entry point the
+/// webhook's init container relies on exist there and start.
+/// </summary>
+public sealed partial class ImageLayoutTests
+{
+    private static readonly string Dockerfile = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "Dockerfile"));
+
+    private static string Published
+    {
+        get
+        {
+            var folder = Path.Combine(RepositoryPaths.Root, "artifacts", "image", "app");
+            return Directory.Exists(folder) ? folder : throw new InvalidOperationException($"{folder} is missing: run scripts/publish.sh artifacts/image/app (test.sh does)");
+        }
+    }
+
+    [Fact]
+    public void Dockerfile_PublishesWithTheTestedScript_IntoApp_AndRunsAsNonRoot()
+    {
+        Assert.Matches(@"RUN [^\n]*\\\n\s+scripts/publish\.sh /app ", Dockerfile);
+        Assert.Contains("COPY --from=build /app /app", Dockerfile, StringComparison.Ordinal);
+        var user = UserLine().Match(Dockerfile);
+        Assert.True(user.Success, "the Dockerfile sets no numeric USER");
+        var chart = Helm.Template("torchferry", "torchferry-system");
+        Assert.Equal(int.Parse(user.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), chart.Deployment("operator")["spec"]!["template"]!["spec"]!["securityContext"]!["runAsUser"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public void Dockerfile_CopiesEveryFileTheBuildReads()
+    {
+        var copied = CopyLines().Matches(Dockerfile).SelectMany(m => m.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)[..^1]).ToHashSet();
+        var buildInputs = new[] { ".editorconfig", "Directory.Build.props", "Directory.Packages.props", "global.json", "NuGet.config", "nuget.config" }
+            .Where(f => File.Exists(Path.Combine(RepositoryPaths.Root, f)));
+
+        Assert.Superset(buildInputs.ToHashSet(), copied);
+        Assert.Contains("src/", copied);
+        Assert.Contains("scripts/publish.sh", copied);
+    }
+
+    [Theory]
+    [InlineData("operator")]
+    [InlineData("webhook")]
+    public void ChartCommand_ExistsInTheImage_AndStarts(string component)
+    {
+        var command = Helm.Template("torchferry", "torchferry-system").Deployment(component)["spec"]!["template"]!["spec"]!["containers"]![0]!["command"]!.AsArray().Select(c => c!.GetValue<string>()).ToList();
+
+        Assert.Single(command);
+        AssertStarts(command[0]);
+    }
+
+    [Fact]
+    public void EntryPoint_IsTorchferry_AsTheWebhooksInitContainerExpects()
+    {
+        var entry = JsonNode.Parse(EntryPointLine().Match(Dockerfile).Groups[1].Value)!.AsArray().Select(e => e!.GetValue<string>()).ToList();
+
+        Assert.Equal("/app/cli/torchferry", Assert.Single(entry));
+        var help = AssertStarts(entry[0]);
+        Assert.Contains("prepare-inputs", help, StringComparison.Ordinal);
+    }
+
+    private static string AssertStarts(string imagePath)
+    {
+        Assert.StartsWith("/app/", imagePath, StringComparison.Ordinal);
+        var local = Path.Combine(Published, imagePath["/app/".Length..]);
+        Assert.True(File.Exists(local), $"{imagePath} is not in the published image layout ({local})");
+        var start = new ProcessStartInfo(local, ["--help"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+
+        // The app host finds the runtime the tests run on (<root>/shared/Microsoft.NETCore.App/<version>/), as the image's finds its own.
+        start.Environment["DOTNET_ROOT"] = Path.GetFullPath(Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"{imagePath} --help exited {process.ExitCode}: {error}");
+        return output;
+    }
+
+    [GeneratedRegex(@"^USER (\d+)\s*$", RegexOptions.Multiline)]
+    private static partial Regex UserLine();
+
+    [GeneratedRegex(@"^COPY (?!--from)(.+)$", RegexOptions.Multiline)]
+    private static partial Regex CopyLines();
+
+    [GeneratedRegex(@"^ENTRYPOINT (\[.*\])\s*$", RegexOptions.Multiline)]
+    private static partial Regex EntryPointLine();
+}
