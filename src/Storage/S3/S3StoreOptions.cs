@@ -3,9 +3,9 @@ using System.Globalization;
 namespace TorchFerry.Storage.S3;
 
 /// <summary>
-/// How TorchFerry talks to S3 or an S3-compatible store. Credentials always come from the
-/// standard AWS chain (environment, profile, web identity/IRSA, instance role) unless given here
-/// for tests; they never appear in messages or logs.
+/// How TorchFerry talks to S3 or an S3-compatible store. Credentials come from the standard AWS
+/// chain (environment, profile, web identity/IRSA, instance role), else from flytekit's variables;
+/// they never appear in messages or logs.
 /// </summary>
 public sealed record S3StoreOptions
 {
@@ -44,19 +44,32 @@ public sealed record S3StoreOptions
     /// <summary>Use UploadPartCopy for large ranges within the store when it is supported (probed and verified first).</summary>
     public bool ServerSideCopy { get; init; } = true;
 
-    /// <summary>Explicit credentials (tests); null uses the standard AWS chain.</summary>
+    /// <summary>Explicit credentials (flytekit's variables, tests); null uses the standard AWS chain.</summary>
     public (string AccessKey, string SecretKey)? Credentials { get; init; }
 
-    /// <summary>Options from the standard variables: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_REGION, AWS_DEFAULT_REGION, and TorchFerry's TORCHFERRY_S3_PART_SIZE_MIB, TORCHFERRY_S3_SERVER_SIDE_COPY (true/false), TORCHFERRY_S3_CHUNK_ENCODING (true/false).</summary>
+    /// <summary>
+    /// Options from the standard variables: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_DEFAULT_REGION, and TorchFerry's TORCHFERRY_S3_PART_SIZE_MIB, TORCHFERRY_S3_SERVER_SIDE_COPY
+    /// (true/false), TORCHFERRY_S3_CHUNK_ENCODING (true/false). Where those are absent, flytekit's own
+    /// FLYTE_AWS_ENDPOINT, FLYTE_AWS_ACCESS_KEY_ID and FLYTE_AWS_SECRET_ACCESS_KEY are used: Flyte
+    /// sets them on task pods (the sandbox's MinIO, for one), and the prepare-inputs init container
+    /// runs with the task's environment.
+    /// </summary>
     public static S3StoreOptions FromEnvironment(Func<string, string?>? variables = null)
     {
         variables ??= Environment.GetEnvironmentVariable;
-        var endpoint = Value(variables, "AWS_ENDPOINT_URL_S3") ?? Value(variables, "AWS_ENDPOINT_URL");
+        var endpoint = Value(variables, "AWS_ENDPOINT_URL_S3") ?? Value(variables, "AWS_ENDPOINT_URL") ?? Value(variables, "FLYTE_AWS_ENDPOINT");
         var options = new S3StoreOptions
         {
             Endpoint = endpoint is null ? null : new Uri(endpoint, UriKind.Absolute),
             Region = Value(variables, "AWS_REGION") ?? Value(variables, "AWS_DEFAULT_REGION") ?? "us-east-1",
         };
+        if (Value(variables, "AWS_ACCESS_KEY_ID") is null
+            && Value(variables, "FLYTE_AWS_ACCESS_KEY_ID") is { } flyteKey
+            && Value(variables, "FLYTE_AWS_SECRET_ACCESS_KEY") is { } flyteSecret)
+        {
+            options = options with { Credentials = (flyteKey, flyteSecret) };
+        }
         if (Value(variables, "TORCHFERRY_S3_PART_SIZE_MIB") is { } partSize)
         {
             options = options with { PartSize = long.Parse(partSize, CultureInfo.InvariantCulture) * 1024 * 1024 };
