@@ -139,7 +139,7 @@ public sealed class OperatorHostTests : IAsyncLifetime
             },
         };
         await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["o0"] = blob.DeepClone() } }));
-        await CreatePodAsync("gpu-train", "n0", $"file://{prefix}", annotations: null, succeeded: true);
+        await FlyteTaskPods.CreateAsync(client, Namespace, "gpu-train", "n0", $"file://{folder.Path}/exec1/n0/inputs.pb", $"file://{prefix}", annotations: null, succeeded: true);
 
         var name = TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + checkpoint);
         var registered = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, name));
@@ -149,44 +149,12 @@ public sealed class OperatorHostTests : IAsyncLifetime
         var inputs = Path.Combine(folder.Path, "exec1", "n1", "inputs.pb");
         Directory.CreateDirectory(Path.GetDirectoryName(inputs)!);
         await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["model"] = blob.DeepClone() } }));
-        await CreatePodAsync("cpu-eval", "n1", $"file://{folder.Path}/exec1/n1", new Dictionary<string, string> { ["torchferry.io/target-device"] = "cpu" }, succeeded: false, inputs: "file://" + inputs);
+        await FlyteTaskPods.CreateAsync(client, Namespace, "cpu-eval", "n1", "file://" + inputs, $"file://{folder.Path}/exec1/n1", new Dictionary<string, string> { ["torchferry.io/target-device"] = "cpu" }, succeeded: false);
 
         var ready = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, name) is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" && o["status"]?["variants"] is JsonArray { Count: 1 } ? o : null);
         Assert.Equal("cpu", ready["spec"]!["targetDevices"]![0]!.GetValue<string>());
         var variant = StorageUri.Parse(ready["status"]!["variants"]![0]!["uri"]!.GetValue<string>()).Key;
         Assert.Empty(torch.Torch.Compare("checkpoint_dict", variant).Problems);
-    }
-
-    private async Task CreatePodAsync(string name, string node, string outputPrefix, IDictionary<string, string>? annotations, bool succeeded, string? inputs = null)
-    {
-        var pod = new V1Pod
-        {
-            Metadata = new V1ObjectMeta
-            {
-                Name = name,
-                NamespaceProperty = Namespace,
-                Labels = new Dictionary<string, string> { ["execution-id"] = "exec1", ["node-id"] = node, ["task-name"] = $"workflows-{name}", ["project"] = "flytesnacks", ["domain"] = "development" },
-                Annotations = annotations,
-            },
-            Spec = new V1PodSpec
-            {
-                Containers =
-                [
-                    new V1Container
-                    {
-                        Name = "primary",
-                        Image = "ghcr.io/flyteorg/flytekit:py3.11",
-                        Args = ["pyflyte-execute", "--inputs", inputs ?? $"file://{folder.Path}/exec1/{node}/inputs.pb", "--output-prefix", outputPrefix, "--raw-output-data-prefix", $"file://{folder.Path}/raw", "--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--", "task-module", "workflows", "task-name", name],
-                    },
-                ],
-            },
-        };
-        var created = await client.CoreV1.CreateNamespacedPodAsync(pod, Namespace);
-        if (succeeded)
-        {
-            created.Status = new V1PodStatus { Phase = "Succeeded" };
-            await client.CoreV1.ReplaceNamespacedPodStatusAsync(created, name, Namespace);
-        }
     }
 
     private Task<object> CreateAsync(string name, string uri) => client.CustomObjects.CreateNamespacedCustomObjectAsync(

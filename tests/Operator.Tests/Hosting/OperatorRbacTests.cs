@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using k8s;
-using k8s.Models;
 using Serilog;
 using TorchFerry.Crds;
 using TorchFerry.Operator.Hosting;
@@ -100,7 +99,7 @@ public sealed class OperatorRbacTests : IAsyncLifetime
         }
 
         await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = literals.DeepClone() }));
-        await CreatePodAsync("gpu-train", "n0", $"file://{prefix}", annotations: null, succeeded: true, inputs: $"file://{folder.Path}/exec1/n0/inputs.pb");
+        await FlyteTaskPods.CreateAsync(testClient, FlyteNamespace, "gpu-train", "n0", $"file://{folder.Path}/exec1/n0/inputs.pb", $"file://{prefix}", annotations: null, succeeded: true);
         foreach (var (plural, name) in names)
         {
             await Poll.UntilAsync(() => api.Get(Group, Version, plural, FlyteNamespace, name), TimeSpan.FromSeconds(30), Interval);
@@ -110,7 +109,7 @@ public sealed class OperatorRbacTests : IAsyncLifetime
         var inputs = Path.Combine(folder.Path, "exec1", "n1", "inputs.pb");
         Directory.CreateDirectory(Path.GetDirectoryName(inputs)!);
         await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = literals.DeepClone() }));
-        await CreatePodAsync("cpu-eval", "n1", $"file://{folder.Path}/exec1/n1", new Dictionary<string, string> { ["torchferry.io/target-device"] = "cpu" }, succeeded: false, inputs: "file://" + inputs);
+        await FlyteTaskPods.CreateAsync(testClient, FlyteNamespace, "cpu-eval", "n1", "file://" + inputs, $"file://{folder.Path}/exec1/n1", new Dictionary<string, string> { ["torchferry.io/target-device"] = "cpu" }, succeeded: false);
         foreach (var (plural, name) in names)
         {
             await Poll.UntilAsync(() => api.Get(Group, Version, plural, FlyteNamespace, name) is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" && o["status"]?["variants"] is JsonArray { Count: 1 } ? o : null, TimeSpan.FromSeconds(30), Interval);
@@ -126,33 +125,9 @@ public sealed class OperatorRbacTests : IAsyncLifetime
         // The leader renews its Lease (an update) at least once.
         await Poll.UntilAsync(() => api.Calls.Any(c => c.User == Token && c.Resource == "leases" && c.Verb == "update"), TimeSpan.FromSeconds(10), Interval);
 
-        var policy = RbacPolicy.For(chart.Objects, chart.Single("ServiceAccount", "torchferry-operator")["metadata"]!["name"]!.GetValue<string>(), ReleaseNamespace);
+        var policy = RbacPolicy.For(chart.Objects, chart.Deployment("operator")["spec"]!["template"]!["spec"]!["serviceAccountName"]!.GetValue<string>(), ReleaseNamespace);
         var calls = api.Calls.Where(c => c.User == Token).ToList();
         Assert.Empty(calls.Where(c => !policy.Allows(c)).Select(c => c.ToString()).Distinct());
         Assert.Empty(policy.Grants.Where(g => !calls.Any(g.Covers)).Select(g => g.ToString()));
-    }
-
-    private async Task CreatePodAsync(string name, string node, string outputPrefix, IDictionary<string, string>? annotations, bool succeeded, string inputs)
-    {
-        var pod = new V1Pod
-        {
-            Metadata = new V1ObjectMeta
-            {
-                Name = name,
-                NamespaceProperty = FlyteNamespace,
-                Labels = new Dictionary<string, string> { ["execution-id"] = "exec1", ["node-id"] = node, ["task-name"] = $"workflows-{name}" },
-                Annotations = annotations,
-            },
-            Spec = new V1PodSpec
-            {
-                Containers = [new V1Container { Name = "primary", Image = "flytekit", Args = ["pyflyte-execute", "--inputs", inputs, "--output-prefix", outputPrefix, "--", "task-module", "workflows", "task-name", name] }],
-            },
-        };
-        var created = await testClient.CoreV1.CreateNamespacedPodAsync(pod, FlyteNamespace);
-        if (succeeded)
-        {
-            created.Status = new V1PodStatus { Phase = "Succeeded" };
-            await testClient.CoreV1.ReplaceNamespacedPodStatusAsync(created, name, FlyteNamespace);
-        }
     }
 }

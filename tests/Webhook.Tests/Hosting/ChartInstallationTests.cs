@@ -131,7 +131,7 @@ public sealed class ChartInstallationTests : IAsyncLifetime
             "deviceprofiles");
         await Poll.UntilAsync(() => profiles.Profiles.Count == 2, TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(20));
 
-        var policy = RbacPolicy.For(chart.Objects, chart.Single("ServiceAccount", $"{Release}-webhook")["metadata"]!["name"]!.GetValue<string>(), ReleaseNamespace);
+        var policy = RbacPolicy.For(chart.Objects, chart.Deployment("webhook")["spec"]!["template"]!["spec"]!["serviceAccountName"]!.GetValue<string>(), ReleaseNamespace);
         var calls = api.Calls.Where(c => c.User == Token).ToList();
         Assert.NotEmpty(calls);
         Assert.Empty(calls.Where(c => !policy.Allows(c)).Select(c => c.ToString()).Distinct());
