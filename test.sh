@@ -4,9 +4,10 @@ set -uo pipefail
 cd "$(dirname "$0")"
 scripts/install-test-deps.sh || exit 1
 
-# The published binaries, laid out as the Dockerfile builds them (the same script); the chart tests
-# check that the commands the chart runs exist there and start.
-scripts/publish.sh artifacts/image/app || exit 1
+# The published binaries, laid out as the Dockerfile builds them (the same script, given the
+# architecture as Docker's TARGETARCH names it); the chart tests check that the commands the chart
+# runs exist there and start.
+scripts/publish.sh artifacts/image/app "$(dpkg --print-architecture)" || exit 1
 
 results=artifacts/test-results
 rm -rf "$results"
