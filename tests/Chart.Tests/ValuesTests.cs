@@ -79,6 +79,27 @@ public sealed class ValuesTests
     }
 
     [Fact]
+    public void ServiceMonitors_SelectEachComponentsServiceAndNamedPort()
+    {
+        var chart = Helm.Template("torchferry", "torchferry-system", "--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.labels.release=prometheus");
+        Assert.Empty(Helm.Template("torchferry", "torchferry-system").OfKind("ServiceMonitor"));
+
+        foreach (var monitor in chart.OfKind("ServiceMonitor"))
+        {
+            Assert.Equal("prometheus", monitor["metadata"]!["labels"]!["release"]!.GetValue<string>());
+            var selector = monitor["spec"]!["selector"]!["matchLabels"]!.AsObject();
+            var service = chart.OfKind("Service").Single(s => selector.All(l => s["metadata"]!["labels"]![l.Key]?.GetValue<string>() == l.Value!.GetValue<string>()));
+            var port = monitor["spec"]!["endpoints"]![0]!["port"]!.GetValue<string>();
+            Assert.Contains(service["spec"]!["ports"]!.AsArray(), p => p!["name"]!.GetValue<string>() == port);
+        }
+
+        Assert.Equal(2, chart.OfKind("ServiceMonitor").Count());
+        var webhook = chart.Single("ServiceMonitor", "torchferry-webhook")["spec"]!["endpoints"]![0]!;
+        Assert.Equal("https", webhook["scheme"]!.GetValue<string>());
+        Assert.Equal("torchferry-webhook-tls", webhook["tlsConfig"]!["ca"]!["secret"]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void ChartObjects_HoldNoCredentials()
     {
         var chart = Helm.Template("torchferry", "torchferry-system", "--set", "storage.credentials.existingSecret=flyte-minio");
