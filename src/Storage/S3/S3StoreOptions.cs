@@ -70,6 +70,7 @@ public sealed record S3StoreOptions
         {
             options = options with { Credentials = (flyteKey, flyteSecret) };
         }
+
         if (Value(variables, "TORCHFERRY_S3_PART_SIZE_MIB") is { } partSize)
         {
             options = options with { PartSize = long.Parse(partSize, CultureInfo.InvariantCulture) * 1024 * 1024 };
