@@ -26,9 +26,19 @@ public sealed class RenderedChart(string release, string @namespace, IReadOnlyLi
     public JsonObject Deployment(string component) =>
         OfKind("Deployment").Single(d => d["metadata"]!["labels"]!["app.kubernetes.io/component"]!.GetValue<string>() == component);
 
+    /// <summary>The PEM the webhook configuration's caBundle holds (absent with cert-manager, which injects it).</summary>
+    public string CaBundlePem =>
+        Text(Single("MutatingWebhookConfiguration")["webhooks"]![0]!["clientConfig"]!["caBundle"]
+            ?? throw new InvalidOperationException("the webhook configuration has no caBundle"));
+
+    /// <summary>A Secret's data entry as text (PEM certificates and keys).</summary>
+    public static string SecretText(JsonNode secret, string key) => Text(secret["data"]![key]!);
+
     /// <summary>The arguments of a component's container, as "--flag" → value ("" for a bare flag).</summary>
     public IReadOnlyDictionary<string, string> Arguments(string component) =>
         Deployment(component)["spec"]!["template"]!["spec"]!["containers"]![0]!["args"]!.AsArray()
             .Select(a => a!.GetValue<string>().Split('=', 2))
             .ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : string.Empty);
+
+    private static string Text(JsonNode base64) => System.Text.Encoding.ASCII.GetString(Convert.FromBase64String(base64.GetValue<string>()));
 }

@@ -1,0 +1,23 @@
+using System.Security.Cryptography.X509Certificates;
+
+namespace TorchFerry.TestSupport;
+
+/// <summary>Trust as the API server grants it to a webhook: a certificate chains to one of the PEM roots of a caBundle, and nothing else is trusted.</summary>
+public static class CaBundle
+{
+    /// <summary>The certificates of a PEM bundle.</summary>
+    public static X509Certificate2Collection Parse(string pem)
+    {
+        var roots = new X509Certificate2Collection();
+        roots.ImportFromPem(pem);
+        return roots;
+    }
+
+    /// <summary>Why <paramref name="certificate"/> does not chain to one of <paramref name="roots"/> (no system roots, no revocation check); empty when it does.</summary>
+    public static IReadOnlyList<string> ChainProblems(X509Certificate2Collection roots, X509Certificate2 certificate)
+    {
+        using var chain = new X509Chain { ChainPolicy = { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck } };
+        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        return chain.Build(certificate) ? [] : [.. chain.ChainStatus.Select(s => s.StatusInformation.Trim()).DefaultIfEmpty("the chain did not build")];
+    }
+}
