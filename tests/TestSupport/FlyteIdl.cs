@@ -8,6 +8,15 @@ public static class FlyteIdl
 {
     private static string Script => Path.Combine(RepositoryPaths.Tools, "flyte-literals.js");
 
+    /// <summary>A Literal holding a blob of a Flyte format (PyTorchCheckpoint, ...) at a URI, in the object shape Encode takes.</summary>
+    public static JsonObject BlobLiteral(string format, string uri) => new()
+    {
+        ["scalar"] = new JsonObject
+        {
+            ["blob"] = new JsonObject { ["metadata"] = new JsonObject { ["type"] = new JsonObject { ["format"] = format } }, ["uri"] = uri },
+        },
+    };
+
     /// <summary>Encodes a LiteralMap given in the generated JS classes' object shape (enums as numbers).</summary>
     public static byte[] Encode(JsonNode literalMap)
     {

@@ -89,7 +89,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         {
             ["literals"] = new JsonObject
             {
-                ["model"] = new JsonObject { ["scalar"] = new JsonObject { ["blob"] = new JsonObject { ["metadata"] = new JsonObject { ["type"] = new JsonObject { ["format"] = "PyTorchCheckpoint" } }, ["uri"] = blobUri ?? source.ToUriString() } } },
+                ["model"] = FlyteIdl.BlobLiteral("PyTorchCheckpoint", blobUri ?? source.ToUriString()),
                 ["epochs"] = new JsonObject { ["scalar"] = new JsonObject { ["primitive"] = new JsonObject { ["integer"] = 3 } } },
             },
         };

@@ -127,17 +127,7 @@ public sealed class OperatorHostTests : IAsyncLifetime
         Directory.CreateDirectory(Path.Combine(prefix, "o0"));
         var checkpoint = Path.Combine(prefix, "o0", "ck.pt");
         File.Copy(torch.GpuFile("checkpoint_dict"), checkpoint);
-        var blob = new JsonObject
-        {
-            ["scalar"] = new JsonObject
-            {
-                ["blob"] = new JsonObject
-                {
-                    ["metadata"] = new JsonObject { ["type"] = new JsonObject { ["format"] = "PyTorchCheckpoint" } },
-                    ["uri"] = "file://" + checkpoint,
-                },
-            },
-        };
+        var blob = FlyteIdl.BlobLiteral("PyTorchCheckpoint", "file://" + checkpoint);
         await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["o0"] = blob.DeepClone() } }));
         await FlyteTaskPods.CreateAsync(client, Namespace, "gpu-train", "n0", $"file://{folder.Path}/exec1/n0/inputs.pb", $"file://{prefix}", annotations: null, succeeded: true);
 

@@ -88,13 +88,7 @@ public sealed class OperatorRbacTests : IAsyncLifetime
             Directory.CreateDirectory(Path.Combine(prefix, literal));
             var file = Path.Combine(prefix, literal, fixture + ".pt");
             File.Copy(torch.GpuFile(fixture), file);
-            literals[literal] = new JsonObject
-            {
-                ["scalar"] = new JsonObject
-                {
-                    ["blob"] = new JsonObject { ["metadata"] = new JsonObject { ["type"] = new JsonObject { ["format"] = format } }, ["uri"] = "file://" + file },
-                },
-            };
+            literals[literal] = FlyteIdl.BlobLiteral(format, "file://" + file);
             names.Add((plural, TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + file)));
         }
 
