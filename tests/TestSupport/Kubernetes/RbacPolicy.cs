@@ -14,9 +14,6 @@ public sealed class RbacPolicy
 
     private RbacPolicy(List<Grant> grants) => this.grants = grants;
 
-    /// <summary>Every rule granted, one per group, resource and verb, with where it applies.</summary>
-    public IReadOnlyList<Grant> Grants => grants;
-
     /// <summary>The policy of a ServiceAccount among rendered manifests.</summary>
     public static RbacPolicy For(IEnumerable<JsonObject> objects, string serviceAccount, string serviceAccountNamespace)
     {
@@ -55,8 +52,13 @@ public sealed class RbacPolicy
         return new RbacPolicy(result);
     }
 
-    /// <summary>Whether the call is authorized.</summary>
-    public bool Allows(ApiCall call) => grants.Any(g => g.Covers(call));
+    private bool Allows(ApiCall call) => grants.Any(g => g.Covers(call));
+
+    /// <summary>The calls this policy refuses, each once.</summary>
+    public IReadOnlyList<string> Refused(IEnumerable<ApiCall> calls) => calls.Where(c => !Allows(c)).Select(c => c.ToString()).Distinct().ToList();
+
+    /// <summary>The grants none of the calls needed: more than least privilege.</summary>
+    public IReadOnlyList<string> Unused(IReadOnlyCollection<ApiCall> calls) => grants.Where(g => !calls.Any(g.Covers)).Select(g => g.ToString()).ToList();
 
     private static string Kind(JsonObject o) => o["kind"]?.GetValue<string>() ?? string.Empty;
 
