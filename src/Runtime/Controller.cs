@@ -8,7 +8,7 @@ namespace TorchFerry.Runtime;
 /// <summary>
 /// Informer, work queue and workers for one resource type: every change queues the object's key;
 /// workers (as many as configured, never two on one key) reconcile the cached object, requeue on
-/// request, back off on errors; exceptions never escape a worker.
+/// request, back off on errors, forget keys whose error is terminal; exceptions never escape a worker.
 /// </summary>
 internal sealed class Controller<T>(
     string name,
@@ -74,6 +74,13 @@ internal sealed class Controller<T>(
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 result = "cancelled";
+            }
+            catch (Exception e) when (e is TerminalReconcileException || ApiErrors.IsTerminal(e))
+            {
+                // Retrying gives the same answer: drop the key until the object changes again.
+                result = "terminal";
+                queue.Forget(key);
+                log.Warning("{Controller:l}: reconciling {Key:l} failed for good ({Error:l}); not retried until it changes", name, key, ApiErrors.Describe(e));
             }
 #pragma warning disable CA1031 // a worker must survive any reconcile failure; the key backs off and is retried
             catch (Exception e)

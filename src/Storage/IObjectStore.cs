@@ -1,4 +1,4 @@
-using TorchFerry.Archive;
+using TorchFerry.Format.Archive;
 
 namespace TorchFerry.Storage;
 

@@ -56,17 +56,27 @@ public sealed class ValuesTests
     }
 
     [Fact]
-    public void SerializerImage_DefaultsToTheChartsImage_PinnedByDigestWhenGiven()
+    public void PrepareInputsImage_DefaultsToTheChartsImage_PinnedByDigestWhenGiven()
     {
         var digest = "sha256:" + new string('a', 64);
         var byTag = Helm.Template("torchferry", "torchferry-system", "--set", "image.tag=1.2.3");
         var byDigest = Helm.Template("torchferry", "torchferry-system", "--set", $"image.digest={digest}");
-        var separate = Helm.Template("torchferry", "torchferry-system", "--set", "serializer.image=registry.local/torchferry:1.2.3");
+        var separate = Helm.Template("torchferry", "torchferry-system", "--set", "prepareInputs.image=registry.local/torchferry:1.2.3");
 
-        Assert.Equal("ghcr.io/torchferry/torchferry:1.2.3", byTag.Arguments("webhook")["--serializer-image"]);
+        Assert.Equal("ghcr.io/torchferry/torchferry:1.2.3", byTag.Arguments("webhook")["--prepare-inputs-image"]);
         Assert.Equal("ghcr.io/torchferry/torchferry:1.2.3", Container(byTag)["image"]!.GetValue<string>());
-        Assert.Equal($"ghcr.io/torchferry/torchferry@{digest}", byDigest.Arguments("webhook")["--serializer-image"]);
-        Assert.Equal("registry.local/torchferry:1.2.3", separate.Arguments("webhook")["--serializer-image"]);
+        Assert.Equal($"ghcr.io/torchferry/torchferry@{digest}", byDigest.Arguments("webhook")["--prepare-inputs-image"]);
+        Assert.Equal("registry.local/torchferry:1.2.3", separate.Arguments("webhook")["--prepare-inputs-image"]);
+    }
+
+    [Fact]
+    public void SerializerImage_OldValueName_StillReachesTheWebhookForOneRelease()
+    {
+        var old = Helm.Template("torchferry", "torchferry-system", "--set", "serializer.image=registry.local/old:1");
+        var both = Helm.Template("torchferry", "torchferry-system", "--set", "serializer.image=registry.local/old:1", "--set", "prepareInputs.image=registry.local/new:2");
+
+        Assert.Equal("registry.local/old:1", old.Arguments("webhook")["--prepare-inputs-image"]);
+        Assert.Equal("registry.local/new:2", both.Arguments("webhook")["--prepare-inputs-image"]);
     }
 
     [Fact]

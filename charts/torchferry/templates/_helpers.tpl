@@ -66,8 +66,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{- define "torchferry.serializerImage" -}}
-{{- default (include "torchferry.image" .) .Values.serializer.image -}}
+{{/* The prepare-inputs init container's image: prepareInputs.image, else the deprecated serializer.image, else the chart's image. */}}
+{{- define "torchferry.prepareInputsImage" -}}
+{{- $image := .Values.prepareInputs.image | default (.Values.serializer).image -}}
+{{- default (include "torchferry.image" .) $image -}}
 {{- end -}}
 
 {{/* The webhook Service's DNS names, as the API server dials it and as the certificate must name it. */}}

@@ -1,4 +1,4 @@
-using TorchFerry.Archive;
+using TorchFerry.Format;
 
 namespace TorchFerry.Cli.Commands;
 
@@ -27,7 +27,7 @@ internal static class CommandErrors
             await error.WriteLineAsync($"torchferry: {FirstLine(e.Message)}").ConfigureAwait(false);
             return Usage;
         }
-        catch (Exception e) when (e is ArchiveFormatException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ArtifactFormatException or IOException or UnauthorizedAccessException)
         {
             await error.WriteLineAsync($"torchferry: {FirstLine(e.Message)}").ConfigureAwait(false);
             return Failed;

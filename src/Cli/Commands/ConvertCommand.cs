@@ -1,6 +1,6 @@
 using System.CommandLine;
 using TorchFerry.Cli.Output;
-using TorchFerry.Conversion;
+using TorchFerry.Format.Conversion;
 using TorchFerry.Storage;
 using TorchFerry.Storage.Conversion;
 
@@ -13,7 +13,7 @@ internal static class ConvertCommand
     {
         var source = new Argument<string>("SRC") { Description = "The torch.save archive to read (never modified): a path, file:// or s3://bucket/key." };
         var destination = new Argument<string>("DST") { Description = "Where to write the converted archive (written whole or not at all): a path, file:// or s3://bucket/key." };
-        var device = new Option<string?>("--device", "-d") { Description = "Device every storage goes to: cpu, cuda, cuda:N (like map_location='cpu')." };
+        var device = new Option<string?>("--device", "-d") { Description = "Device every storage goes to: cpu, cuda or cuda:N (like map_location='cpu'); cuda means cuda:0." };
         var map = new Option<string[]>("--map") { Description = "Per-location mapping FROM=TO, e.g. cuda:1=cuda:0 (like a map_location dict); repeatable.", AllowMultipleArgumentsPerToken = false };
         var force = new Option<bool>("--force", "-f") { Description = "Replace DST if it exists." };
         var noVerify = new Option<bool>("--no-verify") { Description = "Skip checking each copied record's CRC-32 (torch does not check them either)." };
@@ -32,7 +32,7 @@ internal static class ConvertCommand
         };
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(context.Error, async () =>
         {
-            var deviceMap = DeviceMap.Create(parse.GetValue(device), parse.GetValue(map));
+            var deviceMap = DeviceArguments.Parse(parse.GetValue(device), parse.GetValue(map));
             var from = StorageUri.Parse(parse.GetValue(source)!);
             var to = StorageUri.Parse(parse.GetValue(destination)!);
             var log = context.CreateLog(parse.GetValue(verbose));

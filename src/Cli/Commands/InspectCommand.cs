@@ -1,6 +1,6 @@
 using System.CommandLine;
 using TorchFerry.Cli.Output;
-using TorchFerry.Inspection;
+using TorchFerry.Format.Inspection;
 using TorchFerry.Storage;
 using TorchFerry.Storage.Conversion;
 

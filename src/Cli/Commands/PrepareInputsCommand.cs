@@ -1,11 +1,11 @@
 using System.CommandLine;
-using TorchFerry.Cli.Serializer;
-using TorchFerry.Conversion;
+using TorchFerry.Cli.PrepareInputs;
+using TorchFerry.Contract;
 using TorchFerry.Storage;
 
 namespace TorchFerry.Cli.Commands;
 
-/// <summary><c>torchferry prepare-inputs --source URI --target URI --device D</c>: the serializer init container.</summary>
+/// <summary><c>torchferry prepare-inputs --source URI --target URI --device D</c>: the webhook's init container.</summary>
 internal static class PrepareInputsCommand
 {
     public static Command Create(CommandContext context)
@@ -21,11 +21,7 @@ internal static class PrepareInputsCommand
         };
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(context.Error, async () =>
         {
-            var wanted = parse.GetValue(device)!;
-            if (!DeviceMap.IsDevice(wanted))
-            {
-                throw new ArgumentException($"--device '{wanted}': not a device (cpu, cuda, cuda:N)");
-            }
+            var wanted = TorchDevice.Parse(parse.GetValue(device), "--device");
 
             var log = context.CreateLog(verbose: false);
             using var stores = context.CreateStores(log, durable: true);

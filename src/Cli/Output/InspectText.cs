@@ -1,5 +1,5 @@
 using System.Text.Json;
-using TorchFerry.Inspection;
+using TorchFerry.Format.Inspection;
 
 namespace TorchFerry.Cli.Output;
 

@@ -4,6 +4,7 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 using Serilog;
+using TorchFerry.Contract;
 using TorchFerry.Crds;
 using TorchFerry.Runtime;
 
@@ -17,7 +18,7 @@ namespace TorchFerry.Operator.Artifacts;
 internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchronizer synchronizer, EventRecorder events, string plural, ILogger log)
     where T : TorchFerryResource<ArtifactSpec, ArtifactStatus>
 {
-    public const string Finalizer = "torchferry.io/variants";
+    private const string Finalizer = ManagedObjects.VariantsFinalizer;
     private static readonly TimeSpan RetryFailed = TimeSpan.FromSeconds(30);
 
     // Stores send no change notifications: a ready artifact re-checks its source's ETag this often.
@@ -56,7 +57,7 @@ internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchron
         if (!SameJson(status, previous))
         {
             await WriteStatusAsync(item, status, cancellationToken).ConfigureAwait(false);
-            var ready = status.Conditions?.FirstOrDefault(c => c.Type == "Ready");
+            var ready = status.Conditions?.FirstOrDefault(c => c.Type == ConditionReasons.ReadyType);
             if (status.Phase == ArtifactPhase.Failed)
             {
                 await events.RecordAsync(item, "Warning", ready?.Reason ?? "Failed", ready?.Message ?? "failed", cancellationToken).ConfigureAwait(false);
@@ -67,12 +68,13 @@ internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchron
             }
         }
 
-        // A forbidden URI will not fix itself; store or conversion failures may.
-        var reason = status.Conditions?.FirstOrDefault(c => c.Type == "Ready")?.Reason;
-        return status.Phase switch
+        // A forbidden URI or device will not fix itself: the next spec change brings the object back.
+        // A source that is not a usable archive may be replaced: look again when ready ones do.
+        var outcome = status.Conditions?.FirstOrDefault(c => c.Type == ConditionReasons.ReadyType);
+        return (status.Phase, outcome?.Reason) switch
         {
-            ArtifactPhase.Failed when reason == "ForbiddenUri" => ReconcileResult.Done,
-            ArtifactPhase.Failed => new ReconcileResult(RetryFailed),
+            (ArtifactPhase.Failed, ConditionReasons.ForbiddenUri or ConditionReasons.InvalidDevice) => throw new TerminalReconcileException($"{ns}/{name}: {outcome!.Message}"),
+            (ArtifactPhase.Failed, ConditionReasons.SourceUnavailable or ConditionReasons.ConversionFailed) => new ReconcileResult(RetryFailed),
             _ => new ReconcileResult(RecheckSource),
         };
     }

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using Serilog;
-using TorchFerry.Conversion;
+using TorchFerry.Format;
+using TorchFerry.Format.Conversion;
+using TorchFerry.Contract;
 using TorchFerry.Crds;
-using TorchFerry.Inspection;
+using TorchFerry.Format.Inspection;
 using TorchFerry.Storage;
 using TorchFerry.Storage.Conversion;
 
@@ -31,7 +33,22 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
         }
         catch (Exception e) when (e is StorageException or ArgumentException)
         {
-            return Failed(current, generation, inspected: false, "ForbiddenUri", e.Message);
+            return Failed(current, generation, inspected: false, ConditionReasons.ForbiddenUri, e.Message);
+        }
+
+        var targets = new List<string>();
+        foreach (var wanted in spec.TargetDevices ?? [])
+        {
+            if (!TorchDevice.TryParse(wanted, out var device))
+            {
+                // The CRD schema refuses these; an older CRD or a hand-edited object may not.
+                return Failed(current, generation, inspected: false, ConditionReasons.InvalidDevice, TorchDevice.Problem(wanted, "spec.targetDevices"));
+            }
+
+            if (!targets.Contains(device.Name))
+            {
+                targets.Add(device.Name);
+            }
         }
 
         ObjectInfo info;
@@ -43,12 +60,15 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
                 ? known
                 : Inspected(info, await converter.InspectAsync(source, cancellationToken: cancellationToken).ConfigureAwait(false));
         }
-        catch (Exception e) when (e is StorageException or Archive.ArchiveFormatException)
+        catch (StorageException e)
         {
-            return Failed(current, generation, inspected: false, e is StorageException ? "SourceUnavailable" : "NotAPyTorchArtifact", e.Message);
+            return Failed(current, generation, inspected: false, ConditionReasons.SourceUnavailable, e.Message);
+        }
+        catch (ArtifactFormatException e)
+        {
+            return Failed(current, generation, inspected: false, FormatReasons.For(e.Kind), e.Message);
         }
 
-        var targets = (spec.TargetDevices ?? []).Distinct(StringComparer.Ordinal).ToList();
         var variants = new List<ArtifactVariant>();
         foreach (var device in targets)
         {
@@ -56,11 +76,12 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             {
                 variants.Add(await VariantAsync(@namespace, source, info, inspected, device, current, cancellationToken).ConfigureAwait(false));
             }
-            catch (Exception e) when (e is StorageException or Archive.ArchiveFormatException)
+            catch (Exception e) when (e is StorageException or ArtifactFormatException)
             {
                 log.Warning("{Namespace:l}: converting {Source:l} for {Device:l} failed: {Error:l}", @namespace, source, device, e.Message);
                 var partial = current with { Source = inspected, Variants = variants };
-                return Failed(partial, generation, inspected: true, "ConversionFailed", $"{device}: {e.Message}");
+                var reason = e is ArtifactFormatException format ? FormatReasons.For(format.Kind) : ConditionReasons.ConversionFailed;
+                return Failed(partial, generation, inspected: true, reason, $"{device}: {e.Message}");
             }
         }
 
@@ -73,8 +94,8 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             Source = inspected,
             Variants = variants,
             Conditions = Conditions.Set(
-                Conditions.Set(current.Conditions, new Condition { Type = "Inspected", Status = ConditionStatus.True, Reason = "Inspected", Message = $"{inspected.TensorCount} tensors on {string.Join(", ", inspected.Devices ?? [])}", ObservedGeneration = generation, LastTransitionTime = now }),
-                new Condition { Type = "Ready", Status = ConditionStatus.True, Reason = "VariantsReady", Message = targets.Count == 0 ? "no target devices" : $"variants ready for {string.Join(", ", targets)}", ObservedGeneration = generation, LastTransitionTime = now }),
+                Conditions.Set(current.Conditions, new Condition { Type = ConditionReasons.InspectedType, Status = ConditionStatus.True, Reason = ConditionReasons.Inspected, Message = $"{inspected.TensorCount} tensors on {string.Join(", ", inspected.Devices ?? [])}", ObservedGeneration = generation, LastTransitionTime = now }),
+                new Condition { Type = ConditionReasons.ReadyType, Status = ConditionStatus.True, Reason = ConditionReasons.VariantsReady, Message = targets.Count == 0 ? "no target devices" : $"variants ready for {string.Join(", ", targets)}", ObservedGeneration = generation, LastTransitionTime = now }),
         };
     }
 
@@ -176,10 +197,10 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
     private ArtifactStatus Failed(ArtifactStatus current, long generation, bool inspected, string reason, string message)
     {
         var now = time.GetUtcNow();
-        var conditions = Conditions.Set(current.Conditions, new Condition { Type = "Ready", Status = ConditionStatus.False, Reason = reason, Message = message, ObservedGeneration = generation, LastTransitionTime = now });
+        var conditions = Conditions.Set(current.Conditions, new Condition { Type = ConditionReasons.ReadyType, Status = ConditionStatus.False, Reason = reason, Message = message, ObservedGeneration = generation, LastTransitionTime = now });
         if (!inspected)
         {
-            conditions = Conditions.Set(conditions, new Condition { Type = "Inspected", Status = ConditionStatus.False, Reason = reason, Message = message, ObservedGeneration = generation, LastTransitionTime = now });
+            conditions = Conditions.Set(conditions, new Condition { Type = ConditionReasons.InspectedType, Status = ConditionStatus.False, Reason = reason, Message = message, ObservedGeneration = generation, LastTransitionTime = now });
         }
 
         return current with { Phase = ArtifactPhase.Failed, ObservedGeneration = generation, Conditions = conditions };

@@ -5,7 +5,7 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 using Serilog;
-using TorchFerry.Conversion;
+using TorchFerry.Contract;
 using TorchFerry.Crds;
 using TorchFerry.Flyte;
 using TorchFerry.Operator.Artifacts;
@@ -21,10 +21,10 @@ namespace TorchFerry.Operator.Flyte;
 /// converted while the pod is scheduled. Artifact names are derived from blob URIs, so both sides
 /// meet on the same resource whatever order they come in.
 /// </summary>
-internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter stores, UriPolicy policy, ILogger log)
+internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter stores, UriPolicy policy, EventRecorder events, ILogger log)
 {
-    private const string Group = "torchferry.io";
-    private const string Version = "v1alpha1";
+    private const string Group = TensorArtifact.Group;
+    private const string Version = TensorArtifact.Version;
 
     public async Task<ReconcileResult> ReconcileAsync(V1Pod pod, CancellationToken cancellationToken)
     {
@@ -38,23 +38,26 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
             foreach (var blob in await BlobsAsync(task, prefix.TrimEnd('/') + "/outputs.pb", cancellationToken).ConfigureAwait(false))
             {
                 var producer = new FlyteProducer { Project = task.Project, Domain = task.Domain, Execution = task.Execution, Node = task.Node, Task = task.Task, Output = blob.Path };
-                await EnsureArtifactAsync(task.Namespace, blob, producer, device: null, cancellationToken).ConfigureAwait(false);
+                await EnsureEachAsync(pod, task, blob, producer, device: null, cancellationToken).ConfigureAwait(false);
             }
         }
         else if (pod.Status?.Phase is null or "Pending"
             && pod.Metadata.Annotations is { } annotations
-            && annotations.TryGetValue(FlyteTaskPod.TargetDeviceAnnotation, out var device)
+            && annotations.TryGetValue(Annotations.TargetDevice, out var wanted)
             && task.Inputs is { } inputs)
         {
-            if (!DeviceMap.IsDevice(device))
+            if (!TorchDevice.TryParse(wanted, out var device))
             {
-                log.Warning("{Namespace:l}/{Name:l}: annotation {Annotation:l} names no device ({Device:l}); ignored", task.Namespace, task.Name, FlyteTaskPod.TargetDeviceAnnotation, device);
+                // Refused here, at the operator's edge: nothing is registered for it, the pod runs on.
+                var problem = TorchDevice.Problem(wanted, "annotation " + Annotations.TargetDevice);
+                log.Warning("{Namespace:l}/{Name:l}: {Problem:l}; its inputs are not converted", task.Namespace, task.Name, problem);
+                await events.RecordAsync(pod, "Warning", ConditionReasons.InvalidAnnotation, problem + "; its inputs are not converted", cancellationToken).ConfigureAwait(false);
                 return ReconcileResult.Done;
             }
 
             foreach (var blob in await BlobsAsync(task, inputs, cancellationToken).ConfigureAwait(false))
             {
-                await EnsureArtifactAsync(task.Namespace, blob, producer: null, device, cancellationToken).ConfigureAwait(false);
+                await EnsureEachAsync(pod, task, blob, producer: null, device.Name, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -85,9 +88,24 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
         }
     }
 
+    // One refused blob (an object the API server will never accept) must not keep the others from being registered.
+    private async Task EnsureEachAsync(V1Pod pod, FlyteTaskPod task, PyTorchBlob blob, FlyteProducer? producer, string? device, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureArtifactAsync(task.Namespace, blob, producer, device, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpOperationException e) when (ApiErrors.IsTerminal(e))
+        {
+            var message = $"{blob.Uri}: not registered, the API server refused it ({ApiErrors.Describe(e)})";
+            log.Warning("{Namespace:l}/{Name:l}: {Message:l}", task.Namespace, task.Name, message);
+            await events.RecordAsync(pod, "Warning", ConditionReasons.Rejected, message, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     private async Task EnsureArtifactAsync(string @namespace, PyTorchBlob blob, FlyteProducer? producer, string? device, CancellationToken cancellationToken)
     {
-        var (plural, kind) = blob.Format == nameof(FlyteBlobFormat.PyTorchCheckpoint) ? ("checkpointartifacts", nameof(CheckpointArtifact)) : ("tensorartifacts", nameof(TensorArtifact));
+        var (plural, kind) = blob.Format == nameof(FlyteBlobFormat.PyTorchCheckpoint) ? (CheckpointArtifact.Plural, nameof(CheckpointArtifact)) : (TensorArtifact.Plural, nameof(TensorArtifact));
         var name = ArtifactNames.For(blob.Uri);
         for (var attempt = 0; attempt < 5; attempt++)
         {
@@ -116,7 +134,7 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
                         {
                             ["name"] = name,
                             ["namespace"] = @namespace,
-                            ["labels"] = new JsonObject { ["app.kubernetes.io/managed-by"] = "torchferry" },
+                            ["labels"] = new JsonObject { [ManagedObjects.ManagedByLabel] = ManagedObjects.ManagedBy },
                         },
                         ["spec"] = JsonNode.Parse(KubernetesJson.Serialize(new ArtifactSpec
                         {

@@ -1,4 +1,5 @@
 using k8s.Models;
+using TorchFerry.Contract;
 using TorchFerry.Flyte;
 
 namespace TorchFerry.Operator.Flyte;
@@ -9,18 +10,12 @@ namespace TorchFerry.Operator.Flyte;
 /// </summary>
 internal sealed record FlyteTaskPod(string Namespace, string Name, string? Project, string? Domain, string Execution, string Node, string Task, string? Inputs, string? OutputPrefix)
 {
-    /// <summary>The label selector for Flyte task pods.</summary>
-    public const string Selector = "execution-id,node-id,task-name";
-
-    /// <summary>Annotation asking the operator to convert the pod's PyTorch inputs for a device.</summary>
-    public const string TargetDeviceAnnotation = "torchferry.io/target-device";
-
     /// <summary>The Flyte view of <paramref name="pod"/>, or null when it is not a Flyte task pod.</summary>
     public static FlyteTaskPod? From(V1Pod pod)
     {
         ArgumentNullException.ThrowIfNull(pod);
         var labels = pod.Metadata.Labels ?? new Dictionary<string, string>();
-        if (!labels.TryGetValue("execution-id", out var execution) || !labels.TryGetValue("node-id", out var node) || !labels.TryGetValue("task-name", out var task))
+        if (!labels.TryGetValue(FlyteLabels.ExecutionId, out var execution) || !labels.TryGetValue(FlyteLabels.NodeId, out var node) || !labels.TryGetValue(FlyteLabels.TaskName, out var task))
         {
             return null;
         }
@@ -31,8 +26,8 @@ internal sealed record FlyteTaskPod(string Namespace, string Name, string? Proje
         return new FlyteTaskPod(
             pod.Metadata.NamespaceProperty,
             pod.Metadata.Name,
-            (labels.TryGetValue("project", out var project) ? project : null),
-            (labels.TryGetValue("domain", out var domain) ? domain : null),
+            labels.TryGetValue(FlyteLabels.Project, out var project) ? project : null,
+            labels.TryGetValue(FlyteLabels.Domain, out var domain) ? domain : null,
             execution,
             node,
             task,

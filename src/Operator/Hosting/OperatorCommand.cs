@@ -3,6 +3,7 @@ using System.Text.Json;
 using k8s;
 using Serilog;
 using Serilog.Formatting.Compact;
+using TorchFerry.Runtime.Hosting;
 using TorchFerry.Storage;
 
 namespace TorchFerry.Operator.Hosting;
@@ -29,10 +30,7 @@ internal static class OperatorCommand
             Log.Logger = new LoggerConfiguration().WriteTo.Console(new CompactJsonFormatter()).CreateLogger();
             try
             {
-                var config = parse.GetValue(kubeconfig) is { } file
-                    ? KubernetesClientConfiguration.BuildConfigFromConfigFile(file)
-                    : KubernetesClientConfiguration.IsInCluster() ? KubernetesClientConfiguration.InClusterConfig() : KubernetesClientConfiguration.BuildConfigFromConfigFile();
-                using var client = new Kubernetes(config);
+                using var client = new Kubernetes(KubeConfig.Select(parse.GetValue(kubeconfig)));
                 using var stores = new ObjectStoreRouter(log: Log.Logger);
                 var options = new OperatorOptions
                 {
@@ -64,6 +62,6 @@ internal static class OperatorCommand
                 await Log.CloseAndFlushAsync().ConfigureAwait(false);
             }
         });
-        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+        return await CommandLine.InvokeAsync(root, args, Console.Error).ConfigureAwait(false);
     }
 }

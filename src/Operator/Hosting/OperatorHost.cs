@@ -2,12 +2,13 @@ using k8s;
 using k8s.Models;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using TorchFerry.Contract;
 using TorchFerry.Crds;
 using TorchFerry.Operator.Artifacts;
 using TorchFerry.Operator.Flyte;
 using TorchFerry.Runtime;
+using TorchFerry.Runtime.Hosting;
 using TorchFerry.Storage;
 using ILogger = Serilog.ILogger;
 
@@ -18,11 +19,23 @@ namespace TorchFerry.Operator.Hosting;
 /// this replica holds the Lease, and an HTTP endpoint with /metrics, /healthz and /readyz. Stops
 /// gracefully when its token is cancelled (SIGTERM).
 /// </summary>
-internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores, OperatorOptions options, TimeProvider time, ILogger log)
+internal sealed class OperatorHost
 {
-    private readonly ControllerMetrics metrics = new();
+    private readonly IKubernetes client;
+    private readonly ObjectStoreRouter stores;
+    private readonly OperatorOptions options;
+    private readonly TimeProvider time;
+    private readonly ILogger log;
+    private readonly MetricsRegistry registry = new();
+    private readonly ControllerMetrics metrics;
     private volatile bool leading;
     private volatile Func<bool> synced = () => false;
+
+    public OperatorHost(IKubernetes client, ObjectStoreRouter stores, OperatorOptions options, TimeProvider time, ILogger log)
+    {
+        (this.client, this.stores, this.options, this.time, this.log) = (client, stores, options, time, log);
+        metrics = new ControllerMetrics(registry);
+    }
 
     /// <summary>The HTTP address actually bound (after start).</summary>
     public Uri? HttpEndpoint { get; private set; }
@@ -69,12 +82,12 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
             var policy = new UriPolicy(options.AllowedPrefixes);
             var synchronizer = new ArtifactSynchronizer(stores, policy, time, log);
             var events = new EventRecorder(client, "torchferry-operator", time, log);
-            var checkpoints = ArtifactController<CheckpointArtifact>("checkpointartifacts", synchronizer, events);
-            var tensors = ArtifactController<TensorArtifact>("tensorartifacts", synchronizer, events);
+            var checkpoints = ArtifactController<CheckpointArtifact>(CheckpointArtifact.Plural, synchronizer, events);
+            var tensors = ArtifactController<TensorArtifact>(TensorArtifact.Plural, synchronizer, events);
             var pods = new Controller<V1Pod>(
                 "flyte-pods",
-                new ResourceInformer<V1Pod>(new PodClient(client, FlyteTaskPod.Selector, options.WatchNamespace), new InformerOptions(), time, log),
-                new FlytePodReconciler(client, stores, policy, log).ReconcileAsync,
+                new ResourceInformer<V1Pod>(new PodClient(client, FlyteLabels.Selector, options.WatchNamespace), new InformerOptions(), time, log),
+                new FlytePodReconciler(client, stores, policy, events, log).ReconcileAsync,
                 options.Workers,
                 metrics,
                 time,
@@ -107,11 +120,9 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(options.HttpAddress);
         var app = builder.Build();
-        app.MapGet("/healthz", () => Results.Text("ok"));
 
         // A standby replica is ready; a leader once its informers have listed everything.
-        app.MapGet("/readyz", () => !leading || synced() ? Results.Text("ok") : Results.Text("informers not synced", statusCode: 503));
-        app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4"));
+        app.MapProbes(() => !leading || synced() ? null : "informers not synced", registry);
         return app;
     }
 }

@@ -1,6 +1,6 @@
-using TorchFerry.Archive;
-using TorchFerry.Conversion;
-using TorchFerry.Inspection;
+using TorchFerry.Format.Archive;
+using TorchFerry.Format.Conversion;
+using TorchFerry.Format.Inspection;
 
 namespace TorchFerry.Storage.Conversion;
 

@@ -1,4 +1,4 @@
-using TorchFerry.Conversion;
+using TorchFerry.Format.Conversion;
 
 namespace TorchFerry.Storage.Conversion;
 

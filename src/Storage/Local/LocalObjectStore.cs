@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using TorchFerry.Archive;
+using TorchFerry.Format.Archive;
 
 namespace TorchFerry.Storage.Local;
 

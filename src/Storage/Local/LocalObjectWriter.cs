@@ -1,5 +1,5 @@
-using TorchFerry.Archive;
-using TorchFerry.Conversion;
+using TorchFerry.Format.Archive;
+using TorchFerry.Format.Conversion;
 
 namespace TorchFerry.Storage.Local;
 

@@ -5,7 +5,7 @@ using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Serilog;
-using TorchFerry.Archive;
+using TorchFerry.Format.Archive;
 
 namespace TorchFerry.Storage.S3;
 

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
-using TorchFerry.Archive;
+using TorchFerry.Format.Archive;
 
 namespace TorchFerry.Storage.S3;
 

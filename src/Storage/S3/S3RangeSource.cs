@@ -1,6 +1,7 @@
 using Amazon.Runtime;
 using Amazon.S3.Model;
-using TorchFerry.Archive;
+using TorchFerry.Format;
+using TorchFerry.Format.Archive;
 
 namespace TorchFerry.Storage.S3;
 
@@ -40,7 +41,7 @@ internal sealed class S3RangeSource(S3ObjectStore store, StorageUri uri, ObjectI
     {
         if (offset < 0 || length < 0 || offset + length > info.Size)
         {
-            throw new ArchiveFormatException($"{uri}: read of bytes {offset} to {offset + length} runs past the end of the object ({info.Size} bytes; truncated?)");
+            throw new ArtifactFormatException(FormatErrorKind.Truncated, $"{uri}: read of bytes {offset} to {offset + length} runs past the end of the object ({info.Size} bytes; truncated?)");
         }
 
         return new RangeStream(this, offset, length);

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using TorchFerry.Contract;
 
 namespace TorchFerry.Crds;
 
@@ -6,9 +7,6 @@ namespace TorchFerry.Crds;
 [Description("A PyTorch artifact written by a Flyte task and the devices TorchFerry keeps converted variants for.")]
 public sealed record ArtifactSpec
 {
-    /// <summary>Device names TorchFerry converts to (torch location strings).</summary>
-    public const string DevicePattern = "^(cpu|cuda(:[0-9]{1,3})?)$";
-
     [Required]
     [Description("Where the artifact lives and its Flyte blob format.")]
     public required ArtifactSource Source { get; init; }
@@ -16,9 +14,9 @@ public sealed record ArtifactSpec
     [Description("The Flyte execution that produced it.")]
     public FlyteProducer? Producer { get; init; }
 
-    [Description("Devices to keep a converted variant for, e.g. cpu or cuda:0.")]
+    [Description("Devices to keep a converted variant for: cpu, cuda or cuda:N (N from 0 to 99); cuda means cuda:0.")]
     [Range(0, 16)]
-    [ItemPattern(DevicePattern)]
+    [ItemPattern(TorchDevice.Pattern)]
     public IReadOnlyList<string>? TargetDevices { get; init; }
 
     [Description("What happens to the variants when the artifact is deleted (the source is never deleted).")]

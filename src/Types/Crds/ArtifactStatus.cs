@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using TorchFerry.Contract;
 
 namespace TorchFerry.Crds;
 
@@ -53,7 +54,7 @@ public sealed record InspectedSource
 public sealed record ArtifactVariant
 {
     [Required]
-    [Pattern(ArtifactSpec.DevicePattern)]
+    [Pattern(TorchDevice.Pattern)]
     public required string Device { get; init; }
 
     [Required]

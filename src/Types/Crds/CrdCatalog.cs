@@ -8,21 +8,21 @@ public static class CrdCatalog
     [
         new(
             typeof(TensorArtifact),
-            Plural: "tensorartifacts",
+            Plural: TensorArtifact.Plural,
             ShortNames: ["tfa"],
             Description: "A torch.Tensor or nn.Module written by a Flyte task (blob formats PyTorchTensor, PyTorchModule) and its converted variants.",
             Columns: ArtifactColumns,
             SpecRules: [new("self.source.format in ['PyTorchTensor', 'PyTorchModule']", "a TensorArtifact holds PyTorchTensor or PyTorchModule; use a CheckpointArtifact for PyTorchCheckpoint")]),
         new(
             typeof(CheckpointArtifact),
-            Plural: "checkpointartifacts",
+            Plural: CheckpointArtifact.Plural,
             ShortNames: ["tfc"],
             Description: "A flytekit PyTorchCheckpoint written by a Flyte task and its converted variants.",
             Columns: ArtifactColumns,
             SpecRules: [new("self.source.format == 'PyTorchCheckpoint'", "a CheckpointArtifact holds a PyTorchCheckpoint")]),
         new(
             typeof(DeviceProfile),
-            Plural: "deviceprofiles",
+            Plural: DeviceProfile.Plural,
             ShortNames: ["tfdp"],
             Description: "Device requirements (GPUs, MIG slices, tolerations, shared memory, input device) for the Flyte task pods it selects.",
             Columns:

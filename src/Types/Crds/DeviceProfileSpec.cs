@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using k8s.Models;
+using TorchFerry.Contract;
 
 namespace TorchFerry.Crds;
 
@@ -27,7 +28,7 @@ public sealed record DeviceProfileSpec
     public string? SharedMemorySize { get; init; }
 
     [Description("The device PyTorch inputs of the selected pods are delivered on (cpu converts GPU outputs for them).")]
-    [Pattern(ArtifactSpec.DevicePattern)]
+    [Pattern(TorchDevice.Pattern)]
     public string? InputsDevice { get; init; }
 }
 

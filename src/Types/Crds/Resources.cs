@@ -31,18 +31,27 @@ public abstract class TorchFerryResource<TSpec, TStatus> : IKubernetesObject<V1O
 /// <summary>A torch.Tensor or nn.Module output of a Flyte task (formats PyTorchTensor, PyTorchModule).</summary>
 public sealed class TensorArtifact : TorchFerryResource<ArtifactSpec, ArtifactStatus>
 {
+    /// <summary>The resource name in API paths.</summary>
+    public const string Plural = "tensorartifacts";
+
     public override string Kind { get; set; } = nameof(TensorArtifact);
 }
 
 /// <summary>A flytekit PyTorchCheckpoint output of a Flyte task.</summary>
 public sealed class CheckpointArtifact : TorchFerryResource<ArtifactSpec, ArtifactStatus>
 {
+    /// <summary>The resource name in API paths.</summary>
+    public const string Plural = "checkpointartifacts";
+
     public override string Kind { get; set; } = nameof(CheckpointArtifact);
 }
 
 /// <summary>Device requirements for the Flyte task pods it selects.</summary>
 public sealed class DeviceProfile : TorchFerryResource<DeviceProfileSpec, DeviceProfileStatus>
 {
+    /// <summary>The resource name in API paths.</summary>
+    public const string Plural = "deviceprofiles";
+
     public override string Kind { get; set; } = nameof(DeviceProfile);
 }
 

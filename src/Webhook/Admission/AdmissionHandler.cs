@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Serilog;
+using TorchFerry.Contract;
 using TorchFerry.Webhook.Mutation;
 using TorchFerry.Webhook.Profiles;
 
@@ -14,10 +15,6 @@ namespace TorchFerry.Webhook.Admission;
 /// </summary>
 internal sealed class AdmissionHandler(IDeviceProfileSource profiles, AdmissionOptions options, AdmissionMetrics metrics, ILogger log)
 {
-    private const string FlyteLabelExecution = "execution-id";
-    private const string FlyteLabelNode = "node-id";
-    private const string FlyteLabelTask = "task-name";
-
     /// <summary>The HTTP status and the body to answer with.</summary>
     public (int Status, JsonObject Body) Handle(JsonNode? body)
     {
@@ -70,22 +67,20 @@ internal sealed class AdmissionHandler(IDeviceProfileSource profiles, AdmissionO
         }
 
         var labels = (pod["metadata"]?["labels"] as JsonObject)?.ToDictionary(kv => kv.Key, kv => kv.Value?.ToString() ?? string.Empty) ?? [];
-        if (!labels.ContainsKey(FlyteLabelExecution) || !labels.ContainsKey(FlyteLabelNode) || !labels.TryGetValue(FlyteLabelTask, out var task))
+        if (!FlyteLabels.Required.All(labels.ContainsKey))
         {
             return (null, "not_flyte");
         }
 
         // The pod's namespace comes from the request when the object does not carry it yet.
         var profile = DeviceProfileMatcher.Best(profiles.Profiles, @namespace, labels);
-        if (options.InputsDeviceByNamespace.TryGetValue(@namespace, out var device) && pod["metadata"]?["annotations"]?[PodMutator.InputsDeviceAnnotation] is null)
+        var mutation = PodMutator.Mutate(pod, profile, new MutationOptions(options.PrepareInputsImage), options.InputsDeviceByNamespace.TryGetValue(@namespace, out var device) ? device : null);
+        if (mutation.RefusedInputsDevice is { } problem)
         {
-            pod = (JsonObject)pod.DeepClone();
-            var metadata = pod["metadata"]!.AsObject();
-            metadata["annotations"] ??= new JsonObject();
-            metadata["annotations"]![PodMutator.InputsDeviceAnnotation] = device;
+            metrics.Refused("inputs_device");
+            log.Warning("Pod {Namespace:l}/{Pod:l}: {Problem:l}; its inputs are passed on as they are", @namespace, PodName(pod), problem);
         }
 
-        var mutation = PodMutator.Mutate(pod, profile, new MutationOptions(options.SerializerImage));
         if (mutation.IsEmpty)
         {
             return (null, "unchanged");
@@ -94,12 +89,15 @@ internal sealed class AdmissionHandler(IDeviceProfileSource profiles, AdmissionO
         log.Information(
             "Mutating pod {Namespace:l}/{Pod:l} (task {Task:l}): {Applied:l}{Conflicts:l}",
             @namespace,
-            pod["metadata"]?["name"]?.ToString() ?? pod["metadata"]?["generateName"]?.ToString() ?? "?",
-            task,
+            PodName(pod),
+            labels[FlyteLabels.TaskName],
             string.Join(",", mutation.Applied),
             mutation.Conflicts.Count > 0 ? "; kept existing " + string.Join(",", mutation.Conflicts) : string.Empty);
         return (mutation.Patch, "mutated");
     }
+
+    private static string PodName(JsonObject pod) =>
+        pod["metadata"]?["name"]?.ToString() ?? pod["metadata"]?["generateName"]?.ToString() ?? "?";
 
     private static JsonObject Review(JsonObject response) => new()
     {

@@ -1,3 +1,5 @@
+using TorchFerry.Contract;
+
 namespace TorchFerry.Webhook.Admission;
 
 /// <summary>Which pods the webhook leaves alone, and what it injects.</summary>
@@ -10,8 +12,8 @@ internal sealed record AdmissionOptions
     public IReadOnlySet<string> ExcludedNamespaces { get; init; } = new HashSet<string>(StringComparer.Ordinal) { "kube-system", "kube-public", "kube-node-lease" };
 
     /// <summary>Namespaces whose Flyte pods get their PyTorch inputs for this device without an annotation (Helm values).</summary>
-    public IReadOnlyDictionary<string, string> InputsDeviceByNamespace { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, TorchDevice> InputsDeviceByNamespace { get; init; } = new Dictionary<string, TorchDevice>(StringComparer.Ordinal);
 
-    /// <summary>The serializer image for the prepare-inputs init container.</summary>
-    public required string SerializerImage { get; init; }
+    /// <summary>The image of the prepare-inputs init container (entry point <c>torchferry</c>).</summary>
+    public required string PrepareInputsImage { get; init; }
 }

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Net;
-using System.Text.Json;
 using k8s;
 using Serilog;
 using Serilog.Formatting.Compact;
+using TorchFerry.Runtime.Hosting;
 using TorchFerry.Webhook.Admission;
 using TorchFerry.Webhook.Profiles;
 
@@ -19,12 +19,12 @@ internal static class WebhookCommand
         var key = new Option<string?>("--tls-key-file") { Description = "PEM private key (default: Kestrel__Certificates__Default__KeyPath)." };
         var profilesDir = new Option<string?>("--profiles-dir") { Description = "Read DeviceProfiles from YAML files here instead of the cluster (local runs)." };
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "A kubeconfig file; in-cluster configuration in a pod." };
-        var serializerImage = new Option<string>("--serializer-image") { Description = "Image of the prepare-inputs init container.", Required = true };
+        var prepareInputsImage = new Option<string>("--prepare-inputs-image", "--serializer-image") { Description = "Image of the prepare-inputs init container (entry point torchferry). --serializer-image is the old name, kept for one release.", Required = true };
         var ownNamespace = new Option<string>("--namespace") { Description = "The webhook's own namespace (never mutated).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("POD_NAMESPACE") ?? "torchferry-system" };
         var inputsDevices = new Option<string?>("--inputs-device-namespaces") { Description = "JSON {\"namespace\": \"cpu\"}: Flyte pods there get their PyTorch inputs for that device without an annotation." };
         var root = new RootCommand("TorchFerry admission webhook for Flyte task pods.")
         {
-            listen, cert, key, profilesDir, kubeconfig, serializerImage, ownNamespace, inputsDevices,
+            listen, cert, key, profilesDir, kubeconfig, prepareInputsImage, ownNamespace, inputsDevices,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -35,13 +35,16 @@ internal static class WebhookCommand
                     ?? throw new ArgumentException("--tls-cert-file (or Kestrel__Certificates__Default__Path) is required: the webhook serves HTTPS only");
                 var keyPath = parse.GetValue(key) ?? Environment.GetEnvironmentVariable("Kestrel__Certificates__Default__KeyPath")
                     ?? throw new ArgumentException("--tls-key-file (or Kestrel__Certificates__Default__KeyPath) is required");
+                if (parse.GetResult(prepareInputsImage)?.IdentifierToken?.Value == "--serializer-image")
+                {
+                    Log.Warning("--serializer-image is deprecated and will be removed; use --prepare-inputs-image");
+                }
+
                 var options = new AdmissionOptions
                 {
-                    SerializerImage = parse.GetValue(serializerImage)!,
+                    PrepareInputsImage = parse.GetValue(prepareInputsImage)!,
                     OwnNamespace = parse.GetValue(ownNamespace)!,
-                    InputsDeviceByNamespace = parse.GetValue(inputsDevices) is { } json
-                        ? JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? []
-                        : new Dictionary<string, string>(),
+                    InputsDeviceByNamespace = InputsDevices.Parse(parse.GetValue(inputsDevices)),
                 };
                 using var shutdown = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 IDeviceProfileSource profiles;
@@ -53,9 +56,7 @@ internal static class WebhookCommand
                 }
                 else
                 {
-                    var config = parse.GetValue(kubeconfig) is { } file ? KubernetesClientConfiguration.BuildConfigFromConfigFile(file)
-                        : KubernetesClientConfiguration.IsInCluster() ? KubernetesClientConfiguration.InClusterConfig() : KubernetesClientConfiguration.BuildConfigFromConfigFile();
-                    client = new Kubernetes(config);
+                    client = new Kubernetes(KubeConfig.Select(parse.GetValue(kubeconfig)));
                     var informer = new InformerProfileSource(client, TimeProvider.System, Log.Logger);
                     informing = informer.RunAsync(shutdown.Token);
                     profiles = informer;
@@ -83,6 +84,6 @@ internal static class WebhookCommand
                 await Log.CloseAndFlushAsync().ConfigureAwait(false);
             }
         });
-        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+        return await CommandLine.InvokeAsync(root, args, Console.Error).ConfigureAwait(false);
     }
 }

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
+using TorchFerry.Runtime.Hosting;
 using TorchFerry.Webhook.Admission;
 using TorchFerry.Webhook.Profiles;
 using ILogger = Serilog.ILogger;
@@ -22,7 +23,7 @@ internal sealed class WebhookServer(IDeviceProfileSource profiles, AdmissionOpti
     /// <summary>The API server caps objects at 3 MiB; a review is the object plus a little.</summary>
     public const long MaxBodyBytes = 4L * 1024 * 1024;
 
-    private readonly AdmissionMetrics metrics = new();
+    private readonly MetricsRegistry registry = new();
     private WebApplication? app;
 
     public Uri? Endpoint { get; private set; }
@@ -48,11 +49,10 @@ internal sealed class WebhookServer(IDeviceProfileSource profiles, AdmissionOpti
             });
         });
         app = builder.Build();
+        var metrics = new AdmissionMetrics(registry);
         var handler = new AdmissionHandler(profiles, options, metrics, log);
-        app.MapPost("/mutate-pods", context => MutateAsync(context, handler));
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/readyz", () => profiles.Ready ? Results.Text("ok") : Results.Text("device profiles not loaded", statusCode: 503));
-        app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4"));
+        app.MapPost("/mutate-pods", context => MutateAsync(context, handler, metrics));
+        app.MapProbes(() => profiles.Ready ? null : "device profiles not loaded", registry);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         Endpoint = new Uri(app.Urls.First());
     }
@@ -66,7 +66,7 @@ internal sealed class WebhookServer(IDeviceProfileSource profiles, AdmissionOpti
         }
     }
 
-    private async Task MutateAsync(HttpContext context, AdmissionHandler handler)
+    private static async Task MutateAsync(HttpContext context, AdmissionHandler handler, AdmissionMetrics metrics)
     {
         var watch = Stopwatch.StartNew();
         JsonNode? body;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using TorchFerry.Contract;
 using TorchFerry.Crds;
 using TorchFerry.Flyte;
 
@@ -8,26 +9,27 @@ namespace TorchFerry.Webhook.Mutation;
 /// <summary>
 /// Computes the JSON patch for a Flyte task pod: GPU resources, tolerations, node affinity and
 /// shared memory from its DeviceProfile; for pods that opted in, inputs rewritten to a derived URI
-/// prepared by the serializer init container. Settings already on the pod are kept (a conflict is
+/// prepared by the prepare-inputs init container. Settings already on the pod are kept (a conflict is
 /// recorded); a status annotation makes a second pass (reinvocation) change nothing.
+/// The inputs device comes from the pod's annotation, else its profile, else the namespace's
+/// default; a value that is not a device is refused (no inputs step) and reported, never passed
+/// to an init container that would fail the task.
 /// </summary>
 internal static class PodMutator
 {
-    public const string StatusAnnotation = "torchferry.io/status";
-    public const string ConflictsAnnotation = "torchferry.io/conflicts";
-    public const string InjectAnnotation = "torchferry.io/inject";
-    public const string InputsDeviceAnnotation = "torchferry.io/inputs-device";
-    public const string TargetDeviceAnnotation = "torchferry.io/target-device";
-    public const string PrimaryContainerAnnotation = "torchferry.io/primary-container";
     public const string InitContainerName = "torchferry-prepare-inputs";
     private const string SharedMemoryVolume = "torchferry-dshm";
 
-    public static PodMutation Mutate(JsonObject pod, DeviceProfile? profile, MutationOptions options)
+    /// <param name="pod">The pod as the API server sent it.</param>
+    /// <param name="profile">The DeviceProfile that selects it, if any.</param>
+    /// <param name="options">What to inject with.</param>
+    /// <param name="namespaceInputsDevice">The namespace's default inputs device, if any (already validated).</param>
+    public static PodMutation Mutate(JsonObject pod, DeviceProfile? profile, MutationOptions options, TorchDevice? namespaceInputsDevice = null)
     {
         ArgumentNullException.ThrowIfNull(pod);
         ArgumentNullException.ThrowIfNull(options);
         var annotations = pod["metadata"]?["annotations"] as JsonObject;
-        if (annotations?[InjectAnnotation]?.GetValue<string>() == "false" || annotations?[StatusAnnotation] is not null)
+        if (annotations?[Annotations.Inject]?.GetValue<string>() == "false" || annotations?[Annotations.Status] is not null)
         {
             return PodMutation.None;
         }
@@ -53,26 +55,38 @@ internal static class PodMutator
             applied.Add("dshm");
         }
 
-        var inputsDevice = annotations?[InputsDeviceAnnotation]?.GetValue<string>() ?? profile?.Spec.InputsDevice;
-        if (inputsDevice is not null && Inputs(pod, container, containerPath, inputsDevice, options, patch))
+        var (wanted, source) = annotations?[Annotations.InputsDevice] is { } annotated ? (annotated.ToString(), "annotation " + Annotations.InputsDevice)
+            : profile?.Spec.InputsDevice is { } profiled ? (profiled, $"DeviceProfile {profile.Metadata.Name} inputsDevice")
+            : (namespaceInputsDevice?.Name, "namespace default");
+        string? refused = null;
+        TorchDevice? inputsDevice = null;
+        if (wanted is not null)
         {
-            applied.Add("inputs");
+            if (!TorchDevice.TryParse(wanted, out var parsed))
+            {
+                refused = TorchDevice.Problem(wanted, source);
+            }
+            else if (Inputs(pod, container, containerPath, parsed, options, patch))
+            {
+                inputsDevice = parsed;
+                applied.Add("inputs");
+            }
         }
 
         if (applied.Count == 0)
         {
-            return PodMutation.None;
+            return PodMutation.None with { RefusedInputsDevice = refused };
         }
 
-        var status = new Dictionary<string, string> { [StatusAnnotation] = "injected:" + string.Join(",", applied) };
+        var status = new Dictionary<string, string> { [Annotations.Status] = "injected:" + string.Join(",", applied) };
         if (conflicts.Count > 0)
         {
-            status[ConflictsAnnotation] = string.Join(",", conflicts);
+            status[Annotations.Conflicts] = string.Join(",", conflicts);
         }
 
-        if (applied.Contains("inputs"))
+        if (inputsDevice is { } target)
         {
-            status[TargetDeviceAnnotation] = inputsDevice!;
+            status[Annotations.TargetDevice] = target.Name;
         }
 
         if (annotations is null)
@@ -87,12 +101,12 @@ internal static class PodMutator
             }
         }
 
-        return new PodMutation(patch, applied, conflicts);
+        return new PodMutation(patch, applied, conflicts) { RefusedInputsDevice = refused };
     }
 
     private static int? Primary(JsonArray containers, JsonObject? annotations)
     {
-        var named = annotations?[PrimaryContainerAnnotation]?.GetValue<string>();
+        var named = annotations?[Annotations.PrimaryContainer]?.GetValue<string>();
         for (var i = 0; i < containers.Count; i++)
         {
             var c = containers[i]!.AsObject();
@@ -189,7 +203,7 @@ internal static class PodMutator
         return true;
     }
 
-    private static bool Inputs(JsonObject pod, JsonObject container, string containerPath, string device, MutationOptions options, JsonArray patch)
+    private static bool Inputs(JsonObject pod, JsonObject container, string containerPath, TorchDevice device, MutationOptions options, JsonArray patch)
     {
         foreach (var field in new[] { "args", "command" })
         {
@@ -212,8 +226,8 @@ internal static class PodMutator
             var init = new JsonObject
             {
                 ["name"] = InitContainerName,
-                ["image"] = options.SerializerImage,
-                ["args"] = new JsonArray("prepare-inputs", "--source", source, "--target", derived, "--device", device),
+                ["image"] = options.PrepareInputsImage,
+                ["args"] = new JsonArray("prepare-inputs", "--source", source, "--target", derived, "--device", device.Name),
                 ["env"] = new JsonArray([.. ((container["env"] as JsonArray) ?? []).Select(e => e?.DeepClone()), new JsonObject { ["name"] = "NVIDIA_VISIBLE_DEVICES", ["value"] = "void" }]),
                 ["resources"] = new JsonObject { ["requests"] = new JsonObject { ["cpu"] = "50m", ["memory"] = "64Mi" }, ["limits"] = new JsonObject { ["memory"] = "256Mi" } },
                 ["securityContext"] = new JsonObject

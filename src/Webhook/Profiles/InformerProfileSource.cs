@@ -9,7 +9,7 @@ namespace TorchFerry.Webhook.Profiles;
 internal sealed class InformerProfileSource(IKubernetes client, TimeProvider time, ILogger log) : IDeviceProfileSource
 {
     private readonly ResourceInformer<DeviceProfile> informer = new(
-        new CustomResourceClient<DeviceProfile>(client, DeviceProfile.Group, DeviceProfile.Version, "deviceprofiles", @namespace: null),
+        new CustomResourceClient<DeviceProfile>(client, DeviceProfile.Group, DeviceProfile.Version, DeviceProfile.Plural, @namespace: null),
         new InformerOptions(),
         time,
         log);

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using TorchFerry.Inspection;
+using TorchFerry.Format.Inspection;
 using TorchFerry.TestSupport;
 
 namespace TorchFerry.Cli.Tests.Commands;

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Serilog;
 using TorchFerry.Cli.Commands;
-using TorchFerry.Conversion;
+using TorchFerry.Format.Conversion;
 using TorchFerry.Storage;
 using TorchFerry.Storage.Conversion;
 using TorchFerry.Storage.S3;

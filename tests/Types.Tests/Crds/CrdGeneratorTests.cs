@@ -2,7 +2,7 @@ using TorchFerry.Crds;
 using TorchFerry.TestSupport;
 using TorchFerry.Yaml;
 
-namespace TorchFerry.Tests.Crds;
+namespace TorchFerry.Types.Tests.Crds;
 
 public sealed class CrdGeneratorTests : IDisposable
 {

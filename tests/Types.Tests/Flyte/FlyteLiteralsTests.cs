@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using TorchFerry.Flyte;
 using TorchFerry.TestSupport;
 
-namespace TorchFerry.Tests.Flyte;
+namespace TorchFerry.Types.Tests.Flyte;
 
 /// <summary>LiteralMaps written and read by Flyte's own protobuf code (flyteidl 1.16.5).</summary>
 public sealed class FlyteLiteralsTests

@@ -63,7 +63,7 @@ public sealed class ChartInstallationTests : IAsyncLifetime
         var args = chart.Arguments("webhook");
         server = new WebhookServer(
             profiles,
-            new AdmissionOptions { SerializerImage = args["--serializer-image"], OwnNamespace = args["--namespace"] },
+            new AdmissionOptions { PrepareInputsImage = args["--prepare-inputs-image"], OwnNamespace = args["--namespace"] },
             new CertificateReloader(folder.File("tls.crt"), folder.File("tls.key"), TimeProvider.System, log),
             new IPEndPoint(IPAddress.Loopback, 0),
             log);

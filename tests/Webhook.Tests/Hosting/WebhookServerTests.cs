@@ -31,7 +31,7 @@ public sealed class WebhookServerTests : IAsyncLifetime
         profiles = new DirectoryProfileSource(profilesDir, log);
         server = new WebhookServer(
             profiles,
-            new AdmissionOptions { SerializerImage = "ghcr.io/torchferry/torchferry:test" },
+            new AdmissionOptions { PrepareInputsImage = "ghcr.io/torchferry/torchferry:test" },
             new CertificateReloader(folder.File("tls.crt"), folder.File("tls.key"), TimeProvider.System, log),
             new IPEndPoint(IPAddress.Loopback, 0),
             log);

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using k8s.Models;
+using TorchFerry.Contract;
 using TorchFerry.Crds;
 using TorchFerry.TestSupport;
 using TorchFerry.Webhook.Mutation;
@@ -44,7 +45,7 @@ public sealed class PodMutatorTests
         Assert.Equal("NVIDIA-A100-SXM4-80GB", mutated["spec"]!["affinity"]!["nodeAffinity"]!["requiredDuringSchedulingIgnoredDuringExecution"]!["nodeSelectorTerms"]![0]!["matchExpressions"]![0]!["values"]![0]!.GetValue<string>());
         Assert.Contains(mutated["spec"]!["volumes"]!.AsArray(), v => v!["emptyDir"]?["medium"]?.GetValue<string>() == "Memory" && v["emptyDir"]!["sizeLimit"]!.GetValue<string>() == "8Gi");
         Assert.Contains(container["volumeMounts"]!.AsArray(), m => m!["mountPath"]!.GetValue<string>() == "/dev/shm");
-        Assert.Equal("injected:gpu,dshm", mutated["metadata"]!["annotations"]![PodMutator.StatusAnnotation]!.GetValue<string>());
+        Assert.Equal("injected:gpu,dshm", mutated["metadata"]!["annotations"]![Annotations.Status]!.GetValue<string>());
         Assert.True(PodMutator.Mutate(mutated, GpuProfile, Options).IsEmpty, "a second pass changes nothing");
     }
 
@@ -77,7 +78,7 @@ public sealed class PodMutatorTests
         var container = mutated["spec"]!["containers"]![0]!;
         Assert.Equal("2", container["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
         Assert.Equal("1", container["resources"]!["requests"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
-        Assert.Equal("limits.nvidia.com/mig-1g.10gb", mutated["metadata"]!["annotations"]![PodMutator.ConflictsAnnotation]!.GetValue<string>());
+        Assert.Equal("limits.nvidia.com/mig-1g.10gb", mutated["metadata"]!["annotations"]![Annotations.Conflicts]!.GetValue<string>());
         Assert.NotNull(mutated["spec"]!["affinity"]);
     }
 
@@ -85,7 +86,7 @@ public sealed class PodMutatorTests
     public void CpuConsumer_OptedIn_ReadsPreparedInputsFromItsOwnOutputPrefix()
     {
         var pod = FlytePod("pyflyte-execute");
-        pod["metadata"]!["annotations"] = new JsonObject { [PodMutator.InputsDeviceAnnotation] = "cpu", ["cluster-autoscaler.kubernetes.io/safe-to-evict"] = "false" };
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu", ["cluster-autoscaler.kubernetes.io/safe-to-evict"] = "false" };
 
         var mutated = Apply(pod, profile: null);
 
@@ -96,7 +97,7 @@ public sealed class PodMutatorTests
         Assert.Equal(["prepare-inputs", "--source", "s3://flyte/metadata/f/n1/data/inputs.pb", "--target", "s3://flyte/metadata/f/n1/data/0/torchferry-inputs.pb", "--device", "cpu"], init["args"]!.AsArray().Select(a => a!.GetValue<string>()));
         Assert.Contains(init["env"]!.AsArray(), e => e!["name"]!.GetValue<string>() == "NVIDIA_VISIBLE_DEVICES" && e["value"]!.GetValue<string>() == "void");
         Assert.Contains(init["env"]!.AsArray(), e => e!["name"]!.GetValue<string>() == "FLYTE_INTERNAL_EXECUTION_ID");
-        Assert.Equal("cpu", mutated["metadata"]!["annotations"]![PodMutator.TargetDeviceAnnotation]!.GetValue<string>());
+        Assert.Equal("cpu", mutated["metadata"]!["annotations"]![Annotations.TargetDevice]!.GetValue<string>());
         Assert.Equal("false", mutated["metadata"]!["annotations"]!["cluster-autoscaler.kubernetes.io/safe-to-evict"]!.GetValue<string>());
         Assert.True(PodMutator.Mutate(mutated, null, Options).IsEmpty);
     }
@@ -107,7 +108,7 @@ public sealed class PodMutatorTests
         var pod = FlytePod("pyflyte-execute");
 
         Assert.True(PodMutator.Mutate(pod, profile: null, Options).IsEmpty);
-        pod["metadata"]!["annotations"] = new JsonObject { [PodMutator.InjectAnnotation] = "false" };
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.Inject] = "false" };
         Assert.True(PodMutator.Mutate(pod, GpuProfile, Options).IsEmpty);
     }
 

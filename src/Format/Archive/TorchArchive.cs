@@ -1,0 +1,213 @@
+using System.IO.Compression;
+using System.IO.Hashing;
+using TorchFerry.Format.Pickle;
+
+namespace TorchFerry.Format.Archive;
+
+/// <summary>
+/// An opened torch.save archive: its records, root folder and parsed <c>data.pkl</c>, checked
+/// for consistency (every storage has a record of the right size). Nothing is loaded but the
+/// directory and the pickle.
+/// </summary>
+public sealed class TorchArchive
+{
+    private readonly Dictionary<string, ZipEntry> byName;
+
+    private TorchArchive(IRandomAccessSource source, string root, IReadOnlyList<ZipEntry> entries, Dictionary<string, ZipEntry> byName, ZipEntry pickleEntry, PickleDocument pickle, long directoryOffset)
+    {
+        DirectoryOffset = directoryOffset;
+        this.byName = byName;
+        Source = source;
+        Root = root;
+        Entries = entries;
+        PickleEntry = pickleEntry;
+        Pickle = pickle;
+    }
+
+    /// <summary>Where the archive is read from.</summary>
+    public IRandomAccessSource Source { get; }
+
+    /// <summary>The root folder every record lives in (the saved file's base name, or <c>archive</c>).</summary>
+    public string Root { get; }
+
+    /// <summary>Records in archive order.</summary>
+    public IReadOnlyList<ZipEntry> Entries { get; }
+
+    /// <summary>The <c>data.pkl</c> record.</summary>
+    public ZipEntry PickleEntry { get; }
+
+    internal PickleDocument Pickle { get; }
+
+    /// <summary>The distinct locations the storages are recorded on (e.g. <c>cuda:0</c>), in order.</summary>
+    public IReadOnlyList<string> StorageLocations =>
+        Pickle.Storages.Values.Select(s => s.Location).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>Whether every storage is recorded on <paramref name="location"/> (true for an archive with no storages).</summary>
+    public bool IsEntirelyOn(string location) => Pickle.Storages.Values.All(s => s.Location == location);
+
+    /// <summary>
+    /// Whether <paramref name="other"/> holds the same records besides <c>data.pkl</c>: same names under
+    /// the root, sizes and CRCs. A converted variant does; a variant of an older source does not.
+    /// </summary>
+    public bool HasSameRecordsAs(TorchArchive other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return DataRecords().SequenceEqual(other.DataRecords());
+    }
+
+    /// <summary>Where the central directory starts: the records end here.</summary>
+    internal long DirectoryOffset { get; }
+
+    private IEnumerable<(string Name, long Size, uint Crc)> DataRecords() =>
+        Entries
+            .Where(e => !ReferenceEquals(e, PickleEntry))
+            .Select(e => (e.Name[(Root.Length + 1)..], e.UncompressedSize, e.Crc32))
+            .OrderBy(r => r.Item1, StringComparer.Ordinal);
+
+    /// <summary>Opens and validates the archive at <paramref name="source"/>.</summary>
+    public static async Task<TorchArchive> OpenAsync(IRandomAccessSource source, ArchiveLimits? limits = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        limits ??= ArchiveLimits.Default;
+        await ArchiveSniffer.EnsureZipAsync(source, cancellationToken).ConfigureAwait(false);
+        var (unordered, directoryOffset) = await ZipDirectoryReader.ReadAsync(source, limits, cancellationToken).ConfigureAwait(false);
+        var entries = unordered.OrderBy(e => e.LocalHeaderOffset).ToList();
+        if (entries.Count == 0)
+        {
+            throw new ArtifactFormatException(FormatErrorKind.NotAnArchive, $"{source.Name}: empty zip archive, not a torch.save archive");
+        }
+
+        var root = RootOf(source, entries);
+        var byName = new Dictionary<string, ZipEntry>(StringComparer.Ordinal);
+        foreach (var entry in entries)
+        {
+            if (!byName.TryAdd(entry.Name, entry))
+            {
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{entry.Name}' appears twice (corrupt archive)");
+            }
+
+            if (entry.Method is not (ZipEntry.Stored or ZipEntry.Deflated))
+            {
+                throw new ArtifactFormatException(FormatErrorKind.Unsupported, $"{source.Name}: record '{entry.Name}' uses zip compression method {entry.Method}; torch reads stored or deflated records only");
+            }
+        }
+
+        if (byName.ContainsKey(root + "/constants.pkl") || entries.Any(e => e.Name.StartsWith(root + "/code/", StringComparison.Ordinal)))
+        {
+            throw new ArtifactFormatException(FormatErrorKind.TorchScript, 
+                $"{source.Name}: a TorchScript archive (torch.jit.save), not a torch.save archive; "
+                + "load it with torch.jit.load(f, map_location=...) or export its state_dict with torch.save");
+        }
+
+        if (!byName.TryGetValue(root + "/data.pkl", out var pickleEntry))
+        {
+            throw new ArtifactFormatException(FormatErrorKind.NotAnArchive, $"{source.Name}: no '{root}/data.pkl' record; a zip file, but not a torch.save archive");
+        }
+
+        CheckExpansion(source, entries, limits);
+        if (pickleEntry.UncompressedSize > limits.MaxPickleBytes)
+        {
+            throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, $"{source.Name}: data.pkl of {pickleEntry.UncompressedSize} bytes exceeds the limit of {limits.MaxPickleBytes} bytes");
+        }
+
+        var pickleBytes = await ReadRecordAsync(source, pickleEntry, cancellationToken).ConfigureAwait(false);
+        var pickle = PickleReader.Parse(pickleBytes, source.Name);
+        foreach (var storage in pickle.Storages.Values)
+        {
+            var recordName = $"{root}/data/{storage.Key}";
+            if (!byName.TryGetValue(recordName, out var record))
+            {
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: storage '{storage.Key}' has no record '{recordName}' (truncated or corrupt archive)");
+            }
+
+            if (record.UncompressedSize != storage.ByteLength)
+            {
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, 
+                    $"{source.Name}: storage '{storage.Key}' declares {storage.Numel} elements of {storage.Dtype.Name} ({storage.ByteLength} bytes) but record '{recordName}' holds {record.UncompressedSize} bytes");
+            }
+        }
+
+        return new TorchArchive(source, root, entries, byName, pickleEntry, pickle, directoryOffset);
+    }
+
+    /// <summary>The record holding a storage's bytes.</summary>
+    internal ZipEntry RecordOf(StorageReference storage) => byName[$"{Root}/data/{storage.Key}"];
+
+    /// <summary>Reads a whole record into memory, inflating it and checking size and CRC.</summary>
+    internal static async Task<byte[]> ReadRecordAsync(IRandomAccessSource source, ZipEntry entry, CancellationToken cancellationToken)
+    {
+        var bytes = new byte[entry.UncompressedSize];
+        if (entry.Method == ZipEntry.Stored)
+        {
+            if (entry.CompressedSize != entry.UncompressedSize)
+            {
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: stored record '{entry.Name}' has different compressed and uncompressed sizes (corrupt archive)");
+            }
+
+            await source.ReadExactlyAsync(entry.DataOffset, bytes, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await using var inflater = OpenContent(source, entry);
+            await inflater.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            if (inflater.ReadByte() >= 0)
+            {
+                throw ExpandsBeyondDeclared(source, entry);
+            }
+        }
+
+        if (Crc32.HashToUInt32(bytes) != entry.Crc32)
+        {
+            throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{entry.Name}' fails its CRC check (corrupt archive)");
+        }
+
+        return bytes;
+    }
+
+    /// <summary>A stream of the record's uncompressed content; reading past its declared size is an error.</summary>
+    internal static Stream OpenContent(IRandomAccessSource source, ZipEntry entry)
+    {
+        var raw = source.OpenRange(entry.DataOffset, entry.CompressedSize);
+        return entry.Method == ZipEntry.Stored ? raw : new BoundedStream(new DeflateStream(raw, CompressionMode.Decompress), entry.UncompressedSize, () => ExpandsBeyondDeclared(source, entry));
+    }
+
+    private static ArtifactFormatException ExpandsBeyondDeclared(IRandomAccessSource source, ZipEntry entry) =>
+        new(FormatErrorKind.LimitExceeded, $"{source.Name}: record '{entry.Name}' inflates beyond its declared {entry.UncompressedSize} bytes (corrupt archive or zip bomb)");
+
+    private static string RootOf(IRandomAccessSource source, List<ZipEntry> entries)
+    {
+        var first = entries[0].Name;
+        var slash = first.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0)
+        {
+            throw new ArtifactFormatException(FormatErrorKind.NotAnArchive, $"{source.Name}: record '{first}' is not inside a root folder; not a torch.save archive");
+        }
+
+        var root = first[..slash];
+        foreach (var entry in entries)
+        {
+            if (!entry.Name.StartsWith(root + "/", StringComparison.Ordinal) || entry.Name.Contains("..", StringComparison.Ordinal) || entry.Name.Contains('\\', StringComparison.Ordinal))
+            {
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{entry.Name}' lies outside the archive's root folder '{root}/'");
+            }
+        }
+
+        return root;
+    }
+
+    private static void CheckExpansion(IRandomAccessSource source, List<ZipEntry> entries, ArchiveLimits limits)
+    {
+        long compressed = 0, expanded = 0;
+        foreach (var entry in entries.Where(e => e.Method == ZipEntry.Deflated))
+        {
+            compressed += entry.CompressedSize;
+            expanded += entry.UncompressedSize;
+        }
+
+        if (expanded > limits.ExpansionAllowance && expanded > compressed * limits.MaxExpansionRatio)
+        {
+            throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, 
+                $"{source.Name}: deflated records would expand {compressed} bytes to {expanded} bytes, beyond the limit of {limits.MaxExpansionRatio}:1 (zip bomb?)");
+        }
+    }
+}

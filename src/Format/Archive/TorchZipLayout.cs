@@ -1,0 +1,156 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace TorchFerry.Format.Archive;
+
+/// <summary>
+/// The bytes torch's own writer (miniz in <c>PyTorchStreamWriter</c>) puts around each record:
+/// a local header with a data-descriptor flag and an <c>FB</c> padding field that aligns the data
+/// to 64 bytes, the data descriptor after the data, then a central directory and zip64 end
+/// records. Pure functions of names, sizes, CRCs and offsets, so a writer can lay out an archive
+/// before copying a byte (and copy records server-side).
+/// </summary>
+internal static class TorchZipLayout
+{
+    public const int Alignment = 64;
+    private const ushort Flags = 0x0808; // data descriptor + UTF-8 names, as torch writes
+    private const uint Max32 = uint.MaxValue;
+
+    /// <summary>Whether a record of this size at this offset needs zip64 fields.</summary>
+    public static bool NeedsZip64(long size, long offset) => size >= Max32 || offset >= Max32;
+
+    public static byte[] LocalHeader(string name, long offset, bool zip64)
+    {
+        var nameBytes = Encoding.UTF8.GetBytes(name);
+        var zip64Length = zip64 ? 20 : 0;
+        var fixedLength = 30 + nameBytes.Length + zip64Length + 4;
+        var padding = (int)((Alignment - ((offset + fixedLength) % Alignment)) % Alignment);
+        var header = new byte[fixedLength + padding];
+        var span = header.AsSpan();
+        BinaryPrimitives.WriteUInt32LittleEndian(span, 0x04034b50);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[4..], zip64 ? (ushort)45 : (ushort)0);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[6..], Flags);
+        if (zip64)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(span[18..], Max32);
+            BinaryPrimitives.WriteUInt32LittleEndian(span[22..], Max32);
+        }
+
+        BinaryPrimitives.WriteUInt16LittleEndian(span[26..], (ushort)nameBytes.Length);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[28..], (ushort)(zip64Length + 4 + padding));
+        nameBytes.CopyTo(span[30..]);
+        var extra = span[(30 + nameBytes.Length)..];
+        if (zip64)
+        {
+            // Sizes travel in the data descriptor; the local zip64 field only announces 8-byte sizes there.
+            BinaryPrimitives.WriteUInt16LittleEndian(extra, 0x0001);
+            BinaryPrimitives.WriteUInt16LittleEndian(extra[2..], 16);
+            extra = extra[20..];
+        }
+
+        extra[0] = (byte)'F';
+        extra[1] = (byte)'B';
+        BinaryPrimitives.WriteUInt16LittleEndian(extra[2..], (ushort)padding);
+        extra.Slice(4, padding).Fill((byte)'Z');
+        return header;
+    }
+
+    public static byte[] DataDescriptor(uint crc, long size, bool zip64)
+    {
+        var descriptor = new byte[zip64 ? 24 : 16];
+        var span = descriptor.AsSpan();
+        BinaryPrimitives.WriteUInt32LittleEndian(span, 0x08074b50);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[4..], crc);
+        if (zip64)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(span[8..], (ulong)size);
+            BinaryPrimitives.WriteUInt64LittleEndian(span[16..], (ulong)size);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(span[8..], (uint)size);
+            BinaryPrimitives.WriteUInt32LittleEndian(span[12..], (uint)size);
+        }
+
+        return descriptor;
+    }
+
+    /// <summary>The central directory and end records for records written at their offsets.</summary>
+    public static byte[] Directory(IReadOnlyList<WrittenRecord> records, long directoryOffset)
+    {
+        using var output = new MemoryStream();
+        Span<byte> header = stackalloc byte[46];
+        Span<byte> zip64Extra = stackalloc byte[28];
+        foreach (var record in records)
+        {
+            var nameBytes = Encoding.UTF8.GetBytes(record.Name);
+            var bigSize = record.Size >= Max32;
+            var bigOffset = record.Offset >= Max32;
+            var extraLength = 0;
+            if (bigSize || bigOffset)
+            {
+                var fields = zip64Extra[4..];
+                if (bigSize)
+                {
+                    BinaryPrimitives.WriteUInt64LittleEndian(fields, (ulong)record.Size);
+                    BinaryPrimitives.WriteUInt64LittleEndian(fields[8..], (ulong)record.Size);
+                    fields = fields[16..];
+                }
+
+                if (bigOffset)
+                {
+                    BinaryPrimitives.WriteUInt64LittleEndian(fields, (ulong)record.Offset);
+                }
+
+                extraLength = 4 + ((bigSize ? 16 : 0) + (bigOffset ? 8 : 0));
+                BinaryPrimitives.WriteUInt16LittleEndian(zip64Extra, 0x0001);
+                BinaryPrimitives.WriteUInt16LittleEndian(zip64Extra[2..], (ushort)(extraLength - 4));
+            }
+
+            header.Clear();
+            BinaryPrimitives.WriteUInt32LittleEndian(header, 0x02014b50);
+            var version = (ushort)(extraLength > 0 ? 45 : 0);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[4..], version);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[6..], version);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[8..], record.Flags);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[16..], record.Crc32);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[20..], bigSize ? Max32 : (uint)record.Size);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[24..], bigSize ? Max32 : (uint)record.Size);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[28..], (ushort)nameBytes.Length);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[30..], (ushort)extraLength);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[42..], bigOffset ? Max32 : (uint)record.Offset);
+            output.Write(header);
+            output.Write(nameBytes);
+            output.Write(zip64Extra[..extraLength]);
+        }
+
+        var directorySize = output.Length;
+        var zip64EndOffset = directoryOffset + directorySize;
+        Span<byte> end = stackalloc byte[56 + 20 + 22];
+        end.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(end, 0x06064b50);
+        BinaryPrimitives.WriteUInt64LittleEndian(end[4..], 44);
+        BinaryPrimitives.WriteUInt16LittleEndian(end[12..], 0x031e);
+        BinaryPrimitives.WriteUInt16LittleEndian(end[14..], 45);
+        BinaryPrimitives.WriteUInt64LittleEndian(end[24..], (ulong)records.Count);
+        BinaryPrimitives.WriteUInt64LittleEndian(end[32..], (ulong)records.Count);
+        BinaryPrimitives.WriteUInt64LittleEndian(end[40..], (ulong)directorySize);
+        BinaryPrimitives.WriteUInt64LittleEndian(end[48..], (ulong)directoryOffset);
+        var locator = end[56..];
+        BinaryPrimitives.WriteUInt32LittleEndian(locator, 0x07064b50);
+        BinaryPrimitives.WriteUInt64LittleEndian(locator[8..], (ulong)zip64EndOffset);
+        BinaryPrimitives.WriteUInt32LittleEndian(locator[16..], 1);
+        var eocd = end[76..];
+        BinaryPrimitives.WriteUInt32LittleEndian(eocd, 0x06054b50);
+        var count = records.Count >= 0xFFFF ? (ushort)0xFFFF : (ushort)records.Count;
+        BinaryPrimitives.WriteUInt16LittleEndian(eocd[8..], count);
+        BinaryPrimitives.WriteUInt16LittleEndian(eocd[10..], count);
+        BinaryPrimitives.WriteUInt32LittleEndian(eocd[12..], directorySize >= Max32 ? Max32 : (uint)directorySize);
+        BinaryPrimitives.WriteUInt32LittleEndian(eocd[16..], directoryOffset >= Max32 ? Max32 : (uint)directoryOffset);
+        output.Write(end);
+        return output.ToArray();
+    }
+}
+
+/// <summary>A record as written: its name, local header offset, size (stored, so one size) and CRC.</summary>
+internal readonly record struct WrittenRecord(string Name, long Offset, long Size, uint Crc32, ushort Flags = 0x0808);

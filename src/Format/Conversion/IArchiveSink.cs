@@ -1,0 +1,27 @@
+using TorchFerry.Format.Archive;
+
+namespace TorchFerry.Format.Conversion;
+
+/// <summary>
+/// Where a relocated archive is written, front to back. A sink may copy a range of the source
+/// itself, without the bytes passing through this process: the kernel for file to file, the
+/// store for an object copied within one object store.
+/// </summary>
+public interface IArchiveSink
+{
+    /// <summary>Bytes written so far.</summary>
+    long Position { get; }
+
+    /// <summary>
+    /// Whether reading a range back from the source after <see cref="TryCopyRangeAsync"/> is cheap
+    /// (local disk), so CRCs are still checked; false for object stores, where reading would move
+    /// the very bytes the copy saved.
+    /// </summary>
+    bool CanVerifyCopies { get; }
+
+    /// <summary>Appends bytes.</summary>
+    ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    /// <summary>Appends <paramref name="length"/> bytes of <paramref name="source"/> from <paramref name="offset"/> if the sink can copy them itself; false (and nothing appended) if not.</summary>
+    ValueTask<bool> TryCopyRangeAsync(IRandomAccessSource source, long offset, long length, CancellationToken cancellationToken);
+}

@@ -1,0 +1,23 @@
+namespace TorchFerry.Format.Conversion;
+
+/// <summary>How a conversion copies records.</summary>
+public sealed record RelocationOptions
+{
+    /// <summary>
+    /// Check every copied record against its CRC-32 (torch itself does not). On by default; a
+    /// corrupt source then fails the conversion instead of yielding an equally corrupt copy.
+    /// </summary>
+    public bool VerifyChecksums { get; init; } = true;
+
+    /// <summary>
+    /// Flush a local destination to disk (fsync) before renaming it into place, so that after a
+    /// crash the destination is the old file or the whole new one. On by default.
+    /// </summary>
+    public bool Durable { get; init; } = true;
+
+    /// <summary>Stored records at least this large are copied file to file by the kernel.</summary>
+    public long KernelCopyThreshold { get; init; } = 64 * 1024;
+
+    /// <summary>The defaults.</summary>
+    public static RelocationOptions Default { get; } = new();
+}

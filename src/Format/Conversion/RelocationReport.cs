@@ -1,0 +1,20 @@
+namespace TorchFerry.Format.Conversion;
+
+/// <summary>What a conversion did.</summary>
+/// <param name="Storages">Storages in the archive.</param>
+/// <param name="StoragesRelocated">Storages whose location changed.</param>
+/// <param name="LocationsBefore">Storages per location in the source.</param>
+/// <param name="LocationsAfter">Storages per location in the result.</param>
+/// <param name="BytesWritten">Size of the written archive.</param>
+/// <param name="RecordBytesCopied">Bytes of records other than data.pkl copied through unchanged.</param>
+public sealed record RelocationReport(
+    int Storages,
+    int StoragesRelocated,
+    IReadOnlyDictionary<string, int> LocationsBefore,
+    IReadOnlyDictionary<string, int> LocationsAfter,
+    long BytesWritten,
+    long RecordBytesCopied)
+{
+    /// <summary>True when every storage already was where the map sends it; the result is still a valid copy.</summary>
+    public bool AlreadyOnTarget => StoragesRelocated == 0;
+}

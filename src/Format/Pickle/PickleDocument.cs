@@ -1,0 +1,39 @@
+namespace TorchFerry.Format.Pickle;
+
+/// <summary>
+/// A parsed <c>data.pkl</c>: the symbolic object graph, the storages it names and, for rewriting,
+/// where each storage's location string comes from in the byte stream.
+/// </summary>
+internal sealed class PickleDocument(
+    byte[] bytes,
+    PyValue root,
+    int protocol,
+    PickleOp[] ops,
+    IReadOnlyList<LocationSlot> locationSlots,
+    IReadOnlyDictionary<string, StorageReference> storages,
+    IReadOnlyList<(int GetOp, int PutOp)> memoGets,
+    IReadOnlyDictionary<int, int> memoPuts)
+{
+    public byte[] Bytes { get; } = bytes;
+
+    public PyValue Root { get; } = root;
+
+    public int Protocol { get; } = protocol;
+
+    public PickleOp[] Ops { get; } = ops;
+
+    /// <summary>Every opcode that supplies a storage's location to a persistent id.</summary>
+    public IReadOnlyList<LocationSlot> LocationSlots { get; } = locationSlots;
+
+    /// <summary>Storages by key, in the order the pickle first names them.</summary>
+    public IReadOnlyDictionary<string, StorageReference> Storages { get; } = storages;
+
+    /// <summary>Every GET opcode with the PUT opcode whose value it reads.</summary>
+    public IReadOnlyList<(int GetOp, int PutOp)> MemoGets { get; } = memoGets;
+
+    /// <summary>For each PUT opcode, the opcode that pushed the value it stores.</summary>
+    public IReadOnlyDictionary<int, int> MemoPuts { get; } = memoPuts;
+}
+
+/// <summary>The opcode at <paramref name="OpIndex"/> pushes <paramref name="Location"/> into a persistent id.</summary>
+internal readonly record struct LocationSlot(int OpIndex, string Location);

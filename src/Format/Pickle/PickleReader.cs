@@ -1,0 +1,602 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Numerics;
+using System.Text;
+
+namespace TorchFerry.Format.Pickle;
+
+/// <summary>
+/// Parses a pickle (protocols 0 to 5) into a symbolic graph without executing anything. Globals
+/// stay names; calls stay records. Torch's tensor rebuild functions and storage persistent ids
+/// are recognised; globals that would run code when loaded are refused.
+/// </summary>
+internal sealed class PickleReader
+{
+    private readonly byte[] data;
+    private readonly string name;
+    private readonly List<(PyValue Value, int Op)> stack = [];
+    private readonly List<int> marks = [];
+    private readonly Dictionary<long, (PyValue Value, int PutOp)> memo = [];
+    private readonly List<PickleOp> ops = [];
+    private readonly Dictionary<PyTuple, int[]> tupleOrigins = new(ReferenceEqualityComparer.Instance);
+    private readonly List<LocationSlot> locationSlots = [];
+    private readonly Dictionary<string, StorageReference> storages = new(StringComparer.Ordinal);
+    private readonly List<(int GetOp, int PutOp)> memoGets = [];
+    private readonly Dictionary<int, int> memoPuts = [];
+    private int pos;
+    private int protocol;
+
+    private PickleReader(byte[] data, string name)
+    {
+        this.data = data;
+        this.name = name;
+    }
+
+    /// <summary>Parses <paramref name="data"/>; <paramref name="name"/> names it in errors.</summary>
+    public static PickleDocument Parse(byte[] data, string name)
+    {
+        var reader = new PickleReader(data, name);
+        var root = reader.Run();
+        return new PickleDocument(data, root, reader.protocol, [.. reader.ops], reader.locationSlots, reader.storages, reader.memoGets, reader.memoPuts);
+    }
+
+    private PyValue Run()
+    {
+        while (true)
+        {
+            if (pos >= data.Length)
+            {
+                throw Corrupt("pickle ends without STOP (truncated?)");
+            }
+
+            var start = pos;
+            var code = data[pos++];
+            var opIndex = ops.Count;
+            long memoIndex = -1;
+            switch (code)
+            {
+                case 0x80: // PROTO
+                    protocol = ReadByte();
+                    if (protocol > 5)
+                    {
+                        throw Corrupt($"pickle protocol {protocol} is newer than 5");
+                    }
+
+                    break;
+                case 0x95: // FRAME
+                    ReadUInt64();
+                    break;
+                case (byte)'.': // STOP
+                    ops.Add(new PickleOp(start, 1, code, -1));
+                    if (stack.Count != 1 || marks.Count != 0)
+                    {
+                        throw Corrupt("pickle stops with a malformed stack");
+                    }
+
+                    return stack[0].Value;
+                case (byte)'(':
+                    marks.Add(stack.Count);
+                    break;
+                case (byte)'0': // POP
+                    Pop();
+                    break;
+                case (byte)'1': // POP_MARK
+                    PopMark();
+                    break;
+                case (byte)'2': // DUP
+                    Push(Peek().Value, opIndex);
+                    break;
+                case (byte)'N':
+                    Push(PyNone.Instance, opIndex);
+                    break;
+                case 0x88:
+                    Push(new PyBool(true), opIndex);
+                    break;
+                case 0x89:
+                    Push(new PyBool(false), opIndex);
+                    break;
+                case (byte)'J': // BININT
+                    Push(new PyInt(BinaryPrimitives.ReadInt32LittleEndian(Take(4))), opIndex);
+                    break;
+                case (byte)'K': // BININT1
+                    Push(new PyInt(ReadByte()), opIndex);
+                    break;
+                case (byte)'M': // BININT2
+                    Push(new PyInt(BinaryPrimitives.ReadUInt16LittleEndian(Take(2))), opIndex);
+                    break;
+                case 0x8a: // LONG1
+                    Push(new PyInt(new BigInteger(Take(ReadByte()), isUnsigned: false, isBigEndian: false)), opIndex);
+                    break;
+                case 0x8b: // LONG4
+                    Push(new PyInt(new BigInteger(Take(ReadLength32()), isUnsigned: false, isBigEndian: false)), opIndex);
+                    break;
+                case (byte)'I': // INT (protocol 0; "01"/"00" are bools)
+                    {
+                        var text = ReadLine();
+                        Push(
+                            text switch
+                            {
+                                "01" => new PyBool(true),
+                                "00" => new PyBool(false),
+                                _ => new PyInt(ParseInteger(text)),
+                            },
+                            opIndex);
+                        break;
+                    }
+
+                case (byte)'L': // LONG (protocol 0)
+                    Push(new PyInt(ParseInteger(ReadLine().TrimEnd('L'))), opIndex);
+                    break;
+                case (byte)'G': // BINFLOAT
+                    Push(new PyFloat(BinaryPrimitives.ReadDoubleBigEndian(Take(8))), opIndex);
+                    break;
+                case (byte)'F': // FLOAT
+                    Push(new PyFloat(double.Parse(ReadLine(), NumberStyles.Float, CultureInfo.InvariantCulture)), opIndex);
+                    break;
+                case (byte)'X': // BINUNICODE
+                    Push(new PyString(Utf8(Take(ReadLength32()))), opIndex);
+                    break;
+                case 0x8c: // SHORT_BINUNICODE
+                    Push(new PyString(Utf8(Take(ReadByte()))), opIndex);
+                    break;
+                case 0x8d: // BINUNICODE8
+                    Push(new PyString(Utf8(Take(ReadLength64()))), opIndex);
+                    break;
+                case (byte)'V': // UNICODE (raw-unicode-escape)
+                    Push(new PyString(ReadLine()), opIndex);
+                    break;
+                case (byte)'S': // STRING (quoted repr)
+                    Push(new PyString(ReadLine().Trim('\'', '"')), opIndex);
+                    break;
+                case (byte)'T': // BINSTRING
+                    Push(new PyString(Encoding.Latin1.GetString(Take(ReadLength32()))), opIndex);
+                    break;
+                case (byte)'U': // SHORT_BINSTRING
+                    Push(new PyString(Encoding.Latin1.GetString(Take(ReadByte()))), opIndex);
+                    break;
+                case (byte)'B': // BINBYTES
+                    Push(new PyBytes(Take(ReadLength32()).ToArray()), opIndex);
+                    break;
+                case (byte)'C': // SHORT_BINBYTES
+                    Push(new PyBytes(Take(ReadByte()).ToArray()), opIndex);
+                    break;
+                case 0x8e: // BINBYTES8
+                case 0x96: // BYTEARRAY8
+                    Push(new PyBytes(Take(ReadLength64()).ToArray()), opIndex);
+                    break;
+                case 0x97:
+                case 0x98:
+                    throw Refused(FormatErrorKind.Unsupported, "out-of-band pickle buffers (protocol 5 NEXT_BUFFER) are not used by torch.save and are not supported");
+                case (byte)')':
+                    PushTuple([], [], opIndex);
+                    break;
+                case 0x85:
+                case 0x86:
+                case 0x87:
+                    {
+                        var n = code - 0x84;
+                        var items = PopN(n);
+                        PushTuple(items.Select(i => i.Value).ToArray(), items.Select(i => i.Op).ToArray(), opIndex);
+                        break;
+                    }
+
+                case (byte)'t': // TUPLE
+                    {
+                        var items = PopMark();
+                        PushTuple(items.Select(i => i.Value).ToArray(), items.Select(i => i.Op).ToArray(), opIndex);
+                        break;
+                    }
+
+                case (byte)']':
+                    Push(new PyList(), opIndex);
+                    break;
+                case (byte)'l': // LIST
+                    {
+                        var list = new PyList();
+                        list.Items.AddRange(PopMark().Select(i => i.Value));
+                        Push(list, opIndex);
+                        break;
+                    }
+
+                case (byte)'}':
+                    Push(new PyDict(), opIndex);
+                    break;
+                case (byte)'d': // DICT
+                    {
+                        var dict = new PyDict();
+                        AddPairs(dict.Items, PopMark());
+                        Push(dict, opIndex);
+                        break;
+                    }
+
+                case 0x8f:
+                    Push(new PySet(), opIndex);
+                    break;
+                case 0x91: // FROZENSET
+                    {
+                        var set = new PySet();
+                        set.Items.AddRange(PopMark().Select(i => i.Value));
+                        Push(set, opIndex);
+                        break;
+                    }
+
+                case 0x90: // ADDITEMS
+                    {
+                        var items = PopMark();
+                        if (Peek().Value is PySet set)
+                        {
+                            set.Items.AddRange(items.Select(i => i.Value));
+                        }
+
+                        break;
+                    }
+
+                case (byte)'a': // APPEND
+                    {
+                        var item = Pop();
+                        AppendTo(Peek().Value, [item]);
+                        break;
+                    }
+
+                case (byte)'e': // APPENDS
+                    {
+                        var items = PopMark();
+                        AppendTo(Peek().Value, items);
+                        break;
+                    }
+
+                case (byte)'s': // SETITEM
+                    {
+                        var items = PopN(2);
+                        SetItems(Peek().Value, items);
+                        break;
+                    }
+
+                case (byte)'u': // SETITEMS
+                    {
+                        var items = PopMark();
+                        SetItems(Peek().Value, items);
+                        break;
+                    }
+
+                case (byte)'c': // GLOBAL
+                    {
+                        var module = ReadLine();
+                        var global = ReadLine();
+                        Push(MakeGlobal(module, global), opIndex);
+                        break;
+                    }
+
+                case 0x93: // STACK_GLOBAL
+                    {
+                        var items = PopN(2);
+                        if (items[0].Value is not PyString module || items[1].Value is not PyString global)
+                        {
+                            throw Corrupt("STACK_GLOBAL needs two strings");
+                        }
+
+                        Push(MakeGlobal(module.Value, global.Value), opIndex);
+                        break;
+                    }
+
+                case (byte)'R': // REDUCE
+                    {
+                        var args = Pop();
+                        var callable = Pop();
+                        Push(TorchRebuild.Reduce(callable.Value, args.Value, name), opIndex);
+                        break;
+                    }
+
+                case 0x81: // NEWOBJ
+                    {
+                        var args = Pop();
+                        var cls = Pop();
+                        Push(new PyInstance(cls.Value, args.Value), opIndex);
+                        break;
+                    }
+
+                case 0x92: // NEWOBJ_EX
+                    {
+                        var items = PopN(3);
+                        Push(new PyInstance(items[0].Value, items[1].Value), opIndex);
+                        break;
+                    }
+
+                case (byte)'i': // INST
+                    {
+                        var cls = MakeGlobal(ReadLine(), ReadLine());
+                        var args = PopMark().Select(i => i.Value).ToArray();
+                        Push(new PyInstance(cls, new PyTuple(args)), opIndex);
+                        break;
+                    }
+
+                case (byte)'o': // OBJ
+                    {
+                        var items = PopMark();
+                        if (items.Count == 0)
+                        {
+                            throw Corrupt("OBJ without a class");
+                        }
+
+                        Push(new PyInstance(items[0].Value, new PyTuple(items.Skip(1).Select(i => i.Value).ToArray())), opIndex);
+                        break;
+                    }
+
+                case (byte)'b': // BUILD
+                    {
+                        var state = Pop();
+                        if (Peek().Value is PyInstance instance)
+                        {
+                            instance.State = state.Value;
+                        }
+
+                        break;
+                    }
+
+                case (byte)'Q': // BINPERSID
+                    {
+                        var pid = Pop();
+                        Push(PersistentLoad(pid), opIndex);
+                        break;
+                    }
+
+                case (byte)'P': // PERSID
+                    throw Corrupt($"text persistent id '{ReadLine()}' is not a torch storage reference");
+                case 0x82:
+                case 0x83:
+                case 0x84:
+                    throw Refused(FormatErrorKind.Unsupported, "pickle uses the copyreg extension registry (EXT opcodes), which torch.save never writes");
+                case (byte)'p': // PUT
+                    memoIndex = long.Parse(ReadLine(), CultureInfo.InvariantCulture);
+                    Put(memoIndex, opIndex);
+                    break;
+                case (byte)'q': // BINPUT
+                    memoIndex = ReadByte();
+                    Put(memoIndex, opIndex);
+                    break;
+                case (byte)'r': // LONG_BINPUT
+                    memoIndex = BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+                    Put(memoIndex, opIndex);
+                    break;
+                case 0x94: // MEMOIZE
+                    memoIndex = memo.Count;
+                    Put(memoIndex, opIndex);
+                    break;
+                case (byte)'g': // GET
+                    memoIndex = long.Parse(ReadLine(), CultureInfo.InvariantCulture);
+                    Get(memoIndex, opIndex);
+                    break;
+                case (byte)'h': // BINGET
+                    memoIndex = ReadByte();
+                    Get(memoIndex, opIndex);
+                    break;
+                case (byte)'j': // LONG_BINGET
+                    memoIndex = BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+                    Get(memoIndex, opIndex);
+                    break;
+                default:
+                    throw Corrupt($"unknown pickle opcode 0x{code:x2}");
+            }
+
+            ops.Add(new PickleOp(start, pos - start, code, memoIndex));
+        }
+    }
+
+    private PyStorage PersistentLoad((PyValue Value, int Op) pid)
+    {
+        if (pid.Value is not PyTuple tuple || tuple.Items.Length < 1 || tuple.Items[0] is not PyString { Value: "storage" })
+        {
+            throw Corrupt("a persistent id is not a torch storage reference ('storage', type, key, location, numel)");
+        }
+
+        if (tuple.Items.Length != 5
+            || tuple.Items[1] is not PyGlobal storageClass
+            || tuple.Items[2] is not PyString key
+            || tuple.Items[3] is not PyString location
+            || tuple.Items[4] is not PyInt numel)
+        {
+            throw Corrupt("a storage persistent id is not of the form ('storage', type, key, location, numel)");
+        }
+
+        var dtype = TorchDtype.FromStorageClass(storageClass.Module, storageClass.Name)
+            ?? throw Corrupt($"storage '{key.Value}' has unknown storage class {storageClass.FullName}");
+        if (numel.Value < 0 || numel.Value > long.MaxValue / 16)
+        {
+            throw Corrupt($"storage '{key.Value}' has an impossible element count {numel.Value}");
+        }
+
+        if (!tupleOrigins.TryGetValue(tuple, out var origins))
+        {
+            throw Corrupt("a storage persistent id was not built by a tuple opcode");
+        }
+
+        locationSlots.Add(new LocationSlot(origins[3], location.Value));
+        if (!storages.TryGetValue(key.Value, out var storage))
+        {
+            storage = new StorageReference(key.Value, storageClass.FullName, dtype, location.Value, (long)numel.Value);
+            storages.Add(key.Value, storage);
+        }
+
+        return new PyStorage(storage);
+    }
+
+    private PyGlobal MakeGlobal(string module, string global)
+    {
+        if (UnsafeGlobals.IsUnsafe(module, global))
+        {
+            throw new ArtifactFormatException(FormatErrorKind.UnsafeGlobal, 
+                $"{name}: data.pkl refers to {module}.{global}, which would run code when loaded; TorchFerry refuses to read or carry it");
+        }
+
+        return new PyGlobal(module, global);
+    }
+
+    private void Put(long index, int opIndex)
+    {
+        var top = Peek();
+        memo[index] = (top.Value, opIndex);
+        memoPuts[opIndex] = top.Op;
+    }
+
+    private void Get(long index, int opIndex)
+    {
+        if (!memo.TryGetValue(index, out var entry))
+        {
+            throw Corrupt($"memo slot {index} is read before it is written");
+        }
+
+        memoGets.Add((opIndex, entry.PutOp));
+        Push(entry.Value, opIndex);
+    }
+
+    private static void AppendTo(PyValue target, IReadOnlyList<(PyValue Value, int Op)> items)
+    {
+        switch (target)
+        {
+            case PyList list:
+                list.Items.AddRange(items.Select(i => i.Value));
+                break;
+            case PyInstance instance:
+                instance.ListItems.AddRange(items.Select(i => i.Value));
+                break;
+        }
+    }
+
+    private void SetItems(PyValue target, List<(PyValue Value, int Op)> items)
+    {
+        if (items.Count % 2 != 0)
+        {
+            throw Corrupt("SETITEMS with an odd number of items");
+        }
+
+        switch (target)
+        {
+            case PyDict dict:
+                AddPairs(dict.Items, items);
+                break;
+            case PyInstance instance:
+                AddPairs(instance.DictItems, items);
+                break;
+        }
+    }
+
+    private static void AddPairs(List<KeyValuePair<PyValue, PyValue>> target, List<(PyValue Value, int Op)> items)
+    {
+        for (var i = 0; i + 1 < items.Count; i += 2)
+        {
+            target.Add(new KeyValuePair<PyValue, PyValue>(items[i].Value, items[i + 1].Value));
+        }
+    }
+
+    private void PushTuple(PyValue[] items, int[] origins, int opIndex)
+    {
+        var tuple = new PyTuple(items);
+        tupleOrigins[tuple] = origins;
+        Push(tuple, opIndex);
+    }
+
+    private void Push(PyValue value, int op)
+    {
+        if (stack.Count > 1_000_000)
+        {
+            throw Refused(FormatErrorKind.LimitExceeded, "pickle stack grows beyond a million items");
+        }
+
+        stack.Add((value, op));
+    }
+
+    private (PyValue Value, int Op) Peek() =>
+        stack.Count > (marks.Count > 0 ? marks[^1] : 0) ? stack[^1] : throw Corrupt("pickle stack underflow");
+
+    private (PyValue Value, int Op) Pop()
+    {
+        var top = Peek();
+        stack.RemoveAt(stack.Count - 1);
+        return top;
+    }
+
+    private List<(PyValue Value, int Op)> PopN(int n)
+    {
+        var floor = marks.Count > 0 ? marks[^1] : 0;
+        if (stack.Count - n < floor)
+        {
+            throw Corrupt("pickle stack underflow");
+        }
+
+        var items = stack.GetRange(stack.Count - n, n);
+        stack.RemoveRange(stack.Count - n, n);
+        return items;
+    }
+
+    private List<(PyValue Value, int Op)> PopMark()
+    {
+        if (marks.Count == 0)
+        {
+            throw Corrupt("pickle pops a mark that was never set");
+        }
+
+        var mark = marks[^1];
+        marks.RemoveAt(marks.Count - 1);
+        var items = stack.GetRange(mark, stack.Count - mark);
+        stack.RemoveRange(mark, stack.Count - mark);
+        return items;
+    }
+
+    private byte ReadByte() => pos < data.Length ? data[pos++] : throw Corrupt("pickle ends inside an opcode (truncated?)");
+
+    private ReadOnlySpan<byte> Take(long count)
+    {
+        if (count < 0 || count > data.Length - pos)
+        {
+            throw Corrupt("pickle ends inside an opcode (truncated?)");
+        }
+
+        var span = data.AsSpan(pos, (int)count);
+        pos += (int)count;
+        return span;
+    }
+
+    private int ReadLength32()
+    {
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+        return length <= int.MaxValue ? (int)length : throw Refused(FormatErrorKind.LimitExceeded, "pickle item longer than 2 GiB");
+    }
+
+    private long ReadLength64() => (long)Math.Min(ReadUInt64(), long.MaxValue);
+
+    private ulong ReadUInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
+
+    private string ReadLine()
+    {
+        var end = Array.IndexOf(data, (byte)'\n', pos);
+        if (end < 0)
+        {
+            throw Corrupt("pickle ends inside an opcode (truncated?)");
+        }
+
+        var line = Encoding.UTF8.GetString(data, pos, end - pos);
+        pos = end + 1;
+        return line;
+    }
+
+    private BigInteger ParseInteger(string text) =>
+        BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw Corrupt($"bad integer '{text}'");
+
+    private string Utf8(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            return new UTF8Encoding(false, true).GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw Corrupt("a string is not valid UTF-8");
+        }
+    }
+
+    private ArtifactFormatException Corrupt(string problem) => new(FormatErrorKind.Corrupt, $"{name}: data.pkl is corrupt at byte {pos}: {problem}");
+
+    private ArtifactFormatException Refused(FormatErrorKind kind, string problem) => new(kind, $"{name}: data.pkl at byte {pos}: {problem}");
+}

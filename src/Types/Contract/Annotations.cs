@@ -1,0 +1,23 @@
+namespace TorchFerry.Contract;
+
+/// <summary>Every pod annotation TorchFerry reads or writes; the webhook, the operator and the docs use these.</summary>
+public static class Annotations
+{
+    /// <summary>Set by the webhook on pods it mutated (<c>injected:gpu,dshm,inputs</c>); a second pass changes nothing.</summary>
+    public const string Status = "torchferry.io/status";
+
+    /// <summary>Set by the webhook: settings the pod already had and that were kept.</summary>
+    public const string Conflicts = "torchferry.io/conflicts";
+
+    /// <summary>Set by users: <c>"false"</c> opts a pod out of the webhook.</summary>
+    public const string Inject = "torchferry.io/inject";
+
+    /// <summary>Set by users (or per namespace by the webhook): the device the pod's PyTorch inputs are delivered on.</summary>
+    public const string InputsDevice = "torchferry.io/inputs-device";
+
+    /// <summary>Set by the webhook for the operator: convert this pod's PyTorch inputs for this device.</summary>
+    public const string TargetDevice = "torchferry.io/target-device";
+
+    /// <summary>Set by users: the name of the container that runs the task, when the webhook cannot tell.</summary>
+    public const string PrimaryContainer = "torchferry.io/primary-container";
+}

@@ -1,0 +1,96 @@
+using TorchFerry.Format.Pickle;
+using TorchFerry.TestSupport;
+
+namespace TorchFerry.Format.Tests.Pickle;
+
+public sealed class PickleReaderTests
+{
+    [Fact]
+    public void Parse_UserClass_StaysASymbolicGlobalWithItsState()
+    {
+        var bytes = new PickleBuilder().Proto(2).Global("__main__", "Net").EmptyTuple().NewObj()
+            .EmptyDict().Mark().Str("weight").Tensor1d("HalfStorage", "0", "cuda:1", 3).SetItems().Build().Stop().ToArray();
+
+        var document = PickleReader.Parse(bytes, "net.pt");
+
+        var instance = Assert.IsType<PyInstance>(document.Root);
+        Assert.Equal("__main__.Net", instance.ClassName);
+        var tensor = Assert.IsType<PyTensor>(Assert.IsType<PyDict>(instance.State).Get("weight"));
+        Assert.Equal(("float16", 3L, "cuda:1"), (tensor.Dtype.Name, tensor.Shape[0], tensor.Storage.Location));
+    }
+
+    [Theory]
+    [InlineData("os", "system")]
+    [InlineData("posix", "system")]
+    [InlineData("subprocess", "Popen")]
+    [InlineData("builtins", "eval")]
+    [InlineData("builtins", "exec")]
+    [InlineData("builtins", "__import__")]
+    [InlineData("os.path", "join")]
+    [InlineData("torch", "load")]
+    public void Parse_GlobalThatRunsCode_IsRefused(string module, string name)
+    {
+        var bytes = new PickleBuilder().Proto(2).Global(module, name).Mark().Str("echo hi").Tuple().Reduce().Stop().ToArray();
+
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "evil.pt"));
+
+        Assert.Equal($"evil.pt: data.pkl refers to {module}.{name}, which would run code when loaded; TorchFerry refuses to read or carry it", error.Message);
+    }
+
+    [Fact]
+    public void Parse_HarmlessBuiltins_AreData()
+    {
+        var bytes = new PickleBuilder().Proto(2).Global("builtins", "set").Mark().Mark().Int(1).Tuple().Tuple().Reduce().Stop().ToArray();
+
+        var instance = Assert.IsType<PyInstance>(PickleReader.Parse(bytes, "ok.pt").Root);
+
+        Assert.Equal("builtins.set", instance.ClassName);
+    }
+
+    [Fact]
+    public void Parse_UnsupportedRebuildFunction_IsKeptAndNamed()
+    {
+        var bytes = new PickleBuilder().Proto(2).Global("torch._utils", "_rebuild_qtensor").Mark().Storage("QInt8Storage", "0", "cuda:0", 4).Tuple().Reduce().Stop().ToArray();
+
+        var unsupported = Assert.IsType<PyUnsupportedTensor>(PickleReader.Parse(bytes, "q.pt").Root);
+
+        Assert.Equal("torch._utils._rebuild_qtensor", unsupported.Function);
+    }
+
+    [Fact]
+    public void Parse_UntypedStorageWithV3_TakesTheDtypeFromTheCall()
+    {
+        var bytes = new PickleBuilder().Proto(2).Global("torch._utils", "_rebuild_tensor_v3").Mark()
+            .Storage("UntypedStorage", "0", "cuda:0", 8).Int(0).Mark().Int(4).Tuple().Mark().Int(1).Tuple().False()
+            .Global("collections", "OrderedDict").EmptyTuple().Reduce().Global("torch", "uint16").Tuple().Reduce().Stop().ToArray();
+
+        var tensor = Assert.IsType<PyTensor>(PickleReader.Parse(bytes, "u.pt").Root);
+
+        Assert.Equal(("uint16", 2, 8L), (tensor.Dtype.Name, tensor.Dtype.ElementSize, tensor.Storage.ByteLength));
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x80, 0x02, 0x4b }, "ends inside an opcode")]
+    [InlineData(new byte[] { 0x80, 0x02, 0x4b, 0x01 }, "ends without STOP")]
+    [InlineData(new byte[] { 0x80, 0x02, 0xff, 0x2e }, "unknown pickle opcode 0xff")]
+    [InlineData(new byte[] { 0x80, 0x02, 0x68, 0x05, 0x2e }, "memo slot 5 is read before it is written")]
+    [InlineData(new byte[] { 0x80, 0x02, 0x52, 0x2e }, "stack underflow")]
+    [InlineData(new byte[] { 0x80, 0x09, 0x2e }, "protocol 9")]
+    public void Parse_CorruptPickle_SaysWhereAndWhat(byte[] bytes, string expected)
+    {
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "bad.pt"));
+
+        Assert.StartsWith("bad.pt: data.pkl is corrupt at byte ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_PersistentIdThatIsNotAStorage_IsRefused()
+    {
+        var bytes = new PickleBuilder().Proto(2).Mark().Str("module").Str("x").Tuple().PersistentId().Stop().ToArray();
+
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "p.pt"));
+
+        Assert.Contains("not a torch storage reference", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,58 @@
+using TorchFerry.Format.Pickle;
+using TorchFerry.TestSupport;
+
+namespace TorchFerry.Format.Tests.Pickle;
+
+public sealed class PickleRewriterTests
+{
+    [Fact]
+    public void Rewrite_ChangesOnlyLocationStrings()
+    {
+        var bytes = new PickleBuilder().Proto(2).Mark().Str("cuda:0").Tensor1d("FloatStorage", "0", "cuda:0", 2).Tuple().Stop().ToArray();
+        var document = PickleReader.Parse(bytes, "t.pt");
+
+        var (rewritten, changed) = PickleRewriter.Rewrite(document, _ => "cpu");
+
+        Assert.Equal(1, changed);
+        var root = Assert.IsType<PyTuple>(PickleReader.Parse(rewritten, "t.pt").Root);
+        Assert.Equal("cuda:0", Assert.IsType<PyString>(root.Items[0]).Value);
+        Assert.Equal("cpu", Assert.IsType<PyTensor>(root.Items[1]).Storage.Location);
+        Assert.Equal(bytes.Length - 3, rewritten.Length);
+    }
+
+    [Fact]
+    public void Rewrite_LocationMemoizedBeforeAnyStorage_ReplacesTheStoragesReadsOnly()
+    {
+        // The location string is defined as data first (memo 0), and storages read it back.
+        var bytes = new PickleBuilder().Proto(2).Mark().Str("cuda:0").Put(0)
+            .Mark().Str("storage").Global("torch", "FloatStorage").Str("0").Get(0).Int(1).Tuple().PersistentId()
+            .Mark().Str("storage").Global("torch", "FloatStorage").Str("1").Get(0).Int(1).Tuple().PersistentId()
+            .Tuple().Stop().ToArray();
+        var document = PickleReader.Parse(bytes, "m.pt");
+
+        var (rewritten, changed) = PickleRewriter.Rewrite(document, _ => "cpu");
+
+        Assert.Equal(2, changed);
+        var again = PickleReader.Parse(rewritten, "m.pt");
+        var root = Assert.IsType<PyTuple>(again.Root);
+        Assert.Equal("cuda:0", Assert.IsType<PyString>(root.Items[0]).Value);
+        Assert.All(again.Storages.Values, s => Assert.Equal("cpu", s.Location));
+    }
+
+    [Fact]
+    public void Rewrite_ProtocolFourFrame_LengthFollowsTheSplice()
+    {
+        var body = new PickleBuilder().Tensor1d("FloatStorage", "0", "cuda:0", 2).Stop().ToArray();
+        var frame = new byte[9];
+        frame[0] = 0x95;
+        BitConverter.TryWriteBytes(frame.AsSpan(1), (ulong)body.Length);
+        var bytes = new PickleBuilder().Proto(4).Raw(frame).Raw(body).ToArray();
+        var document = PickleReader.Parse(bytes, "f.pt");
+
+        var (rewritten, _) = PickleRewriter.Rewrite(document, _ => "cuda:10");
+
+        Assert.Equal((ulong)(body.Length + 1), BitConverter.ToUInt64(rewritten, 3));
+        Assert.Equal(rewritten.Length, 2 + 9 + body.Length + 1);
+        Assert.Equal("cuda:10", Assert.Single(PickleReader.Parse(rewritten, "f.pt").Storages.Values).Location);
+    }
+}
