@@ -1,5 +1,6 @@
 using System.CommandLine;
 using TorchFerry.Cli.Commands;
+using TorchFerry.Runtime.Hosting;
 
 namespace TorchFerry.Cli;
 
@@ -27,7 +28,7 @@ internal static class TorchFerryCommand
         Console.CancelKeyPress += onCancel;
         try
         {
-            return await root.Parse(args).InvokeAsync(configuration, cancellation.Token).ConfigureAwait(false);
+            return await CommandLine.InvokeAsync(root, "torchferry", args, error, configuration, cancellation.Token).ConfigureAwait(false);
         }
         finally
         {

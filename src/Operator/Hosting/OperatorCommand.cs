@@ -62,6 +62,6 @@ internal static class OperatorCommand
                 await Log.CloseAndFlushAsync().ConfigureAwait(false);
             }
         });
-        return await CommandLine.InvokeAsync(root, args, Console.Error).ConfigureAwait(false);
+        return await CommandLine.InvokeAsync(root, "torchferry-operator", args, Console.Error).ConfigureAwait(false);
     }
 }

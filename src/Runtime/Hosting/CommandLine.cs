@@ -1,23 +1,35 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 
 namespace TorchFerry.Runtime.Hosting;
 
-/// <summary>How the operator and the webhook treat their command lines: a bad argument is one line on standard error and exit 2.</summary>
+/// <summary>
+/// How every TorchFerry command line treats bad arguments: one line per problem on standard error,
+/// naming the argument, and exit 2, never a help page or a stack trace. The <c>torchferry</c> CLI
+/// compiles this file in too (it does not reference the controller runtime).
+/// </summary>
 internal static class CommandLine
 {
     public const int Usage = 2;
 
-    /// <summary>Parses <paramref name="args"/>; on errors prints them (each naming the argument) and returns 2 without running.</summary>
-    public static async Task<int> InvokeAsync(RootCommand root, string[] args, TextWriter error)
+    /// <summary>Parses <paramref name="args"/>; on errors prints them and returns 2 without running; an <see cref="ArgumentException"/> from the action is one line and 2 as well.</summary>
+    /// <param name="root">The command line.</param>
+    /// <param name="program">The program's name for messages (<c>torchferry</c>), whatever process hosts it.</param>
+    /// <param name="args">The arguments.</param>
+    /// <param name="error">Where problems go.</param>
+    /// <param name="configuration">Where the command writes.</param>
+    /// <param name="cancellationToken">Ends the command.</param>
+    public static async Task<int> InvokeAsync(RootCommand root, string program, string[] args, TextWriter error, InvocationConfiguration? configuration = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(error);
         var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
+        var problems = Problems(parsed, program).Distinct(StringComparer.Ordinal).ToList();
+        if (problems.Count > 0)
         {
-            foreach (var problem in parsed.Errors)
+            foreach (var problem in problems)
             {
-                await error.WriteLineAsync($"{root.Name}: {problem.Message}").ConfigureAwait(false);
+                await error.WriteLineAsync($"{program}: {problem}").ConfigureAwait(false);
             }
 
             return Usage;
@@ -25,12 +37,60 @@ internal static class CommandLine
 
         try
         {
-            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+            configuration ??= new InvocationConfiguration();
+            configuration.EnableDefaultExceptionHandler = false;
+            return await parsed.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
         }
         catch (ArgumentException e)
         {
-            await error.WriteLineAsync($"{root.Name}: {e.Message}").ConfigureAwait(false);
+            await error.WriteLineAsync($"{program}: {e.Message}").ConfigureAwait(false);
             return Usage;
         }
+    }
+
+    /// <summary>The parse errors as lines that name the argument and say where help is.</summary>
+    public static IEnumerable<string> Problems(ParseResult parsed, string program)
+    {
+        ArgumentNullException.ThrowIfNull(parsed);
+        var help = $"see '{string.Join(' ', [program, .. Path(parsed.CommandResult)])} --help'";
+        var missing = parsed.CommandResult.Command.Arguments
+            .Where(a => parsed.GetResult(a) is not { Tokens.Count: > 0 } && a.Arity.MinimumNumberOfValues > 0)
+            .Select(a => a.Name)
+            .ToList();
+        // System.CommandLine lets an unknown option fill an argument (SRC = "--bogus"); name it instead.
+        var unknown = parsed.Tokens
+            .TakeWhile(t => t.Type != TokenType.DoubleDash)
+            .Where(t => t.Type == TokenType.Argument && t.Value.Length > 1 && t.Value[0] == '-')
+            .ToList();
+        foreach (var token in unknown)
+        {
+            yield return $"unknown option '{token.Value}' ({help})";
+        }
+
+        if (unknown.Count > 0)
+        {
+            yield break;
+        }
+
+        foreach (var error in parsed.Errors)
+        {
+            yield return error.Message.StartsWith("Required argument missing", StringComparison.Ordinal) && missing.Count > 0
+                ? $"missing argument {string.Join(", ", missing)} ({help})"
+                : $"{error.Message.TrimEnd('.')} ({help})";
+        }
+    }
+
+    private static Stack<string> Path(SymbolResult? result)
+    {
+        var names = new Stack<string>();
+        for (var at = result; at is not null; at = at.Parent)
+        {
+            if (at is CommandResult { Parent: not null } command)
+            {
+                names.Push(command.Command.Name);
+            }
+        }
+
+        return names;
     }
 }

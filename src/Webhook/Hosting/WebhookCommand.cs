@@ -84,6 +84,6 @@ internal static class WebhookCommand
                 await Log.CloseAndFlushAsync().ConfigureAwait(false);
             }
         });
-        return await CommandLine.InvokeAsync(root, args, Console.Error).ConfigureAwait(false);
+        return await CommandLine.InvokeAsync(root, "torchferry-webhook", args, Console.Error).ConfigureAwait(false);
     }
 }

@@ -95,8 +95,15 @@ public sealed class ConvertCommandTests(TorchFixtures fixtures)
 
     [Theory]
     [InlineData("--device", "gpu", "--device 'gpu': not a device")]
+    [InlineData("--device", "gpu0", "--device 'gpu0': not a device")]
+    [InlineData("--device", "mps", "--device 'mps': not a device")]
+    [InlineData("--device", "cuda:99999", "--device 'cuda:99999': not a device")]
+    [InlineData("--device", "", "--device '': not a device")]
+    [InlineData("--device", "CUDA:0", "--device 'CUDA:0': not a device")]
     [InlineData("--map", "cuda:1", "--map 'cuda:1': expected FROM=TO")]
-    public async Task Convert_BadDevice_IsAUsageError(string option, string value, string expected)
+    [InlineData("--map", "mps=cpu", "--map 'mps=cpu': expected FROM=TO")]
+    [InlineData("--map", "cuda:1=gpu0", "--map 'cuda:1=gpu0': expected FROM=TO")]
+    public async Task Convert_BadDevice_IsAUsageErrorAndWritesNothing(string option, string value, string expected)
     {
         using var folder = new TemporaryDirectory();
 
@@ -104,6 +111,37 @@ public sealed class ConvertCommandTests(TorchFixtures fixtures)
 
         Assert.Equal(2, exitCode);
         Assert.StartsWith($"torchferry: {expected}", error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
+    }
+
+    [Fact]
+    public async Task Convert_CudaMeansCudaZero_AsTorchRecordsIt()
+    {
+        using var folder = new TemporaryDirectory();
+
+        var (exitCode, output, _) = await CliRunner.RunAsync("convert", fixtures.GpuFile("tensor"), folder.File("x.pt"), "--device", "cuda");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("already on cuda:0", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "convert", "a.pt" }, "torchferry: missing argument DST (see 'torchferry convert --help')")]
+    [InlineData(new[] { "convert" }, "torchferry: missing argument SRC, DST (see 'torchferry convert --help')")]
+    [InlineData(new[] { "convert", "a.pt", "b.pt", "--bogus" }, "torchferry: unknown option '--bogus' (see 'torchferry convert --help')")]
+    [InlineData(new[] { "convert", "--bogus" }, "torchferry: unknown option '--bogus' (see 'torchferry convert --help')")]
+    [InlineData(new[] { "inspect" }, "torchferry: missing argument URI (see 'torchferry inspect --help')")]
+    [InlineData(new[] { "prepare-inputs", "--source", "a.pb", "--target", "b.pb" }, "torchferry: Option '--device' is required (see 'torchferry prepare-inputs --help')")]
+    [InlineData(new[] { "frobnicate" }, "torchferry: Unrecognized command or argument 'frobnicate' (see 'torchferry --help')")]
+    public async Task BadArguments_ExitTwoNamingTheArgument_WithoutAHelpPage(string[] args, string expected)
+    {
+        var (exitCode, output, error) = await CliRunner.RunAsync(args);
+
+        Assert.Equal(2, exitCode);
+        Assert.Empty(output);
+        Assert.Contains(expected, error.Split('\n'));
+        Assert.DoesNotContain("Usage:", error, StringComparison.Ordinal);
     }
 
     [Fact]

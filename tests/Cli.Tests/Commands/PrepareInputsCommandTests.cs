@@ -9,7 +9,7 @@ using TorchFerry.TestSupport;
 
 namespace TorchFerry.Cli.Tests.Commands;
 
-/// <summary>The serializer init container against the S3 test server, with LiteralMaps made by Flyte's own code.</summary>
+/// <summary>The prepare-inputs init container against the S3 test server, with LiteralMaps made by Flyte's own code.</summary>
 [Collection(S3Collection.Name)]
 public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtures) : IDisposable
 {
@@ -76,6 +76,24 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         Assert.Equal(0, exitCode);
         Assert.Contains("passing the inputs on unchanged", error, StringComparison.Ordinal);
         Assert.Equal(await GetAsync(inputs), await GetAsync(target));
+    }
+
+    [Theory]
+    [InlineData("gpu0")]
+    [InlineData("mps")]
+    [InlineData("cuda:99999")]
+    [InlineData("")]
+    [InlineData("CUDA:0")]
+    public async Task PrepareInputs_NotADevice_IsAUsageErrorAndWritesNoTarget(string device)
+    {
+        // The webhook never builds such an init container (its own edge refuses the value first).
+        var (_, inputs, target) = await SetUpAsync("tensor");
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", device, "--timeout", "0");
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal($"torchferry: --device '{device}': not a device (expected cpu, cuda or cuda:N with N from 0 to 99)\n", error);
+        Assert.False(await s3.ExistsAsync(target.Key));
     }
 
     public void Dispose() => folder.Dispose();
