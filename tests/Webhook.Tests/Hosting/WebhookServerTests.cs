@@ -57,7 +57,7 @@ public sealed class WebhookServerTests : IAsyncLifetime
     {
         var pod = FlytePod();
 
-        var response = await ReviewAsync(Review("uid-1", pod));
+        var response = await ReviewAsync(AdmissionFixtures.Review("uid-1", pod));
 
         Assert.Equal("uid-1", response["uid"]!.GetValue<string>());
         Assert.True(response["allowed"]!.GetValue<bool>());
@@ -66,7 +66,7 @@ public sealed class WebhookServerTests : IAsyncLifetime
         var mutated = Kubectl.PatchLocally(pod, patch);
         Assert.Equal("1", mutated["spec"]!["containers"]![0]!["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
 
-        var again = await ReviewAsync(Review("uid-2", mutated));
+        var again = await ReviewAsync(AdmissionFixtures.Review("uid-2", mutated));
         Assert.Null(again["patch"]);
         Assert.True(again["allowed"]!.GetValue<bool>());
     }
@@ -74,7 +74,7 @@ public sealed class WebhookServerTests : IAsyncLifetime
     [Fact]
     public async Task Review_DryRun_IsAnsweredTheSame()
     {
-        var review = Review("uid-3", FlytePod());
+        var review = AdmissionFixtures.Review("uid-3", FlytePod());
         review["request"]!["dryRun"] = true;
 
         var response = await ReviewAsync(review);
@@ -94,7 +94,7 @@ public sealed class WebhookServerTests : IAsyncLifetime
             pod["metadata"]!["labels"]!.AsObject().Remove("execution-id");
         }
 
-        var review = Review("uid-4", pod);
+        var review = AdmissionFixtures.Review("uid-4", pod);
         review["request"]!["namespace"] = @namespace;
 
         var response = await ReviewAsync(review);
@@ -167,7 +167,7 @@ public sealed class WebhookServerTests : IAsyncLifetime
     [Fact]
     public async Task Metrics_CountOutcomes_AndReadyzIsOk()
     {
-        await ReviewAsync(Review("uid-5", FlytePod()));
+        await ReviewAsync(AdmissionFixtures.Review("uid-5", FlytePod()));
 
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/readyz", UriKind.Relative))).StatusCode);
         Assert.Contains("torchferry_admission_requests_total{outcome=\"mutated\"}", await http.GetStringAsync(new Uri("/metrics", UriKind.Relative)), StringComparison.Ordinal);
@@ -195,23 +195,6 @@ public sealed class WebhookServerTests : IAsyncLifetime
         File.WriteAllText(folder.File("tls.key"), key.ExportPkcs8PrivateKeyPem());
         expectedThumbprint = certificate.Thumbprint;
     }
-
-    private static JsonObject Review(string uid, JsonObject pod) => new()
-    {
-        ["apiVersion"] = "admission.k8s.io/v1",
-        ["kind"] = "AdmissionReview",
-        ["request"] = new JsonObject
-        {
-            ["uid"] = uid,
-            ["kind"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["kind"] = "Pod" },
-            ["resource"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["resource"] = "pods" },
-            ["namespace"] = "flytesnacks-development",
-            ["operation"] = "CREATE",
-            ["userInfo"] = new JsonObject { ["username"] = "system:serviceaccount:flyte:flytepropeller" },
-            ["object"] = pod.DeepClone(),
-            ["dryRun"] = false,
-        },
-    };
 
     private static JsonObject FlytePod() => JsonNode.Parse("""
         {"apiVersion": "v1", "kind": "Pod",

@@ -30,7 +30,7 @@ public sealed class PodMutatorTests
     [InlineData("pyflyte-map-execute")]
     public void GpuProfile_GivesTheFlyteContainerItsGpuTolerationsAffinityAndSharedMemory(string entrypoint)
     {
-        var pod = FlytePod(entrypoint);
+        var pod = AdmissionFixtures.FlytePod(entrypoint);
 
         var mutated = Apply(pod, GpuProfile);
 
@@ -70,7 +70,7 @@ public sealed class PodMutatorTests
     [Fact]
     public void PodThatAlreadyAsksForGpus_KeepsItsCount_RecordsTheConflict_AndGetsTheRest()
     {
-        var pod = FlytePod("pyflyte-execute");
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
         pod["spec"]!["containers"]![0]!["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"] = "2";
 
         var mutated = Apply(pod, GpuProfile);
@@ -85,7 +85,7 @@ public sealed class PodMutatorTests
     [Fact]
     public void CpuConsumer_OptedIn_ReadsPreparedInputsFromItsOwnOutputPrefix()
     {
-        var pod = FlytePod("pyflyte-execute");
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
         pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu", ["cluster-autoscaler.kubernetes.io/safe-to-evict"] = "false" };
 
         var mutated = Apply(pod, profile: null);
@@ -105,7 +105,7 @@ public sealed class PodMutatorTests
     [Fact]
     public void PodThatDidNotOptIn_IsLeftAlone()
     {
-        var pod = FlytePod("pyflyte-execute");
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
 
         Assert.True(PodMutator.Mutate(pod, profile: null, Options).IsEmpty);
         pod["metadata"]!["annotations"] = new JsonObject { [Annotations.Inject] = "false" };
@@ -137,27 +137,5 @@ public sealed class PodMutatorTests
         var mutation = PodMutator.Mutate(pod, profile, Options);
         Assert.False(mutation.IsEmpty);
         return Kubectl.PatchLocally(pod, mutation.Patch);
-    }
-
-    /// <summary>A pod as flytepropeller makes it for a container task.</summary>
-    private static JsonObject FlytePod(string entrypoint)
-    {
-        var args = entrypoint switch
-        {
-            "pyflyte-fast-execute" => """["pyflyte-fast-execute", "--additional-distribution", "s3://flyte/fast/abc.tar.gz", "--dest-dir", "/root", "--", "pyflyte-execute", "--inputs", "s3://flyte/metadata/f/n1/data/inputs.pb", "--output-prefix", "s3://flyte/metadata/f/n1/data/0", "--raw-output-data-prefix", "s3://flyte/raw/xy", "--checkpoint-path", "s3://flyte/raw/xy/_flytecheckpoints", "--prev-checkpoint", "\"\"", "--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--", "task-module", "workflows.train", "task-name", "train"]""",
-            "pyflyte-map-execute" => """["pyflyte-map-execute", "--inputs", "s3://flyte/metadata/f/n1/data/inputs.pb", "--output-prefix", "s3://flyte/metadata/f/n1/data/0", "--raw-output-data-prefix", "s3://flyte/raw/xy", "--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--", "task-module", "workflows.train", "task-name", "train"]""",
-            _ => """["pyflyte-execute", "--inputs", "s3://flyte/metadata/f/n1/data/inputs.pb", "--output-prefix", "s3://flyte/metadata/f/n1/data/0", "--raw-output-data-prefix", "s3://flyte/raw/xy", "--checkpoint-path", "s3://flyte/raw/xy/_flytecheckpoints", "--prev-checkpoint", "\"\"", "--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--", "task-module", "workflows.train", "task-name", "train"]""",
-        };
-        return JsonNode.Parse("""
-            {"apiVersion": "v1", "kind": "Pod",
-             "metadata": {"name": "f-n1-0", "namespace": "flytesnacks-development",
-                          "labels": {"execution-id": "f", "node-id": "n1", "task-name": "workflows-train", "workflow-name": "workflows-wf", "project": "flytesnacks", "domain": "development", "interruptible": "false"}},
-             "spec": {"containers": [{"name": "f-n1-0", "image": "cr.flyte.org/flyteorg/flytekit:py3.11-1.13.0",
-                                       "args": ARGS,
-                                       "env": [{"name": "FLYTE_INTERNAL_EXECUTION_ID", "value": "f"}, {"name": "FLYTE_ATTEMPT_NUMBER", "value": "0"}],
-                                       "resources": {"limits": {"cpu": "2", "memory": "4Gi"}, "requests": {"cpu": "2", "memory": "4Gi"}}}],
-                      "restartPolicy": "Never",
-                      "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]}}
-            """.Replace("ARGS", args, StringComparison.Ordinal))!.AsObject();
     }
 }
