@@ -6,14 +6,22 @@ namespace TorchFerry.TestSupport;
 public static class Poll
 {
     /// <summary>The first non-null answer of <paramref name="probe"/>.</summary>
-    public static async Task<T> UntilAsync<T>(Func<T?> probe, TimeSpan timeout, TimeSpan interval, Func<string>? context = null)
+    public static Task<T> UntilAsync<T>(Func<T?> probe, TimeSpan timeout, TimeSpan interval, Func<string>? context = null)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        return UntilAsync(() => Task.FromResult(probe()), timeout, interval, context);
+    }
+
+    /// <summary>The first non-null answer of <paramref name="probe"/>, which may ask over the network.</summary>
+    public static async Task<T> UntilAsync<T>(Func<Task<T?>> probe, TimeSpan timeout, TimeSpan interval, Func<string>? context = null)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(probe);
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            if (probe() is { } found)
+            if (await probe() is { } found)
             {
                 return found;
             }

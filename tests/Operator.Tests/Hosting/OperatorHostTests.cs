@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 using Serilog;
+using TorchFerry.Contract;
 using TorchFerry.Crds;
 using TorchFerry.Operator.Hosting;
 using TorchFerry.Storage;
@@ -147,6 +148,77 @@ public sealed class OperatorHostTests : IAsyncLifetime
         Assert.Empty(torch.Torch.Compare("checkpoint_dict", variant).Problems);
     }
 
+    [Theory]
+    [InlineData("gpu0")]
+    [InlineData("mps")]
+    [InlineData("cuda:99999")]
+    [InlineData("")]
+    [InlineData("CUDA:0")]
+    public async Task ConsumerPod_TargetDeviceNotADevice_IsSkippedWithAnEvent(string device)
+    {
+        var checkpoint = folder.File("ck.pt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), checkpoint);
+        var inputs = folder.File("inputs.pb");
+        await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["model"] = FlyteIdl.BlobLiteral("PyTorchCheckpoint", "file://" + checkpoint) } }));
+
+        await FlyteTaskPods.CreateAsync(client, Namespace, "cpu-eval", "n1", "file://" + inputs, $"file://{folder.Path}/n1", new Dictionary<string, string> { [Annotations.TargetDevice] = device }, succeeded: false);
+
+        var warning = await EventuallyAsync<Corev1Event>(async () => (await client.CoreV1.ListNamespacedEventAsync(Namespace)).Items.FirstOrDefault(e => e.Reason == ConditionReasons.InvalidAnnotation));
+        Assert.Equal(("Pod", "Warning"), (warning.InvolvedObject.Kind, warning.Type));
+        Assert.Contains($"'{device}': not a device", warning.Message, StringComparison.Ordinal);
+        Assert.Null(api.Get(Group, Version, "checkpointartifacts", Namespace, TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + checkpoint)));
+    }
+
+    [Fact]
+    public async Task Artifact_TargetDeviceNotADevice_FailsForGood_WithoutARetryLoop()
+    {
+        // The CRD schema refuses it on a real API server; an object written under an older CRD may still hold it.
+        var source = folder.File("ck.pt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), source);
+        await client.CustomObjects.CreateNamespacedCustomObjectAsync(
+            new CheckpointArtifact
+            {
+                Metadata = new V1ObjectMeta { Name = "mps", NamespaceProperty = Namespace },
+                Spec = new ArtifactSpec { Source = new ArtifactSource { Uri = "file://" + source, Format = FlyteBlobFormat.PyTorchCheckpoint }, TargetDevices = ["mps"] },
+            },
+            Group,
+            Version,
+            Namespace,
+            "checkpointartifacts");
+
+        var failed = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "mps") is { } o && o["status"]?["phase"]?.GetValue<string>() == "Failed" ? o : null);
+        var ready = failed["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "Ready")!;
+        Assert.Equal(ConditionReasons.InvalidDevice, ready["reason"]!.GetValue<string>());
+        Assert.Contains("spec.targetDevices 'mps': not a device", ready["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        var terminal = await EventuallyAsync(async () => TerminalCount(await MetricsAsync()) is > 0 and var n ? n.ToString(System.Globalization.CultureInfo.InvariantCulture) : null);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var metrics = await MetricsAsync();
+        Assert.Equal(terminal, TerminalCount(metrics)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.DoesNotContain("controller_runtime_reconcile_total{controller=\"checkpointartifacts\",result=\"error\"}", metrics, StringComparison.Ordinal);
+        Assert.Equal([Path.GetFileName(source)], Directory.GetFiles(folder.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task Metrics_ControllerRuntimeNames_AndProcessAndRuntimeMetrics()
+    {
+        var metrics = await EventuallyAsync(async () => await MetricsAsync() is var text && text.Contains("workqueue_depth{name=\"flyte-pods\"}", StringComparison.Ordinal) ? text : null);
+
+        foreach (var family in new[] { "controller_runtime_reconcile_total counter", "controller_runtime_reconcile_errors_total counter", "controller_runtime_terminal_reconcile_errors_total counter", "controller_runtime_reconcile_time_seconds histogram", "workqueue_adds_total counter", "workqueue_depth gauge", "process_cpu_seconds_total counter", "process_working_set_bytes gauge", "dotnet_collection_count_total counter" })
+        {
+            Assert.Contains($"# TYPE {family}", metrics, StringComparison.Ordinal);
+        }
+    }
+
+    private static double? TerminalCount(string metrics) =>
+        metrics.Split('\n').Where(l => l.StartsWith("controller_runtime_reconcile_total{controller=\"checkpointartifacts\",result=\"terminal\"}", StringComparison.Ordinal))
+            .Select(l => (double?)double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault();
+
+    private async Task<string> MetricsAsync()
+    {
+        using var http = new HttpClient { BaseAddress = await Poll.UntilAsync(() => host.HttpEndpoint, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50)) };
+        return await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+    }
+
     private Task<object> CreateAsync(string name, string uri) => client.CustomObjects.CreateNamespacedCustomObjectAsync(
         new CheckpointArtifact
         {
@@ -159,6 +231,10 @@ public sealed class OperatorHostTests : IAsyncLifetime
         "checkpointartifacts");
 
     private Task<JsonObject> EventuallyAsync(Func<JsonObject?> probe) =>
+        Poll.UntilAsync(probe, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50), () => "operator log:\n" + string.Join("\n", logs.Lines.TakeLast(10)));
+
+    private Task<T> EventuallyAsync<T>(Func<Task<T?>> probe)
+        where T : class =>
         Poll.UntilAsync(probe, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50), () => "operator log:\n" + string.Join("\n", logs.Lines.TakeLast(10)));
 
     private sealed class LogLines : Serilog.Core.ILogEventSink

@@ -1,0 +1,127 @@
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Serilog;
+using TorchFerry.Crds;
+using TorchFerry.Runtime.Hosting;
+using TorchFerry.TestSupport;
+using TorchFerry.TestSupport.Kubernetes;
+
+namespace TorchFerry.Runtime.Tests;
+
+/// <summary>
+/// What the controller does with a reconcile's failure, with real answers from the API server
+/// emulator: terminal failures (our terminal error, 4xx other than 409 and 429) are forgotten and
+/// counted as <c>result="terminal"</c>; others back off and retry.
+/// </summary>
+public sealed class ControllerTests : IAsyncLifetime
+{
+    private const string Namespace = "flyte";
+    private readonly KubeApiEmulator api = new();
+    private readonly CancellationTokenSource stop = new();
+    private readonly MetricsRegistry registry = new();
+    private Kubernetes client = null!;
+
+    public Task InitializeAsync()
+    {
+        api.Register(CheckpointArtifact.Group, CheckpointArtifact.Version, CheckpointArtifact.Plural, nameof(CheckpointArtifact), statusSubresource: true);
+        client = new Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await stop.CancelAsync();
+        client.Dispose();
+        await api.DisposeAsync();
+        stop.Dispose();
+    }
+
+    [Fact]
+    public async Task Reconcile_RefusedByTheApiServer_IsForgottenNotRetried()
+    {
+        var attempts = 0;
+        Start(async (item, token) =>
+        {
+            Interlocked.Increment(ref attempts);
+
+            // A real 404: patching an object that does not exist.
+            await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("{}", V1Patch.PatchType.MergePatch), CheckpointArtifact.Group, CheckpointArtifact.Version, Namespace, CheckpointArtifact.Plural, "missing-" + item.Metadata.Name, cancellationToken: token);
+            return ReconcileResult.Done;
+        });
+
+        await CreateAsync("a");
+
+        await Eventually(() => Count("terminal") == 1);
+        await Task.Delay(500);
+        Assert.Equal(1, attempts);
+        Assert.Equal(0, Count("error"));
+    }
+
+    [Fact]
+    public async Task Reconcile_TerminalError_IsForgottenNotRetried()
+    {
+        var attempts = 0;
+        Start((_, _) =>
+        {
+            Interlocked.Increment(ref attempts);
+            throw new TerminalReconcileException("forbidden URI");
+        });
+
+        await CreateAsync("b");
+
+        await Eventually(() => Count("terminal") == 1);
+        await Task.Delay(500);
+        Assert.Equal(1, attempts);
+    }
+
+    [Fact]
+    public async Task Reconcile_Conflict_IsRetriedWithBackoff()
+    {
+        var attempts = 0;
+        Start((_, _) =>
+        {
+            if (Interlocked.Increment(ref attempts) < 3)
+            {
+                throw new HttpOperationException("conflict") { Response = new HttpResponseMessageWrapper(new HttpResponseMessage(System.Net.HttpStatusCode.Conflict), string.Empty) };
+            }
+
+            return Task.FromResult(ReconcileResult.Done);
+        });
+
+        await CreateAsync("c");
+
+        await Eventually(() => Count("success") == 1);
+        Assert.Equal(2, Count("error"));
+        Assert.Equal(0, Count("terminal"));
+    }
+
+    private void Start(Func<CheckpointArtifact, CancellationToken, Task<ReconcileResult>> reconcile)
+    {
+        var log = new LoggerConfiguration().CreateLogger();
+        var informer = new ResourceInformer<CheckpointArtifact>(new CustomResourceClient<CheckpointArtifact>(client, CheckpointArtifact.Group, CheckpointArtifact.Version, CheckpointArtifact.Plural, Namespace), new InformerOptions(), TimeProvider.System, log);
+        var controller = new Controller<CheckpointArtifact>("test", informer, reconcile, 1, new ControllerMetrics(registry), TimeProvider.System, log);
+        _ = Task.Run(() => controller.RunAsync(stop.Token));
+    }
+
+    private double Count(string result)
+    {
+        var line = registry.RenderAsync().GetAwaiter().GetResult().Split('\n')
+            .FirstOrDefault(l => l.StartsWith($"controller_runtime_reconcile_total{{controller=\"test\",result=\"{result}\"}}", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private Task CreateAsync(string name) => client.CustomObjects.CreateNamespacedCustomObjectAsync(
+        new CheckpointArtifact
+        {
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = Namespace },
+            Spec = new ArtifactSpec { Source = new ArtifactSource { Uri = $"s3://bucket/{name}.pt", Format = FlyteBlobFormat.PyTorchCheckpoint } },
+        },
+        CheckpointArtifact.Group,
+        CheckpointArtifact.Version,
+        Namespace,
+        CheckpointArtifact.Plural);
+
+    private static Task Eventually(Func<bool> condition) =>
+        Poll.UntilAsync(condition, TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(20));
+}
