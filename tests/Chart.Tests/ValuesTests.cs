@@ -63,10 +63,19 @@ public sealed class ValuesTests
         var byDigest = Helm.Template("torchferry", "torchferry-system", "--set", $"image.digest={digest}");
         var separate = Helm.Template("torchferry", "torchferry-system", "--set", "prepareInputs.image=registry.local/torchferry:1.2.3");
 
-        Assert.Equal("ghcr.io/torchferry/torchferry:1.2.3", byTag.Arguments("webhook")["--prepare-inputs-image"]);
-        Assert.Equal("ghcr.io/torchferry/torchferry:1.2.3", Container(byTag)["image"]!.GetValue<string>());
-        Assert.Equal($"ghcr.io/torchferry/torchferry@{digest}", byDigest.Arguments("webhook")["--prepare-inputs-image"]);
+        Assert.Equal($"{Helm.TestImageRepository}:1.2.3", byTag.Arguments("webhook")["--prepare-inputs-image"]);
+        Assert.Equal($"{Helm.TestImageRepository}:1.2.3", Container(byTag)["image"]!.GetValue<string>());
+        Assert.Equal($"{Helm.TestImageRepository}@{digest}", byDigest.Arguments("webhook")["--prepare-inputs-image"]);
         Assert.Equal("registry.local/torchferry:1.2.3", separate.Arguments("webhook")["--prepare-inputs-image"]);
+    }
+
+    [Fact]
+    public void Image_NotGiven_FailsTheInstallSayingHowToGetOne()
+    {
+        var (code, _, error) = Helm.Run("template", "torchferry", Helm.Chart, "--set", "image.repository=");
+
+        Assert.NotEqual(0, code);
+        Assert.Contains("image.repository is required: no public TorchFerry image is published", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -5,6 +5,9 @@ namespace TorchFerry.TestSupport;
 /// <summary>Helm 4 (tests/tools/bin/helm, installed by scripts/install-test-deps.sh) run on the chart in charts/torchferry.</summary>
 public static class Helm
 {
+    /// <summary>The image repository chart renders use unless a test sets <c>image.repository</c> itself.</summary>
+    public const string TestImageRepository = "registry.test/torchferry";
+
     /// <summary>The chart folder.</summary>
     public static string Chart { get; } = System.IO.Path.Combine(RepositoryPaths.Root, "charts", "torchferry");
 
@@ -21,6 +24,12 @@ public static class Helm
     /// <summary>Runs helm with the arguments; its exit code, standard output and standard error.</summary>
     public static (int ExitCode, string Output, string Error) Run(params string[] args)
     {
+        // The chart requires an image (none is published); tests render with this one unless they set their own.
+        if (args is ["template" or "lint" or "install" or "upgrade", ..] && !args.Any(a => a.StartsWith("image.repository=", StringComparison.Ordinal)))
+        {
+            args = [args[0], "--set", $"image.repository={TestImageRepository}", .. args[1..]];
+        }
+
         var start = new ProcessStartInfo(Path, args) { RedirectStandardOutput = true, RedirectStandardError = true };
 
         // Keep helm's caches and config out of the user's home.

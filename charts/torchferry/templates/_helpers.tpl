@@ -59,10 +59,11 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* The image: repository@digest, else repository:tag (appVersion by default). */}}
 {{- define "torchferry.image" -}}
+{{- $repository := required "image.repository is required: no public TorchFerry image is published; build it from the repository's Dockerfile, push it to your registry and set image.repository (docs/helm.md, \"The image\")" .Values.image.repository -}}
 {{- if .Values.image.digest -}}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- printf "%s@%s" $repository .Values.image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 {{- end -}}
 

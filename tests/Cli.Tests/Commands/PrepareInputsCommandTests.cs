@@ -79,11 +79,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
     }
 
     [Theory]
-    [InlineData("gpu0")]
-    [InlineData("mps")]
-    [InlineData("cuda:99999")]
-    [InlineData("")]
-    [InlineData("CUDA:0")]
+    [MemberData(nameof(DeviceNames.Refused), MemberType = typeof(DeviceNames))]
     public async Task PrepareInputs_NotADevice_IsAUsageErrorAndWritesNoTarget(string device)
     {
         // The webhook never builds such an init container (its own edge refuses the value first).

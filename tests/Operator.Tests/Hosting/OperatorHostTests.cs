@@ -149,11 +149,7 @@ public sealed class OperatorHostTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("gpu0")]
-    [InlineData("mps")]
-    [InlineData("cuda:99999")]
-    [InlineData("")]
-    [InlineData("CUDA:0")]
+    [MemberData(nameof(DeviceNames.Refused), MemberType = typeof(DeviceNames))]
     public async Task ConsumerPod_TargetDeviceNotADevice_IsSkippedWithAnEvent(string device)
     {
         var checkpoint = folder.File("ck.pt");

@@ -7,10 +7,6 @@ namespace TorchFerry.Types.Tests.Contract;
 /// <summary>One device rule: TorchDevice, the CRDs in config/crd and the chart's values.schema.json agree on every name.</summary>
 public sealed class TorchDeviceTests
 {
-    public static TheoryData<string> Accepted => new("cpu", "cuda", "cuda:0", "cuda:7", "cuda:10", "cuda:99");
-
-    public static TheoryData<string> Refused => new("gpu0", "gpu", "mps", "cuda:99999", "cuda:100", "", "CUDA:0", "Cpu", "cuda:", "cuda:01", " cpu", "cpu ", "cuda:-1", "cuda:0,cpu");
-
     [Theory]
     [InlineData("cpu", "cpu")]
     [InlineData("cuda", "cuda:0")]
@@ -22,7 +18,8 @@ public sealed class TorchDeviceTests
     }
 
     [Theory]
-    [MemberData(nameof(Refused))]
+    [MemberData(nameof(DeviceNames.Refused), MemberType = typeof(DeviceNames))]
+    [MemberData(nameof(DeviceNames.AlsoRefused), MemberType = typeof(DeviceNames))]
     [InlineData("cpu\n")]
     [InlineData("cuda:0\u001b[2J")]
     public void Parse_NotADevice_IsRefusedNamingSourceAndValue(string value)
@@ -51,7 +48,7 @@ public sealed class TorchDeviceTests
     }
 
     [Theory]
-    [MemberData(nameof(Accepted))]
+    [MemberData(nameof(DeviceNames.Accepted), MemberType = typeof(DeviceNames))]
     public void AcceptedName_IsAcceptedByTorchDeviceTheCrdsAndTheChart(string value)
     {
         Assert.True(TorchDevice.IsValid(value));
@@ -60,7 +57,8 @@ public sealed class TorchDeviceTests
     }
 
     [Theory]
-    [MemberData(nameof(Refused))]
+    [MemberData(nameof(DeviceNames.Refused), MemberType = typeof(DeviceNames))]
+    [MemberData(nameof(DeviceNames.AlsoRefused), MemberType = typeof(DeviceNames))]
     public void RefusedName_IsRefusedByTorchDeviceTheCrdsAndTheChart(string value)
     {
         Assert.False(TorchDevice.IsValid(value));

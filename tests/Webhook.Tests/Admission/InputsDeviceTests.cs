@@ -21,10 +21,8 @@ public sealed class InputsDeviceTests
 {
     private const string Namespace = "flytesnacks-development";
 
-    public static TheoryData<string> NotDevices => new("gpu0", "mps", "cuda:99999", "", "CUDA:0");
-
     [Theory]
-    [MemberData(nameof(NotDevices))]
+    [MemberData(nameof(DeviceNames.Refused), MemberType = typeof(DeviceNames))]
     public async Task Annotation_NotADevice_GetsNoInitContainer_IsCountedAndTheGpuStillComes(string device)
     {
         var pod = AdmissionFixtures.FlytePod();
@@ -41,7 +39,7 @@ public sealed class InputsDeviceTests
     }
 
     [Theory]
-    [MemberData(nameof(NotDevices))]
+    [MemberData(nameof(DeviceNames.Refused), MemberType = typeof(DeviceNames))]
     public void Profile_NotADevice_GetsNoInitContainer(string device)
     {
         // The CRD schema refuses these; a profile from a folder, or written under an older CRD, may not.
