@@ -6,14 +6,18 @@ namespace TorchFerry.Format.Archive;
 /// </summary>
 public sealed record ArchiveLimits
 {
-    /// <summary>Largest <c>data.pkl</c> accepted (it is held in memory).</summary>
-    public long MaxPickleBytes { get; init; } = 512L * 1024 * 1024;
+    /// <summary>
+    /// Largest <c>data.pkl</c> accepted (it is held in memory with the graph it builds, itself at most
+    /// two million objects). A state dict needs about 150 bytes a tensor, so 16 MiB is some 100,000
+    /// tensors; with the other bounds, any archive is read within a 256 MiB container.
+    /// </summary>
+    public long MaxPickleBytes { get; init; } = 16L * 1024 * 1024;
 
     /// <summary>Largest central directory accepted (it is held in memory).</summary>
-    public long MaxCentralDirectoryBytes { get; init; } = 256L * 1024 * 1024;
+    public long MaxCentralDirectoryBytes { get; init; } = 32L * 1024 * 1024;
 
-    /// <summary>Most records accepted in one archive.</summary>
-    public long MaxEntries { get; init; } = 2_000_000;
+    /// <summary>Most records accepted in one archive (one per storage, plus a few).</summary>
+    public long MaxEntries { get; init; } = 300_000;
 
     /// <summary>
     /// Highest ratio of expanded to compressed bytes accepted for deflated records; applies once

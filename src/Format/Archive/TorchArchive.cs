@@ -65,16 +65,40 @@ public sealed class TorchArchive
             .OrderBy(r => r.Item1, StringComparer.Ordinal);
 
     /// <summary>Opens and validates the archive at <paramref name="source"/>.</summary>
+    /// <exception cref="ArtifactFormatException">Not an archive TorchFerry works with; the message names the source.</exception>
     public static async Task<TorchArchive> OpenAsync(IRandomAccessSource source, ArchiveLimits? limits = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
-        limits ??= ArchiveLimits.Default;
+        try
+        {
+            return await OpenCoreAsync(source, limits ?? ArchiveLimits.Default, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OverflowException or InvalidDataException or FormatException or ArgumentOutOfRangeException or IndexOutOfRangeException)
+        {
+            // Values the zip format can hold but no archive has (sizes of 2^64, offsets past any file): one line, not a crash.
+            throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: corrupt archive ({e.GetType().Name}: {e.Message.Split('\n')[0]})", e);
+        }
+    }
+
+    private static async Task<TorchArchive> OpenCoreAsync(IRandomAccessSource source, ArchiveLimits limits, CancellationToken cancellationToken)
+    {
         await ArchiveSniffer.EnsureZipAsync(source, cancellationToken).ConfigureAwait(false);
         var (unordered, directoryOffset) = await ZipDirectoryReader.ReadAsync(source, limits, cancellationToken).ConfigureAwait(false);
         var entries = unordered.OrderBy(e => e.LocalHeaderOffset).ToList();
         if (entries.Count == 0)
         {
             throw new ArtifactFormatException(FormatErrorKind.NotAnArchive, $"{source.Name}: empty zip archive, not a torch.save archive");
+        }
+
+        // Each byte of the archive belongs to one record: records that share bytes would make a small
+        // file write a huge one (a thousand names for one record), and torch never writes them.
+        for (var i = 1; i < entries.Count; i++)
+        {
+            var (before, after) = (entries[i - 1], entries[i]);
+            if (before.DataOffset + before.CompressedSize > after.LocalHeaderOffset)
+            {
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: records '{PickleReader.Printable(before.Name)}' and '{PickleReader.Printable(after.Name)}' overlap (corrupt or crafted archive)");
+            }
         }
 
         var root = RootOf(source, entries);
@@ -111,7 +135,7 @@ public sealed class TorchArchive
         }
 
         var pickleBytes = await ReadRecordAsync(source, pickleEntry, cancellationToken).ConfigureAwait(false);
-        var pickle = PickleReader.Parse(pickleBytes, source.Name);
+        var pickle = PickleReader.Parse(pickleBytes, source.Name, cancellationToken);
         foreach (var storage in pickle.Storages.Values)
         {
             var recordName = $"{root}/data/{storage.Key}";
@@ -148,11 +172,22 @@ public sealed class TorchArchive
         }
         else
         {
-            await using var inflater = OpenContent(source, entry);
-            await inflater.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-            if (inflater.ReadByte() >= 0)
+            try
             {
-                throw ExpandsBeyondDeclared(source, entry);
+                await using var inflater = OpenContent(source, entry);
+                await inflater.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+                if (inflater.ReadByte() >= 0)
+                {
+                    throw ExpandsBeyondDeclared(source, entry);
+                }
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{PickleReader.Printable(entry.Name)}' is not valid deflate data (corrupt archive)", e);
+            }
+            catch (EndOfStreamException e)
+            {
+                throw new ArtifactFormatException(FormatErrorKind.Truncated, $"{source.Name}: record '{PickleReader.Printable(entry.Name)}' inflates to less than its declared {entry.UncompressedSize} bytes (truncated or corrupt archive)", e);
             }
         }
 

@@ -13,6 +13,14 @@ namespace TorchFerry.Format.Inspection;
 public static class ArtifactInspector
 {
     private const int MaxDepth = 512;
+    private const int MaxJsonDepth = 32;
+    private const int MaxJsonNodes = 10_000;
+    private const int MaxKeyDepth = 8;
+    private const int MaxKeyLength = 256;
+    private const int MaxPathLength = 4096;
+
+    // Python itself refuses to print integers beyond 4,300 decimal digits (about 14,284 bits).
+    private const long MaxDecimalBits = 14_284;
     private const string ModuleStateKey = "module_state_dict";
     private const string OptimizerStateKey = "optimizer_state_dict";
     private static readonly string[] ModuleStateFields = ["_parameters", "_buffers", "_modules"];
@@ -94,6 +102,7 @@ public static class ArtifactInspector
     private static JsonObject Hyperparameters(PyValue root)
     {
         var result = new JsonObject();
+        var budget = new JsonBudget();
         foreach (var (key, value) in DictItems(root)!)
         {
             if (key is PyString { Value: ModuleStateKey or OptimizerStateKey })
@@ -101,30 +110,50 @@ public static class ArtifactInspector
                 continue;
             }
 
-            result[KeyText(key)] = ToJson(value, 0);
+            result[KeyText(key)] = ToJson(value, 0, budget);
         }
 
         return result;
     }
 
-    private static JsonNode? ToJson(PyValue value, int depth) => value switch
+    // Bounded in depth and in nodes: a small pickle can describe a huge graph by sharing (a list of
+    // itself twice, forty levels deep), and each path would otherwise be written out.
+    private static JsonNode? ToJson(PyValue value, int depth, JsonBudget budget) => value switch
     {
-        _ when depth > 32 => JsonValue.Create("<nested too deep>"),
+        _ when depth > MaxJsonDepth => JsonValue.Create("<nested too deep>"),
+        _ when !budget.Take() => JsonValue.Create("<truncated>"),
         PyNone => null,
         PyBool b => JsonValue.Create(b.Value),
         PyInt i when i.Value >= long.MinValue && i.Value <= long.MaxValue => JsonValue.Create((long)i.Value),
-        PyInt i => JsonValue.Create(i.Value.ToString(CultureInfo.InvariantCulture)),
+        PyInt i => JsonValue.Create(IntegerText(i)),
         PyFloat f when double.IsFinite(f.Value) => JsonValue.Create(f.Value),
         PyFloat f => JsonValue.Create(f.Value.ToString(CultureInfo.InvariantCulture)),
         PyString s => JsonValue.Create(s.Value),
         PyBytes b => JsonValue.Create($"<bytes: {b.Value.Length}>"),
-        PyTuple t => new JsonArray(t.Items.Select(v => ToJson(v, depth + 1)).ToArray()),
-        PyList l => new JsonArray(l.Items.Select(v => ToJson(v, depth + 1)).ToArray()),
-        PyDict d => new JsonObject(d.Items.Select(kv => KeyValuePair.Create(KeyText(kv.Key), ToJson(kv.Value, depth + 1)))),
+        PyTuple t => new JsonArray(t.Items.Select(v => ToJson(v, depth + 1, budget)).ToArray()),
+        PyList l => new JsonArray(l.Items.Select(v => ToJson(v, depth + 1, budget)).ToArray()),
+        PyDict d => Object(d.Items, depth, budget),
         PyTensor t => JsonValue.Create($"<tensor {t.Dtype.Name}[{string.Join(", ", t.Shape)}]>"),
         PyInstance { ClassName: { } name } => JsonValue.Create($"<{name}>"),
         _ => JsonValue.Create("<object>"),
     };
+
+    private static JsonObject Object(List<KeyValuePair<PyValue, PyValue>> items, int depth, JsonBudget budget)
+    {
+        var result = new JsonObject();
+        foreach (var (key, value) in items)
+        {
+            result[KeyText(key)] = ToJson(value, depth + 1, budget); // a repeated key keeps the last value, as Python's dict does
+        }
+
+        return result;
+    }
+
+    /// <summary>An integer as decimal text, or a size summary where decimal conversion would be slow (quadratic).</summary>
+    internal static string IntegerText(PyInt value) =>
+        value.Value.GetBitLength() <= MaxDecimalBits
+            ? value.Value.ToString(CultureInfo.InvariantCulture)
+            : $"<int of {value.Value.GetBitLength()} bits>";
 
     internal static List<KeyValuePair<PyValue, PyValue>>? DictItems(PyValue value) => value switch
     {
@@ -134,118 +163,166 @@ public static class ArtifactInspector
         _ => null,
     };
 
-    private static string KeyText(PyValue key) => key switch
+    // Keys become path segments: bounded in nesting and length whatever the pickle holds.
+    private static string KeyText(PyValue key) => Shorten(KeyText(key, 0));
+
+    private static string KeyText(PyValue key, int depth) => key switch
     {
         PyString s => s.Value,
-        PyInt i => i.Value.ToString(CultureInfo.InvariantCulture),
+        PyInt i => IntegerText(i),
         PyBool b => b.Value ? "True" : "False",
         PyNone => "None",
         PyFloat f => f.Value.ToString("R", CultureInfo.InvariantCulture),
-        PyTuple t => "(" + string.Join(", ", t.Items.Select(KeyText)) + ")",
+        PyTuple when depth >= MaxKeyDepth => "(...)",
+        PyTuple t => "(" + string.Join(", ", t.Items.Take(MaxKeyLength).Select(k => Shorten(KeyText(k, depth + 1)))) + ")",
         _ => "?",
     };
 
+    private static string Shorten(string text) => text.Length <= MaxKeyLength ? text : text[..MaxKeyLength] + "...";
+
+    /// <summary>How many JSON nodes hyperparameters may take.</summary>
+    private sealed class JsonBudget
+    {
+        private int left = MaxJsonNodes;
+
+        public bool Take() => left-- > 0;
+    }
+
+    /// <summary>
+    /// Walks the object graph once: every container is expanded the first time it is reached, so
+    /// the work is linear in the pickle whatever it shares (tied weights, a list of itself) and
+    /// cycles end the walk of their branch. Tensors are listed at every path they are reached from
+    /// directly (tied weights under each name). No recursion: the walk's stack is a list.
+    /// </summary>
     private sealed class Walker(string source)
     {
-        private readonly HashSet<PyValue> onPath = new(ReferenceEqualityComparer.Instance);
+        private readonly HashSet<PyValue> expanded = new(ReferenceEqualityComparer.Instance);
 
         public List<TensorDescription> Tensors { get; } = [];
 
         public List<UnsupportedTensor> Unsupported { get; } = [];
 
-        public void Walk(PyValue value, string path, int depth)
+        public void Walk(PyValue root, string rootPath, int rootDepth)
         {
-            if (depth > MaxDepth)
+            var pending = new Stack<(PyValue Value, string Path, int Depth)>();
+            pending.Push((root, rootPath, rootDepth));
+            var children = new List<(PyValue Value, string Path, int Depth)>();
+            while (pending.TryPop(out var next))
             {
-                throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, $"{source}: object graph nests deeper than {MaxDepth} levels at '{path}'");
-            }
+                var (value, path, depth) = next;
+                if (depth > MaxDepth)
+                {
+                    throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, $"{source}: object graph nests deeper than {MaxDepth} levels at '{Shorten(path)}'");
+                }
 
-            switch (value)
-            {
-                case PyTensor tensor:
-                    Tensors.Add(Describe(tensor, path));
-                    return;
-                case PyUnsupportedTensor unsupported:
-                    Unsupported.Add(new UnsupportedTensor(path, unsupported.Function));
-                    return;
-                case PyDict or PyList or PyTuple or PySet or PyInstance:
-                    break;
-                default:
-                    return;
-            }
+                switch (value)
+                {
+                    case PyTensor tensor:
+                        Tensors.Add(Describe(tensor, path));
+                        continue;
+                    case PyUnsupportedTensor unsupported:
+                        Unsupported.Add(new UnsupportedTensor(path, unsupported.Function));
+                        continue;
+                    case PyDict or PyList or PyTuple or PySet or PyInstance when expanded.Add(value):
+                        break;
+                    default:
+                        continue; // a scalar, or a container already walked (shared, or a cycle)
+                }
 
-            if (!onPath.Add(value))
-            {
-                return; // a cycle (a module that refers to its parent, say)
+                children.Clear();
+                ChildrenOf(value, path, depth, children);
+                for (var i = children.Count - 1; i >= 0; i--)
+                {
+                    pending.Push(children[i]); // reversed, so children are walked in order
+                }
             }
+        }
 
+        private static void ChildrenOf(PyValue value, string path, int depth, List<(PyValue, string, int)> children)
+        {
             switch (value)
             {
                 case PyDict dict:
-                    WalkItems(dict.Items, path, depth);
+                    Items(dict.Items, path, depth, children);
                     break;
                 case PyList list:
-                    WalkList(list.Items, path, depth);
+                    List(list.Items, path, depth, children);
                     break;
                 case PyTuple tuple:
-                    WalkList(tuple.Items, path, depth);
+                    List(tuple.Items, path, depth, children);
                     break;
                 case PySet set:
-                    WalkList(set.Items, path, depth);
+                    List(set.Items, path, depth, children);
                     break;
                 case PyInstance instance:
-                    WalkInstance(instance, path, depth);
+                    Items(instance.DictItems, path, depth, children);
+                    List(instance.ListItems, path, depth, children);
+                    if (instance.State is PyDict state && state.Get("_modules") is not null && state.Get("_parameters") is not null)
+                    {
+                        // nn.Module: parameters, buffers and child modules read as torch's state_dict names them.
+                        foreach (var field in ModuleStateFields)
+                        {
+                            if (state.Get(field) is { } members)
+                            {
+                                children.Add((members, path, depth + 1));
+                            }
+                        }
+
+                        Items(state.Items.Where(kv => kv.Key is not PyString { Value: "_parameters" or "_buffers" or "_modules" }), path, depth, children);
+                    }
+                    else if (instance.State is not null)
+                    {
+                        children.Add((instance.State, path, depth + 1));
+                    }
+                    else if (instance.DictItems.Count == 0 && instance.ListItems.Count == 0)
+                    {
+                        // An object rebuilt from its arguments alone (a namedtuple, say): its tensors live there.
+                        children.Add((instance.Arguments, path, depth + 1));
+                    }
+
                     break;
             }
-
-            onPath.Remove(value);
         }
 
-        private void WalkInstance(PyInstance instance, string path, int depth)
-        {
-            WalkItems(instance.DictItems, path, depth);
-            WalkList(instance.ListItems, path, depth);
-            if (instance.State is PyDict state && state.Get("_modules") is not null && state.Get("_parameters") is not null)
-            {
-                // nn.Module: parameters, buffers and child modules read as torch's state_dict names them.
-                foreach (var field in ModuleStateFields)
-                {
-                    if (state.Get(field) is { } members)
-                    {
-                        Walk(members, path, depth + 1);
-                    }
-                }
-
-                WalkItems(state.Items.Where(kv => kv.Key is not PyString { Value: "_parameters" or "_buffers" or "_modules" }), path, depth);
-            }
-            else if (instance.State is not null)
-            {
-                Walk(instance.State, path, depth + 1);
-            }
-            else if (instance.DictItems.Count == 0 && instance.ListItems.Count == 0)
-            {
-                // An object rebuilt from its arguments alone (a namedtuple, say): its tensors live there.
-                Walk(instance.Arguments, path, depth + 1);
-            }
-        }
-
-        private void WalkItems(IEnumerable<KeyValuePair<PyValue, PyValue>> items, string path, int depth)
+        // Only what can hold or be a tensor gets a path: a list of a million numbers costs no strings.
+        private static void Items(IEnumerable<KeyValuePair<PyValue, PyValue>> items, string path, int depth, List<(PyValue, string, int)> children)
         {
             foreach (var (key, item) in items)
             {
-                Walk(item, Join(path, KeyText(key)), depth + 1);
+                if (MayHoldTensors(item))
+                {
+                    children.Add((item, Join(path, KeyText(key)), depth + 1));
+                }
             }
         }
 
-        private void WalkList(IReadOnlyList<PyValue> items, string path, int depth)
+        private static void List(IReadOnlyList<PyValue> items, string path, int depth, List<(PyValue, string, int)> children)
         {
             for (var i = 0; i < items.Count; i++)
             {
-                Walk(items[i], Join(path, i.ToString(CultureInfo.InvariantCulture)), depth + 1);
+                if (MayHoldTensors(items[i]))
+                {
+                    children.Add((items[i], Join(path, i.ToString(CultureInfo.InvariantCulture)), depth + 1));
+                }
             }
         }
 
-        private static string Join(string path, string key) => path.Length == 0 ? key : path + "." + key;
+        private static bool MayHoldTensors(PyValue value) => value switch
+        {
+            PyTensor or PyUnsupportedTensor => true,
+            PyDict dict => dict.Items.Count > 0,
+            PyList list => list.Items.Count > 0,
+            PyTuple tuple => tuple.Items.Length > 0,
+            PySet set => set.Items.Count > 0,
+            PyInstance => true,
+            _ => false,
+        };
+
+        // Paths stay bounded however deep the graph nests; a truncated one ends in "...".
+        private static string Join(string path, string key) =>
+            path.Length == 0 ? key
+            : path.Length >= MaxPathLength ? (path.EndsWith("...", StringComparison.Ordinal) ? path : path + "...")
+            : path + "." + key;
 
         private static TensorDescription Describe(PyTensor tensor, string path)
         {

@@ -8,7 +8,7 @@ internal sealed class PickleDocument(
     byte[] bytes,
     PyValue root,
     int protocol,
-    PickleOp[] ops,
+    OpTable ops,
     IReadOnlyList<LocationSlot> locationSlots,
     IReadOnlyDictionary<string, StorageReference> storages,
     IReadOnlyList<(int GetOp, int PutOp)> memoGets,
@@ -20,7 +20,7 @@ internal sealed class PickleDocument(
 
     public int Protocol { get; } = protocol;
 
-    public PickleOp[] Ops { get; } = ops;
+    public OpTable Ops { get; } = ops;
 
     /// <summary>Every opcode that supplies a storage's location to a persistent id.</summary>
     public IReadOnlyList<LocationSlot> LocationSlots { get; } = locationSlots;

@@ -12,12 +12,20 @@ namespace TorchFerry.Format.Pickle;
 /// </summary>
 internal sealed class PickleReader
 {
+    /// <summary>Most values one pickle may push (objects, or references to cached small ones); a state dict takes about ten a tensor.</summary>
+    public const int MaxObjects = 1_000_000;
+    private const int MaxDecimalDigits = 4300;
+    private static readonly PyBool True = new(true);
+    private static readonly PyBool False = new(false);
+    private static readonly PyInt[] SmallInts = Enumerable.Range(0, 256).Select(i => new PyInt(i)).ToArray();
     private readonly byte[] data;
     private readonly string name;
     private readonly List<(PyValue Value, int Op)> stack = [];
     private readonly List<int> marks = [];
     private readonly Dictionary<long, (PyValue Value, int PutOp)> memo = [];
-    private readonly List<PickleOp> ops = [];
+    private readonly List<int> ops = [];
+    private readonly Dictionary<int, long> memoIndexes = [];
+    private long frameEnd;
     private readonly Dictionary<PyTuple, int[]> tupleOrigins = new(ReferenceEqualityComparer.Instance);
     private readonly List<LocationSlot> locationSlots = [];
     private readonly Dictionary<string, StorageReference> storages = new(StringComparer.Ordinal);
@@ -25,6 +33,7 @@ internal sealed class PickleReader
     private readonly Dictionary<int, int> memoPuts = [];
     private int pos;
     private int protocol;
+    private int objects;
 
     private PickleReader(byte[] data, string name)
     {
@@ -33,17 +42,34 @@ internal sealed class PickleReader
     }
 
     /// <summary>Parses <paramref name="data"/>; <paramref name="name"/> names it in errors.</summary>
-    public static PickleDocument Parse(byte[] data, string name)
+    /// <exception cref="ArtifactFormatException">The pickle is malformed, beyond a limit, or would run code.</exception>
+    public static PickleDocument Parse(byte[] data, string name, CancellationToken cancellationToken = default)
     {
         var reader = new PickleReader(data, name);
-        var root = reader.Run();
-        return new PickleDocument(data, root, reader.protocol, [.. reader.ops], reader.locationSlots, reader.storages, reader.memoGets, reader.memoPuts);
+        PyValue root;
+        try
+        {
+            root = reader.Run(cancellationToken);
+        }
+        catch (Exception e) when (e is OverflowException or FormatException or ArgumentException or InvalidCastException)
+        {
+            // A value the format allows but no torch.save writes (a length or number out of any range): still one line.
+            throw reader.Corrupt($"{e.GetType().Name}: {e.Message}");
+        }
+
+        var table = new OpTable(data, [.. reader.ops], reader.pos, reader.memoIndexes);
+        return new PickleDocument(data, root, reader.protocol, table, reader.locationSlots, reader.storages, reader.memoGets, reader.memoPuts);
     }
 
-    private PyValue Run()
+    private PyValue Run(CancellationToken cancellationToken)
     {
         while (true)
         {
+            if ((ops.Count & 0xFFFF) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             if (pos >= data.Length)
             {
                 throw Corrupt("pickle ends without STOP (truncated?)");
@@ -64,10 +90,21 @@ internal sealed class PickleReader
 
                     break;
                 case 0x95: // FRAME
-                    ReadUInt64();
-                    break;
+                    {
+                        // Frames follow one another (Python refuses one that starts inside another);
+                        // the rewriter relies on it to recount them in one pass.
+                        if (start < frameEnd)
+                        {
+                            throw Corrupt("a frame starts before the previous one ends");
+                        }
+
+                        var length = ReadUInt64();
+                        frameEnd = length > (ulong)(data.Length - pos) ? data.Length : pos + (long)length;
+                        break;
+                    }
+
                 case (byte)'.': // STOP
-                    ops.Add(new PickleOp(start, 1, code, -1));
+                    ops.Add(start);
                     if (stack.Count != 1 || marks.Count != 0)
                     {
                         throw Corrupt("pickle stops with a malformed stack");
@@ -84,22 +121,22 @@ internal sealed class PickleReader
                     PopMark();
                     break;
                 case (byte)'2': // DUP
-                    Push(Peek().Value, opIndex);
+                    PushExisting(Peek().Value, opIndex);
                     break;
                 case (byte)'N':
                     Push(PyNone.Instance, opIndex);
                     break;
                 case 0x88:
-                    Push(new PyBool(true), opIndex);
+                    Push(True, opIndex);
                     break;
                 case 0x89:
-                    Push(new PyBool(false), opIndex);
+                    Push(False, opIndex);
                     break;
                 case (byte)'J': // BININT
                     Push(new PyInt(BinaryPrimitives.ReadInt32LittleEndian(Take(4))), opIndex);
                     break;
                 case (byte)'K': // BININT1
-                    Push(new PyInt(ReadByte()), opIndex);
+                    Push(SmallInts[ReadByte()], opIndex);
                     break;
                 case (byte)'M': // BININT2
                     Push(new PyInt(BinaryPrimitives.ReadUInt16LittleEndian(Take(2))), opIndex);
@@ -116,8 +153,8 @@ internal sealed class PickleReader
                         Push(
                             text switch
                             {
-                                "01" => new PyBool(true),
-                                "00" => new PyBool(false),
+                                "01" => True,
+                                "00" => False,
                                 _ => new PyInt(ParseInteger(text)),
                             },
                             opIndex);
@@ -131,7 +168,11 @@ internal sealed class PickleReader
                     Push(new PyFloat(BinaryPrimitives.ReadDoubleBigEndian(Take(8))), opIndex);
                     break;
                 case (byte)'F': // FLOAT
-                    Push(new PyFloat(double.Parse(ReadLine(), NumberStyles.Float, CultureInfo.InvariantCulture)), opIndex);
+                    {
+                        var text = ReadLine();
+                        Push(double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) ? new PyFloat(number) : throw Corrupt($"FLOAT '{Printable(text)}' is not a number"), opIndex);
+                    }
+
                     break;
                 case (byte)'X': // BINUNICODE
                     Push(new PyString(Utf8(Take(ReadLength32()))), opIndex);
@@ -283,34 +324,34 @@ internal sealed class PickleReader
                     {
                         var args = Pop();
                         var callable = Pop();
-                        Push(TorchRebuild.Reduce(callable.Value, args.Value, name), opIndex);
+                        Push(TorchRebuild.Reduce(Callable(callable.Value, args.Value), args.Value, name), opIndex);
                         break;
                     }
 
-                case 0x81: // NEWOBJ
+                case 0x81: // NEWOBJ: cls.__new__(cls, *args), no __init__
                     {
                         var args = Pop();
                         var cls = Pop();
-                        Push(new PyInstance(cls.Value, args.Value), opIndex);
+                        Push(new PyInstance(Class(cls.Value), args.Value), opIndex);
                         break;
                     }
 
                 case 0x92: // NEWOBJ_EX
                     {
                         var items = PopN(3);
-                        Push(new PyInstance(items[0].Value, items[1].Value), opIndex);
+                        Push(new PyInstance(Class(items[0].Value), items[1].Value), opIndex);
                         break;
                     }
 
-                case (byte)'i': // INST
+                case (byte)'i': // INST: cls(*args)
                     {
                         var cls = MakeGlobal(ReadLine(), ReadLine());
-                        var args = PopMark().Select(i => i.Value).ToArray();
-                        Push(new PyInstance(cls, new PyTuple(args)), opIndex);
+                        var args = new PyTuple(PopMark().Select(i => i.Value).ToArray());
+                        Push(new PyInstance(Callable(cls, args), args), opIndex);
                         break;
                     }
 
-                case (byte)'o': // OBJ
+                case (byte)'o': // OBJ: cls(*args)
                     {
                         var items = PopMark();
                         if (items.Count == 0)
@@ -318,7 +359,8 @@ internal sealed class PickleReader
                             throw Corrupt("OBJ without a class");
                         }
 
-                        Push(new PyInstance(items[0].Value, new PyTuple(items.Skip(1).Select(i => i.Value).ToArray())), opIndex);
+                        var args = new PyTuple(items.Skip(1).Select(i => i.Value).ToArray());
+                        Push(new PyInstance(Callable(items[0].Value, args), args), opIndex);
                         break;
                     }
 
@@ -347,7 +389,7 @@ internal sealed class PickleReader
                 case 0x84:
                     throw Refused(FormatErrorKind.Unsupported, "pickle uses the copyreg extension registry (EXT opcodes), which torch.save never writes");
                 case (byte)'p': // PUT
-                    memoIndex = long.Parse(ReadLine(), CultureInfo.InvariantCulture);
+                    memoIndex = MemoIndex(ReadLine());
                     Put(memoIndex, opIndex);
                     break;
                 case (byte)'q': // BINPUT
@@ -363,7 +405,7 @@ internal sealed class PickleReader
                     Put(memoIndex, opIndex);
                     break;
                 case (byte)'g': // GET
-                    memoIndex = long.Parse(ReadLine(), CultureInfo.InvariantCulture);
+                    memoIndex = MemoIndex(ReadLine());
                     Get(memoIndex, opIndex);
                     break;
                 case (byte)'h': // BINGET
@@ -378,7 +420,11 @@ internal sealed class PickleReader
                     throw Corrupt($"unknown pickle opcode 0x{code:x2}");
             }
 
-            ops.Add(new PickleOp(start, pos - start, code, memoIndex));
+            ops.Add(start);
+            if (memoIndex >= 0)
+            {
+                memoIndexes[opIndex] = memoIndex;
+            }
         }
     }
 
@@ -422,13 +468,49 @@ internal sealed class PickleReader
 
     private PyGlobal MakeGlobal(string module, string global)
     {
-        if (UnsafeGlobals.IsUnsafe(module, global))
+        if (GlobalPolicy.RefusalOfName(module, global) is { } why)
         {
-            throw new ArtifactFormatException(FormatErrorKind.UnsafeGlobal, 
-                $"{name}: data.pkl refers to {module}.{global}, which would run code when loaded; TorchFerry refuses to read or carry it");
+            throw Unsafe($"refers to {Printable(module)}.{Printable(global)}, {why}");
         }
 
         return new PyGlobal(module, global);
+    }
+
+    // What loading would call: only names on the allowlist (GlobalPolicy), with the arguments that keep them harmless.
+    private PyGlobal Callable(PyValue callable, PyValue args)
+    {
+        if (callable is not PyGlobal global)
+        {
+            throw Unsafe("calls a value that is not a plain name (the result of another call, say)");
+        }
+
+        if (!GlobalPolicy.MayCall(global))
+        {
+            throw Unsafe($"calls {Printable(global.FullName)}, which is not on TorchFerry's allowlist of what torch.save writes");
+        }
+
+        // copyreg._reconstructor(cls, base, state) calls base.__init__: only object's is harmless.
+        if (global.FullName == "copyreg._reconstructor"
+            && (args is not PyTuple { Items: [PyGlobal, PyGlobal { Module: "builtins" or "__builtin__", Name: "object" }, ..] } tuple || tuple.Items.Length != 3))
+        {
+            throw Unsafe("calls copyreg._reconstructor with a base other than object");
+        }
+
+        return global;
+    }
+
+    // What NEWOBJ instantiates without calling __init__: any class by name (a user's module, an optimizer), symbolically.
+    private PyGlobal Class(PyValue cls) =>
+        cls as PyGlobal ?? throw Unsafe("instantiates a value that is not a class name");
+
+    private ArtifactFormatException Unsafe(string problem) =>
+        new(FormatErrorKind.UnsafeGlobal, $"{name}: data.pkl {problem}; loading it would run code, so TorchFerry refuses to read or carry it");
+
+    /// <summary>Text from the input, for a message: control characters escaped, at most 200 characters.</summary>
+    internal static string Printable(string text)
+    {
+        var shown = text.Length > 200 ? text[..200] + "..." : text;
+        return shown.Any(char.IsControl) ? string.Concat(shown.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString())) : shown;
     }
 
     private void Put(long index, int opIndex)
@@ -446,7 +528,7 @@ internal sealed class PickleReader
         }
 
         memoGets.Add((opIndex, entry.PutOp));
-        Push(entry.Value, opIndex);
+        PushExisting(entry.Value, opIndex);
     }
 
     private static void AppendTo(PyValue target, IReadOnlyList<(PyValue Value, int Op)> items)
@@ -491,11 +573,27 @@ internal sealed class PickleReader
     private void PushTuple(PyValue[] items, int[] origins, int opIndex)
     {
         var tuple = new PyTuple(items);
-        tupleOrigins[tuple] = origins;
+        if (items is [PyString { Value: "storage" }, _, _, _, _])
+        {
+            tupleOrigins[tuple] = origins; // only a storage persistent id needs to know where its location came from
+        }
+
         Push(tuple, opIndex);
     }
 
     private void Push(PyValue value, int op)
+    {
+        // Every push but a memo read or a DUP is a new object: bounding their number bounds memory
+        // whatever the pickle's shape (a byte can make an empty dict).
+        if (++objects > MaxObjects)
+        {
+            throw Refused(FormatErrorKind.LimitExceeded, $"the pickle builds more than {MaxObjects:N0} objects");
+        }
+
+        PushExisting(value, op);
+    }
+
+    private void PushExisting(PyValue value, int op)
     {
         if (stack.Count > 1_000_000)
         {
@@ -579,10 +677,14 @@ internal sealed class PickleReader
         return line;
     }
 
+    // Decimal text is parsed in quadratic time, and Python itself refuses more than 4,300 digits.
     private BigInteger ParseInteger(string text) =>
-        BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw Corrupt($"bad integer '{text}'");
+        text.Length > MaxDecimalDigits + 1 ? throw Refused(FormatErrorKind.LimitExceeded, $"an integer of {text.Length} digits; Python refuses more than {MaxDecimalDigits}")
+        : BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) ? value
+        : throw Corrupt($"bad integer '{Printable(text)}'");
+
+    private long MemoIndex(string text) =>
+        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var index) ? index : throw Corrupt($"memo index '{Printable(text)}' is not a number");
 
     private string Utf8(ReadOnlySpan<byte> bytes)
     {

@@ -36,6 +36,12 @@ internal static class TorchRebuild
                 };
             case "_rebuild_from_type_v2" when items.Length >= 2:
                 {
+                    // func(*args) is called while loading: it must itself be on the allowlist.
+                    if (items[0] is not PyGlobal func || !GlobalPolicy.MayCall(func))
+                    {
+                        throw new ArtifactFormatException(FormatErrorKind.UnsafeGlobal, $"{name}: data.pkl calls {function.FullName} with a function that is not on TorchFerry's allowlist; loading it would run code, so TorchFerry refuses to read or carry it");
+                    }
+
                     // Tensor subclasses: (func, type, args, state); the tensor itself is func(*args).
                     var inner = items.Length >= 3 ? Reduce(items[0], items[2], name) : new PyInstance(items[0], PyNone.Instance);
                     var type = items[1] is PyGlobal t ? t.FullName : "?";

@@ -28,13 +28,61 @@ public sealed class PickleReaderTests
     [InlineData("builtins", "__import__")]
     [InlineData("os.path", "join")]
     [InlineData("torch", "load")]
-    public void Parse_GlobalThatRunsCode_IsRefused(string module, string name)
+    [InlineData("torch", "os.system")]
+    [InlineData("builtins", "getattr.__self__.eval")]
+    [InlineData("torch", "hub.load")]
+    [InlineData("torch.storage", "_load_from_bytes")]
+    [InlineData("timeit", "timeit")]
+    [InlineData("cProfile", "run")]
+    [InlineData("pydoc", "pipepager")]
+    [InlineData("numpy", "load")]
+    [InlineData("torch.serialization", "load")]
+    [InlineData("torch.ops", "load_library")]
+    [InlineData("__main__", "Net")]
+    [InlineData("collections", "defaultdict")]
+    public void Parse_CallOffTheAllowlist_IsRefusedAsUnsafe(string module, string name)
     {
         var bytes = new PickleBuilder().Proto(2).Global(module, name).Mark().Str("echo hi").Tuple().Reduce().Stop().ToArray();
 
         var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "evil.pt"));
 
-        Assert.Equal($"evil.pt: data.pkl refers to {module}.{name}, which would run code when loaded; TorchFerry refuses to read or carry it", error.Message);
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, error.Kind);
+        Assert.StartsWith($"evil.pt: data.pkl ", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"{module}.{name}", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith("loading it would run code, so TorchFerry refuses to read or carry it", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("torch", "os.system")]
+    [InlineData("builtins", "getattr.__self__.eval")]
+    [InlineData("torch", "hub.load")]
+    [InlineData("os", "system")]
+    [InlineData("builtins", "eval")]
+    public void Parse_NameThatResolvesToCode_IsRefusedEvenUncalled(string module, string name)
+    {
+        var bytes = new PickleBuilder().Proto(4).Global(module, name).Stop().ToArray();
+
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "evil.pt")).Kind);
+    }
+
+    [Fact]
+    public void Parse_UserClassInstantiated_IsCarriedButNotCalled()
+    {
+        var instantiated = new PickleBuilder().Proto(2).Global("my_project.models", "Net").EmptyTuple().NewObj().Stop().ToArray();
+        var called = new PickleBuilder().Proto(2).Global("my_project.models", "Net").EmptyTuple().Reduce().Stop().ToArray();
+
+        Assert.Equal("my_project.models.Net", Assert.IsType<PyInstance>(PickleReader.Parse(instantiated, "ok.pt").Root).ClassName);
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(called, "evil.pt")).Kind);
+    }
+
+    [Fact]
+    public void Parse_ReconstructorWithACodeRunningBase_IsRefused()
+    {
+        var safe = new PickleBuilder().Proto(1).Global("copyreg", "_reconstructor").Mark().Global("my_project.models", "Net").Global("builtins", "object").Op((byte)'N').Tuple().Reduce().Stop().ToArray();
+        var unsafeBase = new PickleBuilder().Proto(1).Global("copyreg", "_reconstructor").Mark().Global("my_project.models", "Net").Global("my_project.models", "Launcher").Op((byte)'N').Tuple().Reduce().Stop().ToArray();
+
+        Assert.IsType<PyInstance>(PickleReader.Parse(safe, "ok.pt").Root);
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(unsafeBase, "evil.pt")).Kind);
     }
 
     [Fact]
