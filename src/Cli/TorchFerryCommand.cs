@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using TorchFerry.Cli.Commands;
 using TorchFerry.Runtime.Hosting;
 
@@ -26,9 +27,20 @@ internal static class TorchFerryCommand
             cancellation.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+
+        // SIGTERM (what Kubernetes and timeout send) is an interruption like Ctrl-C: the temporary
+        // file goes, one line says so, and the exit code is 128 + 15.
+        var terminated = false;
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+        {
+            signal.Cancel = true;
+            terminated = true;
+            cancellation.Cancel();
+        });
         try
         {
-            return await CommandLine.InvokeAsync(root, "torchferry", args, error, configuration, cancellation.Token).ConfigureAwait(false);
+            var exitCode = await CommandLine.InvokeAsync(root, "torchferry", args, error, configuration, cancellation.Token).ConfigureAwait(false);
+            return terminated && exitCode == CommandErrors.Cancelled ? CommandErrors.Terminated : exitCode;
         }
         finally
         {

@@ -15,7 +15,7 @@ public interface IObjectStore
     Task<IRandomAccessSource> OpenReadAsync(StorageUri uri, ObjectInfo expected, CancellationToken cancellationToken);
 
     /// <summary>Starts writing an object; it appears only when the writer completes.</summary>
-    Task<IObjectWriter> CreateWriterAsync(StorageUri uri, CancellationToken cancellationToken);
+    Task<IObjectWriter> CreateWriterAsync(StorageUri uri, CancellationToken cancellationToken, ObjectWriteOptions? options = null);
 
     /// <summary>Deletes an object; a missing one is not an error.</summary>
     Task DeleteAsync(StorageUri uri, CancellationToken cancellationToken);

@@ -11,11 +11,19 @@ namespace TorchFerry.TestSupport;
 /// </summary>
 public sealed class ZipBuilder
 {
-    private readonly List<(string Name, byte[] Data, bool Deflate, long? DeclaredSize)> records = [];
+    private readonly List<(string Name, byte[] Data, bool Deflate, long? DeclaredSize, ulong? Zip64Size)> records = [];
+    private readonly List<(string Name, string Target)> aliases = [];
 
-    public ZipBuilder Add(string name, byte[] data, bool deflate = false, long? declaredSize = null)
+    public ZipBuilder Add(string name, byte[] data, bool deflate = false, long? declaredSize = null, ulong? zip64DeclaredSize = null)
     {
-        records.Add((name, data, deflate, declaredSize));
+        records.Add((name, data, deflate, declaredSize, zip64DeclaredSize));
+        return this;
+    }
+
+    /// <summary>A second central directory entry for an existing record's bytes (no honest writer makes one).</summary>
+    public ZipBuilder Alias(string name, string target)
+    {
+        aliases.Add((name, target));
         return this;
     }
 
@@ -23,7 +31,8 @@ public sealed class ZipBuilder
     {
         using var output = new MemoryStream();
         using var directory = new MemoryStream();
-        foreach (var (name, data, deflate, declaredSize) in records)
+        var written = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var (name, data, deflate, declaredSize, zip64Size) in records)
         {
             var payload = deflate ? Deflate(data) : data;
             var nameBytes = Encoding.UTF8.GetBytes(name);
@@ -48,10 +57,31 @@ public sealed class ZipBuilder
             BinaryPrimitives.WriteUInt16LittleEndian(central.AsSpan(6), 20);
             BinaryPrimitives.WriteUInt16LittleEndian(central.AsSpan(10), deflate ? (ushort)8 : (ushort)0);
             BinaryPrimitives.WriteUInt32LittleEndian(central.AsSpan(16), crc);
-            BinaryPrimitives.WriteUInt32LittleEndian(central.AsSpan(20), (uint)payload.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(central.AsSpan(24), size);
+            BinaryPrimitives.WriteUInt32LittleEndian(central.AsSpan(20), zip64Size is null ? (uint)payload.Length : uint.MaxValue);
+            BinaryPrimitives.WriteUInt32LittleEndian(central.AsSpan(24), zip64Size is null ? size : uint.MaxValue);
             BinaryPrimitives.WriteUInt16LittleEndian(central.AsSpan(28), (ushort)nameBytes.Length);
+            BinaryPrimitives.WriteUInt16LittleEndian(central.AsSpan(30), zip64Size is null ? (ushort)0 : (ushort)20);
             BinaryPrimitives.WriteUInt32LittleEndian(central.AsSpan(42), offset);
+            directory.Write(central);
+            directory.Write(nameBytes);
+            if (zip64Size is { } huge)
+            {
+                var extra = new byte[20];
+                BinaryPrimitives.WriteUInt16LittleEndian(extra, 0x0001);
+                BinaryPrimitives.WriteUInt16LittleEndian(extra.AsSpan(2), 16);
+                BinaryPrimitives.WriteUInt64LittleEndian(extra.AsSpan(4), huge);
+                BinaryPrimitives.WriteUInt64LittleEndian(extra.AsSpan(12), huge);
+                directory.Write(extra);
+            }
+
+            written[name] = central;
+        }
+
+        foreach (var (name, target) in aliases)
+        {
+            var central = (byte[])written[target].Clone();
+            var nameBytes = Encoding.UTF8.GetBytes(name);
+            BinaryPrimitives.WriteUInt16LittleEndian(central.AsSpan(28), (ushort)nameBytes.Length);
             directory.Write(central);
             directory.Write(nameBytes);
         }
@@ -61,8 +91,8 @@ public sealed class ZipBuilder
         directory.CopyTo(output);
         var end = new byte[22];
         BinaryPrimitives.WriteUInt32LittleEndian(end, 0x06054b50);
-        BinaryPrimitives.WriteUInt16LittleEndian(end.AsSpan(8), (ushort)records.Count);
-        BinaryPrimitives.WriteUInt16LittleEndian(end.AsSpan(10), (ushort)records.Count);
+        BinaryPrimitives.WriteUInt16LittleEndian(end.AsSpan(8), (ushort)(records.Count + aliases.Count));
+        BinaryPrimitives.WriteUInt16LittleEndian(end.AsSpan(10), (ushort)(records.Count + aliases.Count));
         BinaryPrimitives.WriteUInt32LittleEndian(end.AsSpan(12), (uint)directory.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(end.AsSpan(16), directoryOffset);
         output.Write(end);

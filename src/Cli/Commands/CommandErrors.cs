@@ -1,3 +1,4 @@
+using TorchFerry.Cli.Output;
 using TorchFerry.Format;
 
 namespace TorchFerry.Cli.Commands;
@@ -10,6 +11,7 @@ internal static class CommandErrors
     public const int Usage = 2;
     public const int Internal = 70;
     public const int Cancelled = 130;
+    public const int Terminated = 143;
 
     public static async Task<int> RunAsync(TextWriter error, Func<Task<int>> action)
     {
@@ -19,7 +21,7 @@ internal static class CommandErrors
         }
         catch (OperationCanceledException)
         {
-            await error.WriteLineAsync("torchferry: cancelled; nothing was written").ConfigureAwait(false);
+            await error.WriteLineAsync("torchferry: interrupted; nothing was written").ConfigureAwait(false);
             return Cancelled;
         }
         catch (ArgumentException e)
@@ -44,7 +46,7 @@ internal static class CommandErrors
     // ArgumentException appends " (Parameter 'x')"; the message already names the input.
     private static string FirstLine(string message)
     {
-        var line = message.Split('\n')[0].TrimEnd();
+        var line = TerminalText.Escape(message.Split('\n')[0].TrimEnd());
         var parameter = line.LastIndexOf(" (Parameter '", StringComparison.Ordinal);
         return parameter > 0 ? line[..parameter] : line;
     }

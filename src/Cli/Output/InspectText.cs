@@ -8,6 +8,14 @@ internal static class InspectText
 {
     public static void Write(TextWriter output, ArtifactDescription d)
     {
+        // Names come from the file: nothing in them reaches the terminal as a control character.
+        using var text = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        WriteRows(text, d);
+        output.Write(TerminalText.Escape(text.ToString(), keepNewlines: true));
+    }
+
+    private static void WriteRows(TextWriter output, ArtifactDescription d)
+    {
         var kind = d.Kind switch
         {
             ArtifactKind.Module => $"module {d.ModuleClass}",

@@ -1,5 +1,4 @@
 using TorchFerry.Contract;
-using TorchFerry.Format;
 using TorchFerry.Format.Archive;
 using TorchFerry.Flyte;
 using TorchFerry.Storage;
@@ -55,7 +54,9 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
             await log.WriteLineAsync($"torchferry: prepare-inputs: {replaced} of {blobs.Count} PyTorch inputs point at {device} variants").ConfigureAwait(false);
             return 0;
         }
-        catch (Exception e) when (e is StorageException or ArtifactFormatException or InvalidDataException or IOException or ArgumentException)
+#pragma warning disable CA1031 // any doubt about a blob means its original is passed on: the task never fails because of TorchFerry
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+#pragma warning restore CA1031
         {
             await log.WriteLineAsync($"torchferry: prepare-inputs: {e.Message}; passing the inputs on unchanged").ConfigureAwait(false);
             await WriteAsync(target, original, cancellationToken).ConfigureAwait(false);

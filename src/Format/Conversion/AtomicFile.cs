@@ -33,6 +33,12 @@ public sealed class AtomicFile : IAsyncDisposable
             throw new IOException($"{destination}: is a directory; give a file name");
         }
 
+        // Renaming over a device node or a pipe would replace it (as root, /dev/null with a file).
+        if (LocalFiles.Identify(full) is { IsRegular: false })
+        {
+            throw new IOException($"{destination}: is not a regular file (a device, a pipe or a socket); TorchFerry writes only regular files");
+        }
+
         var directory = Path.GetDirectoryName(full)!;
         if (!Directory.Exists(directory))
         {
@@ -44,8 +50,13 @@ public sealed class AtomicFile : IAsyncDisposable
         return new AtomicFile(full, temporary, stream);
     }
 
-    /// <summary>Flushes (to disk when <paramref name="durable"/>) and renames into place, replacing any file there.</summary>
-    public async Task CommitAsync(bool durable, CancellationToken cancellationToken)
+    /// <summary>
+    /// Flushes (to disk when <paramref name="durable"/>), gives the file <paramref name="mode"/> if set,
+    /// and renames it into place: replacing any file there when <paramref name="replace"/>, else only if
+    /// nothing is there at that instant (two writers without --force cannot both win).
+    /// </summary>
+    /// <exception cref="IOException">Without <paramref name="replace"/>, the destination exists.</exception>
+    public async Task CommitAsync(bool durable, CancellationToken cancellationToken, bool replace = true, UnixFileMode? mode = null)
     {
         await Stream.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (durable)
@@ -54,25 +65,55 @@ public sealed class AtomicFile : IAsyncDisposable
         }
 
         await Stream.DisposeAsync().ConfigureAwait(false);
-        File.Move(temporary, Destination, overwrite: true);
+        if (mode is { } bits && !OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(temporary, bits);
+        }
+
+        if (replace)
+        {
+            File.Move(temporary, Destination, overwrite: true);
+        }
+        else
+        {
+            try
+            {
+                LocalFiles.MoveNoReplace(temporary, Destination);
+            }
+            catch (IOException e) when (e.HResult == 17)
+            {
+                throw new IOException($"{Destination}: already exists; pass --force to replace it", e);
+            }
+        }
+
         committed = true;
     }
 
     public async ValueTask DisposeAsync()
     {
-        await Stream.DisposeAsync().ConfigureAwait(false);
-        if (!committed)
+        try
         {
-            try
+            // A full disk fails the last flush here too; the temporary file must go all the same.
+            await Stream.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (IOException) when (!committed)
+        {
+        }
+        finally
+        {
+            if (!committed)
             {
-                File.Delete(temporary);
-            }
-            catch (IOException)
-            {
-                // Best effort: the name is hidden and unique; the error that got us here matters more.
-            }
-            catch (UnauthorizedAccessException)
-            {
+                try
+                {
+                    File.Delete(temporary);
+                }
+                catch (IOException)
+                {
+                    // Best effort: the name is hidden and unique; the error that got us here matters more.
+                }
+                catch (UnauthorizedAccessException)
+                {
+                }
             }
         }
     }

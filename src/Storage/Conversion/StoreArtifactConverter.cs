@@ -52,6 +52,13 @@ public sealed class StoreArtifactConverter(ObjectStoreRouter stores)
         var sourceStore = stores.For(sourceUri);
         var destinationStore = stores.For(destinationUri);
         var before = await sourceStore.StatAsync(sourceUri, cancellationToken).ConfigureAwait(false);
+        var sourceFile = sourceUri.Scheme == StorageScheme.File ? LocalFiles.Identify(sourceUri.Key) : null;
+        if (sourceFile is { } file && destinationUri.Scheme == StorageScheme.File && LocalFiles.Identify(destinationUri.Key) is { } existing && existing.IsSameFileAs(file))
+        {
+            // The same file under another name (a link, a symlinked folder): writing would replace the source.
+            throw new StorageException(StorageErrorKind.Other, $"{destinationUri}: is the source ({sourceUri}) under another name; sources are never modified");
+        }
+
         if (!overwrite && await ExistsAsync(destinationStore, destinationUri, cancellationToken).ConfigureAwait(false))
         {
             throw new StorageException(StorageErrorKind.Other, $"{destinationUri}: already exists; pass --force to replace it");
@@ -62,7 +69,7 @@ public sealed class StoreArtifactConverter(ObjectStoreRouter stores)
         {
             var archive = await TorchArchive.OpenAsync(source, limits, cancellationToken).ConfigureAwait(false);
             var total = archive.Entries.Where(e => !ReferenceEquals(e, archive.PickleEntry)).Sum(e => e.UncompressedSize);
-            await using var writer = await destinationStore.CreateWriterAsync(destinationUri, cancellationToken).ConfigureAwait(false);
+            await using var writer = await destinationStore.CreateWriterAsync(destinationUri, cancellationToken, new ObjectWriteOptions(overwrite, sourceFile?.Mode)).ConfigureAwait(false);
             var reporter = progress is null ? null : new ProgressReporter(progress, total);
             var relocation = await ArchiveRelocator.RelocateAsync(archive, map, writer, reporter, options, cancellationToken).ConfigureAwait(false);
 

@@ -34,8 +34,8 @@ internal sealed class LocalObjectStore(bool durable = true) : IObjectStore
         return source;
     }
 
-    public Task<IObjectWriter> CreateWriterAsync(StorageUri uri, CancellationToken cancellationToken) =>
-        Task.FromResult<IObjectWriter>(new LocalObjectWriter(uri, durable));
+    public Task<IObjectWriter> CreateWriterAsync(StorageUri uri, CancellationToken cancellationToken, ObjectWriteOptions? options = null) =>
+        Task.FromResult<IObjectWriter>(new LocalObjectWriter(uri, durable, options ?? ObjectWriteOptions.Default));
 
     public Task DeleteAsync(StorageUri uri, CancellationToken cancellationToken)
     {

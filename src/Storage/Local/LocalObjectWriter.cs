@@ -10,11 +10,13 @@ internal sealed class LocalObjectWriter : IObjectWriter
     private readonly bool durable;
     private readonly AtomicFile file;
     private readonly StreamArchiveSink sink;
+    private readonly ObjectWriteOptions options;
 
-    public LocalObjectWriter(StorageUri uri, bool durable)
+    public LocalObjectWriter(StorageUri uri, bool durable, ObjectWriteOptions options)
     {
         this.uri = uri;
         this.durable = durable;
+        this.options = options;
         file = AtomicFile.Create(uri.Key);
         sink = new StreamArchiveSink(file.Stream, startWriteback: durable);
     }
@@ -38,7 +40,7 @@ internal sealed class LocalObjectWriter : IObjectWriter
 
     public async Task<ObjectInfo> CompleteAsync(CancellationToken cancellationToken)
     {
-        await file.CommitAsync(durable, cancellationToken).ConfigureAwait(false);
+        await file.CommitAsync(durable, cancellationToken, options.Replace, options.Mode).ConfigureAwait(false);
         return LocalObjectStore.Info(new FileInfo(uri.Key));
     }
 

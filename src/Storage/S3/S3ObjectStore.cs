@@ -83,7 +83,8 @@ internal sealed class S3ObjectStore : IObjectStore, IDisposable
         return new S3RangeSource(this, uri, expected);
     }
 
-    public Task<IObjectWriter> CreateWriterAsync(StorageUri uri, CancellationToken cancellationToken) =>
+    // S3 has no file modes; whether to replace is checked by the caller before the upload.
+    public Task<IObjectWriter> CreateWriterAsync(StorageUri uri, CancellationToken cancellationToken, ObjectWriteOptions? options = null) =>
         Task.FromResult<IObjectWriter>(new S3ObjectWriter(this, uri));
 
     public async Task DeleteAsync(StorageUri uri, CancellationToken cancellationToken)
