@@ -79,6 +79,27 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
     }
 
     [Theory]
+    [InlineData("torch+os.system")]
+    [InlineData("aliased-records")]
+    [InlineData("zip64-size-max")]
+    [InlineData("corrupt-deflate-pickle")]
+    public async Task PrepareInputs_HostileBlob_PassesTheInputsOnUnchanged(string hostile)
+    {
+        var blob = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("hostile.pt"));
+        var file = folder.File("hostile.pt");
+        await File.WriteAllBytesAsync(file, HostileArchives.All(folder.File("marker")).Single(c => c.Name == hostile).Archive);
+        await s3.PutFileAsync(blob.Key, file);
+        var (_, inputs, target) = await SetUpAsync("tensor", blobUri: blob.ToUriString());
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "1");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("passing the inputs on unchanged", error, StringComparison.Ordinal);
+        Assert.Equal(await GetAsync(inputs), await GetAsync(target));
+        Assert.False(File.Exists(folder.File("marker")));
+    }
+
+    [Theory]
     [MemberData(nameof(DeviceNames.Refused), MemberType = typeof(DeviceNames))]
     public async Task PrepareInputs_NotADevice_IsAUsageErrorAndWritesNoTarget(string device)
     {

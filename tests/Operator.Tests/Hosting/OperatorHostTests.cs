@@ -194,6 +194,29 @@ public sealed class OperatorHostTests : IAsyncLifetime
         Assert.Equal([Path.GetFileName(source)], Directory.GetFiles(folder.Path).Select(Path.GetFileName));
     }
 
+    [Theory]
+    [InlineData("torch+os.system", ConditionReasons.UnsafePickle)]
+    [InlineData("aliased-records", ConditionReasons.CorruptArchive)]
+    [InlineData("twenty-million-digits", ConditionReasons.LimitExceeded)]
+    public async Task HostileSource_FailsWithItsReason_AndTheOperatorLivesOn(string hostile, string reason)
+    {
+        var source = folder.File("hostile.pt");
+        await File.WriteAllBytesAsync(source, HostileArchives.All(folder.File("marker")).Single(c => c.Name == hostile).Archive);
+
+        await CreateAsync("hostile", "file://" + source);
+
+        var failed = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "hostile") is { } o && o["status"]?["phase"]?.GetValue<string>() == "Failed" ? o : null);
+        var ready = failed["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "Ready")!;
+        Assert.Equal(reason, ready["reason"]!.GetValue<string>());
+        Assert.False(File.Exists(folder.File("marker")));
+
+        // Still serving: a good artifact after it is converted.
+        var good = folder.File("good.pt");
+        File.Copy(torch.GpuFile("tensor"), good);
+        await CreateAsync("good", "file://" + good);
+        await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "good") is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" ? o : null);
+    }
+
     [Fact]
     public async Task Metrics_ControllerRuntimeNames_AndProcessAndRuntimeMetrics()
     {
