@@ -24,6 +24,9 @@ public static class HostileArchives
         yield return ("float-not-a-float", Archive([0x80, 2, (byte)'F', .. "not-a-float\n"u8, (byte)'.']), false);
         yield return ("corrupt-deflate-pickle", CorruptDeflatedPickle(), false);
         yield return ("zip64-size-max", Zip64SizeMax(), false);
+        yield return ("zip64-count-max", Zip64CountMax(), false);
+        yield return ("990k-empty-dicts", Archive(ManyEmptyDicts(990_000)), true);
+        yield return ("1.2m-empty-dicts", Archive(ManyEmptyDicts(1_200_000)), false);
         yield return ("aliased-records", AliasedRecords(1000, 1024), false);
         yield return ("frames-inside-frames", Archive(NestedFrames()), false);
         yield return ("escape-sequence-key", Archive(EscapeKeyStateDict(), ("archive/data/0", new byte[8])), true);
@@ -126,6 +129,49 @@ public static class HostileArchives
         }
 
         return zip.ToArray();
+    }
+
+    // A list of n empty dicts in APPENDS batches of 1,000, as pickle writes lists: one byte a dict.
+    private static byte[] ManyEmptyDicts(int n)
+    {
+        var pickle = new List<byte> { 0x80, 2, (byte)']' };
+        for (var i = 0; i < n; i += 1000)
+        {
+            pickle.Add((byte)'(');
+            pickle.AddRange(Enumerable.Repeat((byte)'}', Math.Min(1000, n - i)));
+            pickle.Add((byte)'e');
+        }
+
+        pickle.Add((byte)'.');
+        return [.. pickle];
+    }
+
+    // A zip64 end record that claims 2^64 - 1 records.
+    private static byte[] Zip64CountMax()
+    {
+        var zip = Archive([0x80, 2, (byte)'}', (byte)'.']);
+        var end = zip.AsSpan(zip.Length - 22);
+        var directorySize = BinaryPrimitives.ReadUInt32LittleEndian(end[12..]);
+        var directoryOffset = BinaryPrimitives.ReadUInt32LittleEndian(end[16..]);
+        var zip64End = new byte[56];
+        BinaryPrimitives.WriteUInt32LittleEndian(zip64End, 0x06064b50);
+        BinaryPrimitives.WriteUInt64LittleEndian(zip64End.AsSpan(4), 44);
+        BinaryPrimitives.WriteUInt16LittleEndian(zip64End.AsSpan(12), 45);
+        BinaryPrimitives.WriteUInt16LittleEndian(zip64End.AsSpan(14), 45);
+        BinaryPrimitives.WriteUInt64LittleEndian(zip64End.AsSpan(24), ulong.MaxValue);
+        BinaryPrimitives.WriteUInt64LittleEndian(zip64End.AsSpan(32), ulong.MaxValue);
+        BinaryPrimitives.WriteUInt64LittleEndian(zip64End.AsSpan(40), directorySize);
+        BinaryPrimitives.WriteUInt64LittleEndian(zip64End.AsSpan(48), directoryOffset);
+        var locator = new byte[20];
+        BinaryPrimitives.WriteUInt32LittleEndian(locator, 0x07064b50);
+        BinaryPrimitives.WriteUInt64LittleEndian(locator.AsSpan(8), (ulong)(zip.Length - 22));
+        BinaryPrimitives.WriteUInt32LittleEndian(locator.AsSpan(16), 1);
+        var newEnd = end.ToArray();
+        BinaryPrimitives.WriteUInt16LittleEndian(newEnd.AsSpan(8), 0xFFFF);
+        BinaryPrimitives.WriteUInt16LittleEndian(newEnd.AsSpan(10), 0xFFFF);
+        BinaryPrimitives.WriteUInt32LittleEndian(newEnd.AsSpan(12), uint.MaxValue);
+        BinaryPrimitives.WriteUInt32LittleEndian(newEnd.AsSpan(16), uint.MaxValue);
+        return [.. zip.AsSpan(0, zip.Length - 22), .. zip64End, .. locator, .. newEnd];
     }
 
     private static byte[] Zip64SizeMax() =>
