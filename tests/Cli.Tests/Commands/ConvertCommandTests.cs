@@ -38,7 +38,7 @@ public sealed class ConvertCommandTests(TorchFixtures fixtures)
     {
         { "legacy", "legacy torch.save format" },
         { "torchscript", "TorchScript archive" },
-        { "evil", "posix.system, which would run code when loaded" },
+        { "evil", "posix.system, in a module that runs code or touches the system; loading it would run code" },
         { "bomb", "zip bomb" },
     };
 
@@ -60,15 +60,19 @@ public sealed class ConvertCommandTests(TorchFixtures fixtures)
     }
 
     [Fact]
-    public async Task Convert_PickleThatCallsOsSystem_NeverRunsIt()
+    public async Task Convert_PickleThatCallsOsSystem_IsRefusedAndNeverRunsIt()
     {
+        // The fixture's payload writes this file when unpickled (tests/TestSupport/python/torch_oracle.py).
         const string marker = "/tmp/torchferry-pwned";
         File.Delete(marker);
         using var folder = new TemporaryDirectory();
 
-        await CliRunner.RunAsync("convert", fixtures.GpuFile("evil"), folder.File("out.pt"), "--device", "cpu");
-        await CliRunner.RunAsync("inspect", fixtures.GpuFile("evil"));
+        var convert = await CliRunner.RunAsync("convert", fixtures.GpuFile("evil"), folder.File("out.pt"), "--device", "cpu");
+        var inspect = await CliRunner.RunAsync("inspect", fixtures.GpuFile("evil"));
 
+        Assert.Equal((1, 1), (convert.ExitCode, inspect.ExitCode));
+        Assert.Contains("refuses to read or carry it", convert.Error, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
         Assert.False(File.Exists(marker));
     }
 
