@@ -7,14 +7,13 @@ namespace TorchFerry.Runtime;
 internal static class ApiErrors
 {
     /// <summary>
-    /// A 4xx answer other than 409 (conflict: read again and retry) and 429 (throttled: back off):
-    /// the request itself is wrong (422 invalid, 400 bad, 403 forbidden, 404 gone), so sending it
-    /// again gives the same answer.
+    /// An answer that says the request itself is wrong (400 bad, 413 too large, 415 unsupported, 422
+    /// invalid), so sending it again gives the same answer. Not 401/403 (a token rotates, RBAC
+    /// propagates), 404 (a CRD not yet established), 408, 409 (read again) or 429 (back off): those
+    /// are retried with backoff.
     /// </summary>
     public static bool IsTerminal(Exception error) =>
-        error is HttpOperationException { Response.StatusCode: var status }
-        && (int)status is >= 400 and < 500
-        && status is not HttpStatusCode.Conflict and not HttpStatusCode.TooManyRequests;
+        error is HttpOperationException { Response.StatusCode: HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge or HttpStatusCode.UnsupportedMediaType or HttpStatusCode.UnprocessableEntity };
 
     /// <summary>The API server's own message for a refused request (its Status.message), else the exception's.</summary>
     public static string Describe(Exception error) =>

@@ -45,8 +45,8 @@ public sealed class ControllerTests : IAsyncLifetime
         {
             Interlocked.Increment(ref attempts);
 
-            // A real 404: patching an object that does not exist.
-            await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("{}", V1Patch.PatchType.MergePatch), CheckpointArtifact.Group, CheckpointArtifact.Version, Namespace, CheckpointArtifact.Plural, "missing-" + item.Metadata.Name, cancellationToken: token);
+            // A real 422: a JSON patch whose test fails.
+            await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("""[{"op":"test","path":"/spec/source/uri","value":"s3://elsewhere/x.pt"}]""", V1Patch.PatchType.JsonPatch), CheckpointArtifact.Group, CheckpointArtifact.Version, Namespace, CheckpointArtifact.Plural, item.Metadata.Name, cancellationToken: token);
             return ReconcileResult.Done;
         });
 
@@ -56,6 +56,26 @@ public sealed class ControllerTests : IAsyncLifetime
         await Task.Delay(500);
         Assert.Equal(1, attempts);
         Assert.Equal(0, Count("error"));
+    }
+
+    [Fact]
+    public async Task Reconcile_NotFound_IsRetried_ACrdMayNotBeEstablishedYet()
+    {
+        var attempts = 0;
+        Start(async (item, token) =>
+        {
+            if (Interlocked.Increment(ref attempts) < 3)
+            {
+                await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("{}", V1Patch.PatchType.MergePatch), CheckpointArtifact.Group, CheckpointArtifact.Version, Namespace, CheckpointArtifact.Plural, "missing-" + item.Metadata.Name, cancellationToken: token);
+            }
+
+            return ReconcileResult.Done;
+        });
+
+        await CreateAsync("d");
+
+        await Eventually(() => Count("success") == 1);
+        Assert.Equal(0, Count("terminal"));
     }
 
     [Fact]

@@ -26,6 +26,10 @@ public static class HostileArchives
         yield return ("zip64-size-max", Zip64SizeMax(), false);
         yield return ("zip64-count-max", Zip64CountMax(), false);
         yield return ("990k-empty-dicts", Archive(ManyEmptyDicts(990_000)), true);
+        yield return ("list-of-itself-200k-times", Archive(Checkpoint([(byte)']', (byte)'q', 9, (byte)'(', .. Enumerable.Repeat(new byte[] { (byte)'h', 9 }, 200_000).SelectMany(b => b), (byte)'e'])), true);
+        yield return ("list-of-itself-500k-times", Archive(Checkpoint([(byte)']', (byte)'q', 9, (byte)'(', .. Enumerable.Repeat(new byte[] { (byte)'h', 9 }, 500_000).SelectMany(b => b), (byte)'e'])), false);
+        yield return ("tuple-key-sharing-256-by-8", Archive(SharedTupleKey()), false);
+        yield return ("million-references-to-one-tensor", Archive(ManyReferencesToOneTensor(1_100_000), ("archive/data/0", new byte[8])), false);
         yield return ("1.2m-empty-dicts", Archive(ManyEmptyDicts(1_200_000)), false);
         yield return ("aliased-records", AliasedRecords(1000, 1024), false);
         yield return ("frames-inside-frames", Archive(NestedFrames()), false);
@@ -129,6 +133,47 @@ public static class HostileArchives
         }
 
         return zip.ToArray();
+    }
+
+    // {((t7 * 256) ...): 1} where each level is a tuple of 256 references to the level below.
+    private static byte[] SharedTupleKey()
+    {
+        var pickle = new List<byte> { 0x80, 2, (byte)'}', (byte)'K', 0, 0x85, (byte)'q', 0, (byte)'0' };
+        for (byte level = 1; level <= 8; level++)
+        {
+            pickle.Add((byte)'(');
+            for (var i = 0; i < 256; i++)
+            {
+                pickle.AddRange([(byte)'h', (byte)(level - 1)]);
+            }
+
+            pickle.AddRange([(byte)'t', (byte)'q', level, (byte)'0']);
+        }
+
+        pickle.AddRange([(byte)'h', 8, (byte)'K', 1, (byte)'s', (byte)'.']);
+        return [.. pickle];
+    }
+
+    // {"k0": t, "k0": t, ...}: one tensor read from the memo a million times, two bytes each.
+    private static byte[] ManyReferencesToOneTensor(int references)
+    {
+        var tensor = TensorWithOffset([(byte)'K', 0]);
+        var pickle = new List<byte> { 0x80, 2, (byte)'}' };
+        pickle.AddRange(tensor[2..^1]);
+        pickle.AddRange([(byte)'q', 1, (byte)'0', .. Short("k"), (byte)'q', 2, (byte)'0']);
+        for (var i = 0; i < references; i += 100_000)
+        {
+            pickle.Add((byte)'(');
+            for (var j = 0; j < Math.Min(100_000, references - i); j++)
+            {
+                pickle.AddRange([(byte)'h', 2, (byte)'h', 1]);
+            }
+
+            pickle.Add((byte)'u');
+        }
+
+        pickle.Add((byte)'.');
+        return [.. pickle];
     }
 
     // A list of n empty dicts in APPENDS batches of 1,000, as pickle writes lists: one byte a dict.

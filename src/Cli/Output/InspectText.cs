@@ -8,22 +8,16 @@ internal static class InspectText
 {
     public static void Write(TextWriter output, ArtifactDescription d)
     {
-        // Names come from the file: nothing in them reaches the terminal as a control character.
-        using var text = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
-        WriteRows(text, d);
-        output.Write(TerminalText.Escape(text.ToString(), keepNewlines: true));
-    }
-
-    private static void WriteRows(TextWriter output, ArtifactDescription d)
-    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(d);
         var kind = d.Kind switch
         {
-            ArtifactKind.Module => $"module {d.ModuleClass}",
+            ArtifactKind.Module => $"module {Safe(d.ModuleClass)}",
             ArtifactKind.StateDict => "state dict",
             _ => d.Kind.ToString().ToLowerInvariant(),
         };
-        output.WriteLine($"{d.Source}: {kind}; {ByteSize.Format(d.SizeBytes)}, root folder '{d.Root}', pickle protocol {d.PickleProtocol}");
-        var locations = string.Join(", ", d.Totals.Locations.Select(kv => $"{kv.Key} ×{kv.Value}"));
+        output.WriteLine($"{Safe(d.Source)}: {kind}; {ByteSize.Format(d.SizeBytes)}, root folder '{Safe(d.Root)}', pickle protocol {d.PickleProtocol}");
+        var locations = string.Join(", ", d.Totals.Locations.Select(kv => $"{Safe(kv.Key)} ×{kv.Value}"));
         output.WriteLine($"  {d.Totals.Tensors} tensors ({ByteSize.Format(d.Totals.TensorBytes)}) in {d.Totals.Storages} storages ({ByteSize.Format(d.Totals.StorageBytes)}) on {(locations.Length > 0 ? locations : "no device")}");
         if (d.Hyperparameters is { Count: > 0 } hyperparameters)
         {
@@ -32,7 +26,7 @@ internal static class InspectText
 
         foreach (var unsupported in d.Unsupported)
         {
-            output.WriteLine($"  unsupported: {Name(unsupported.Path)} is built by {unsupported.Function}, which TorchFerry does not support");
+            output.WriteLine($"  unsupported: {Name(unsupported.Path)} is built by {Safe(unsupported.Function)}, which TorchFerry does not support");
         }
 
         if (d.Tensors.Count == 0)
@@ -44,7 +38,7 @@ internal static class InspectText
         var rows = d.Tensors.Select(t => new[]
         {
             Name(t.Path), t.Dtype, "(" + string.Join(", ", t.Shape) + ")", "(" + string.Join(", ", t.Stride) + ")",
-            t.StorageKey, t.StorageOffset.ToString(System.Globalization.CultureInfo.InvariantCulture), t.Location, ByteSize.Format(t.Bytes),
+            Safe(t.StorageKey), t.StorageOffset.ToString(System.Globalization.CultureInfo.InvariantCulture), Safe(t.Location), ByteSize.Format(t.Bytes),
         }).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Max(r => r[i].Length))).ToArray();
         output.WriteLine();
@@ -55,5 +49,8 @@ internal static class InspectText
         }
     }
 
-    private static string Name(string path) => path.Length == 0 ? "<root>" : path;
+    // Names come from the file: nothing in them reaches the terminal as a control character or a line break.
+    private static string Name(string path) => path.Length == 0 ? "<root>" : TerminalText.Escape(path);
+
+    private static string Safe(string? text) => text is null ? string.Empty : TerminalText.Escape(text);
 }

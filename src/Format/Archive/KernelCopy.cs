@@ -17,7 +17,7 @@ internal static partial class KernelCopy
     private static volatile bool unavailable = !OperatingSystem.IsLinux();
 
     /// <summary>Copies <paramref name="length"/> bytes; false if the kernel cannot (nothing was copied then).</summary>
-    public static bool TryCopy(SafeFileHandle source, long sourceOffset, SafeFileHandle destination, long destinationOffset, long length)
+    public static bool TryCopy(SafeFileHandle source, long sourceOffset, SafeFileHandle destination, long destinationOffset, long length, CancellationToken cancellationToken = default)
     {
         if (unavailable)
         {
@@ -27,8 +27,10 @@ internal static partial class KernelCopy
         var copied = 0L;
         while (copied < length)
         {
+            // In slices, so SIGTERM and SIGINT are seen within a fraction of a second whatever the size.
+            cancellationToken.ThrowIfCancellationRequested();
             long inOffset = sourceOffset + copied, outOffset = destinationOffset + copied;
-            var chunk = (nint)Math.Min(length - copied, 1L << 30);
+            var chunk = (nint)Math.Min(length - copied, 128L << 20);
             var n = CopyFileRange(source, ref inOffset, destination, ref outOffset, chunk, 0);
             if (n < 0)
             {

@@ -92,10 +92,19 @@ public sealed class TorchArchive
 
         // Each byte of the archive belongs to one record: records that share bytes would make a small
         // file write a huge one (a thousand names for one record), and torch never writes them.
+        foreach (var entry in entries)
+        {
+            // A stored record's data is its content: sizes that differ would let the copy read bytes the overlap check did not see.
+            if (entry.Method == ZipEntry.Stored && entry.CompressedSize != entry.UncompressedSize)
+            {
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: stored record '{PickleReader.Printable(entry.Name)}' has different compressed and uncompressed sizes (corrupt archive)");
+            }
+        }
+
         for (var i = 1; i < entries.Count; i++)
         {
             var (before, after) = (entries[i - 1], entries[i]);
-            if (before.DataOffset + before.CompressedSize > after.LocalHeaderOffset)
+            if (checked(before.DataOffset + before.CompressedSize) > after.LocalHeaderOffset)
             {
                 throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: records '{PickleReader.Printable(before.Name)}' and '{PickleReader.Printable(after.Name)}' overlap (corrupt or crafted archive)");
             }
@@ -235,8 +244,8 @@ public sealed class TorchArchive
         long compressed = 0, expanded = 0;
         foreach (var entry in entries.Where(e => e.Method == ZipEntry.Deflated))
         {
-            compressed += entry.CompressedSize;
-            expanded += entry.UncompressedSize;
+            compressed = checked(compressed + entry.CompressedSize);
+            expanded = checked(expanded + entry.UncompressedSize);
         }
 
         if (expanded > limits.ExpansionAllowance && expanded > compressed * limits.MaxExpansionRatio)

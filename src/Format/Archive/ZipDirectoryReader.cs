@@ -135,7 +135,7 @@ internal static class ZipDirectoryReader
 
             var name = Encoding.UTF8.GetString(span.Slice(pos + 46, nameLength));
             ApplyZip64Extra(span.Slice(pos + 46 + nameLength, extraLength), ref uncompressed, ref compressed, ref localOffset);
-            if (compressed < 0 || uncompressed < 0 || localOffset < 0 || localOffset + 30 + compressed > directoryOffset)
+            if (compressed < 0 || uncompressed < 0 || localOffset < 0 || checked(localOffset + 30 + compressed) > directoryOffset)
             {
                 throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{name}' points outside the archive (truncated or corrupt)");
             }
@@ -227,7 +227,7 @@ internal static class ZipDirectoryReader
             var nameLength = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart.Span[26..]);
             var extraLength = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart.Span[28..]);
             var dataOffset = h.LocalOffset + 30 + nameLength + extraLength;
-            if (dataOffset + h.Compressed > directoryOffset)
+            if (checked(dataOffset + h.Compressed) > directoryOffset)
             {
                 throw new ArtifactFormatException(FormatErrorKind.Truncated, $"{source.Name}: data of '{h.Name}' runs past the end of the records (truncated or corrupt archive)");
             }

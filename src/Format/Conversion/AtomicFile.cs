@@ -23,8 +23,8 @@ public sealed class AtomicFile : IAsyncDisposable
     /// <summary>The stream to write (the temporary file).</summary>
     public FileStream Stream { get; }
 
-    /// <summary>Creates the temporary file for <paramref name="destination"/>, whose folder must exist.</summary>
-    public static AtomicFile Create(string destination)
+    /// <summary>Creates the temporary file for <paramref name="destination"/>, whose folder must exist, with <paramref name="mode"/> from the start when given.</summary>
+    public static AtomicFile Create(string destination, UnixFileMode? mode = null)
     {
         ArgumentNullException.ThrowIfNull(destination);
         var full = Path.GetFullPath(destination);
@@ -46,7 +46,14 @@ public sealed class AtomicFile : IAsyncDisposable
         }
 
         var temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+        // Created with the final mode: a private source's copy is never readable by others, even half-written.
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 << 16, Options = FileOptions.Asynchronous };
+        if (mode is { } bits && !OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = bits;
+        }
+
+        var stream = new FileStream(temporary, options);
         return new AtomicFile(full, temporary, stream);
     }
 

@@ -28,7 +28,7 @@ public sealed class StreamArchiveSink(Stream output, long kernelCopyThreshold = 
 
         cancellationToken.ThrowIfCancellationRequested();
         await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
-        if (!KernelCopy.TryCopy(file.Handle, offset, destination.SafeFileHandle, destination.Position, length))
+        if (!KernelCopy.TryCopy(file.Handle, offset, destination.SafeFileHandle, destination.Position, length, cancellationToken))
         {
             return false;
         }

@@ -18,6 +18,8 @@ public static class ArtifactInspector
     private const int MaxKeyDepth = 8;
     private const int MaxKeyLength = 256;
     private const int MaxPathLength = 4096;
+    private const long MaxPathCharacters = 64L * 1024 * 1024;
+    private const int MaxReferences = 300_000;
 
     // Python itself refuses to print integers beyond 4,300 decimal digits (about 14,284 bits).
     private const long MaxDecimalBits = 14_284;
@@ -26,9 +28,22 @@ public static class ArtifactInspector
     private static readonly string[] ModuleStateFields = ["_parameters", "_buffers", "_modules"];
 
     /// <summary>Describes <paramref name="archive"/>.</summary>
+    /// <exception cref="ArtifactFormatException">The graph is beyond a bound, or sizes overflow.</exception>
     public static ArtifactDescription Describe(TorchArchive archive)
     {
         ArgumentNullException.ThrowIfNull(archive);
+        try
+        {
+            return DescribeCore(archive);
+        }
+        catch (OverflowException e)
+        {
+            throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, $"{archive.Source.Name}: tensor sizes overflow 64 bits (crafted shapes)", e);
+        }
+    }
+
+    private static ArtifactDescription DescribeCore(TorchArchive archive)
+    {
         var walker = new Walker(archive.Source.Name);
         var root = archive.Pickle.Root;
         walker.Walk(root, string.Empty, 0);
@@ -69,7 +84,15 @@ public static class ArtifactInspector
     internal static IReadOnlyList<UnsupportedTensor> FindUnsupported(TorchArchive archive)
     {
         var walker = new Walker(archive.Source.Name);
-        walker.Walk(archive.Pickle.Root, string.Empty, 0);
+        try
+        {
+            walker.Walk(archive.Pickle.Root, string.Empty, 0);
+        }
+        catch (OverflowException e)
+        {
+            throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, $"{archive.Source.Name}: tensor sizes overflow 64 bits (crafted shapes)", e);
+        }
+
         return walker.Unsupported;
     }
 
@@ -120,8 +143,8 @@ public static class ArtifactInspector
     // itself twice, forty levels deep), and each path would otherwise be written out.
     private static JsonNode? ToJson(PyValue value, int depth, JsonBudget budget) => value switch
     {
+        _ when !budget.Take() => JsonValue.Create("<truncated>"), // every node counts, a cut-off one too
         _ when depth > MaxJsonDepth => JsonValue.Create("<nested too deep>"),
-        _ when !budget.Take() => JsonValue.Create("<truncated>"),
         PyNone => null,
         PyBool b => JsonValue.Create(b.Value),
         PyInt i when i.Value >= long.MinValue && i.Value <= long.MaxValue => JsonValue.Create((long)i.Value),
@@ -130,19 +153,43 @@ public static class ArtifactInspector
         PyFloat f => JsonValue.Create(f.Value.ToString(CultureInfo.InvariantCulture)),
         PyString s => JsonValue.Create(s.Value),
         PyBytes b => JsonValue.Create($"<bytes: {b.Value.Length}>"),
-        PyTuple t => new JsonArray(t.Items.Select(v => ToJson(v, depth + 1, budget)).ToArray()),
-        PyList l => new JsonArray(l.Items.Select(v => ToJson(v, depth + 1, budget)).ToArray()),
+        PyTuple t => Array(t.Items, depth, budget),
+        PyList l => Array(l.Items, depth, budget),
         PyDict d => Object(d.Items, depth, budget),
         PyTensor t => JsonValue.Create($"<tensor {t.Dtype.Name}[{string.Join(", ", t.Shape)}]>"),
         PyInstance { ClassName: { } name } => JsonValue.Create($"<{name}>"),
         _ => JsonValue.Create("<object>"),
     };
 
+    // Containers stop at the budget: a list of a million references to itself is one truncated line.
+    private static JsonArray Array(IReadOnlyList<PyValue> items, int depth, JsonBudget budget)
+    {
+        var result = new JsonArray();
+        foreach (var item in items)
+        {
+            if (budget.Spent)
+            {
+                result.Add(JsonValue.Create("<truncated>"));
+                break;
+            }
+
+            result.Add(ToJson(item, depth + 1, budget));
+        }
+
+        return result;
+    }
+
     private static JsonObject Object(List<KeyValuePair<PyValue, PyValue>> items, int depth, JsonBudget budget)
     {
         var result = new JsonObject();
         foreach (var (key, value) in items)
         {
+            if (budget.Spent)
+            {
+                result["..."] = "<truncated>";
+                break;
+            }
+
             result[KeyText(key)] = ToJson(value, depth + 1, budget); // a repeated key keeps the last value, as Python's dict does
         }
 
@@ -163,20 +210,61 @@ public static class ArtifactInspector
         _ => null,
     };
 
-    // Keys become path segments: bounded in nesting and length whatever the pickle holds.
-    private static string KeyText(PyValue key) => Shorten(KeyText(key, 0));
-
-    private static string KeyText(PyValue key, int depth) => key switch
+    // Keys become path segments: bounded in nesting and length whatever the pickle holds (a tuple
+    // key may share its items a million times over), written into one bounded buffer.
+    private static string KeyText(PyValue key)
     {
-        PyString s => s.Value,
-        PyInt i => IntegerText(i),
-        PyBool b => b.Value ? "True" : "False",
-        PyNone => "None",
-        PyFloat f => f.Value.ToString("R", CultureInfo.InvariantCulture),
-        PyTuple when depth >= MaxKeyDepth => "(...)",
-        PyTuple t => "(" + string.Join(", ", t.Items.Take(MaxKeyLength).Select(k => Shorten(KeyText(k, depth + 1)))) + ")",
-        _ => "?",
-    };
+        var text = new System.Text.StringBuilder();
+        AppendKey(text, key, 0);
+        return Shorten(text.ToString());
+    }
+
+    private static void AppendKey(System.Text.StringBuilder text, PyValue key, int depth)
+    {
+        if (text.Length > MaxKeyLength)
+        {
+            return;
+        }
+
+        switch (key)
+        {
+            case PyString s:
+                text.Append(s.Value.Length > MaxKeyLength ? s.Value[..MaxKeyLength] : s.Value);
+                break;
+            case PyInt i:
+                text.Append(IntegerText(i));
+                break;
+            case PyBool b:
+                text.Append(b.Value ? "True" : "False");
+                break;
+            case PyNone:
+                text.Append("None");
+                break;
+            case PyFloat f:
+                text.Append(f.Value.ToString("R", CultureInfo.InvariantCulture));
+                break;
+            case PyTuple when depth >= MaxKeyDepth:
+                text.Append("(...)");
+                break;
+            case PyTuple t:
+                text.Append('(');
+                for (var i = 0; i < t.Items.Length && text.Length <= MaxKeyLength; i++)
+                {
+                    if (i > 0)
+                    {
+                        text.Append(", ");
+                    }
+
+                    AppendKey(text, t.Items[i], depth + 1);
+                }
+
+                text.Append(')');
+                break;
+            default:
+                text.Append('?');
+                break;
+        }
+    }
 
     private static string Shorten(string text) => text.Length <= MaxKeyLength ? text : text[..MaxKeyLength] + "...";
 
@@ -184,6 +272,8 @@ public static class ArtifactInspector
     private sealed class JsonBudget
     {
         private int left = MaxJsonNodes;
+
+        public bool Spent => left <= 0;
 
         public bool Take() => left-- > 0;
     }
@@ -197,6 +287,8 @@ public static class ArtifactInspector
     private sealed class Walker(string source)
     {
         private readonly HashSet<PyValue> expanded = new(ReferenceEqualityComparer.Instance);
+        private long pathCharacters;
+        private int references;
 
         public List<TensorDescription> Tensors { get; } = [];
 
@@ -233,12 +325,19 @@ public static class ArtifactInspector
                 ChildrenOf(value, path, depth, children);
                 for (var i = children.Count - 1; i >= 0; i--)
                 {
+                    // Every reference gets its path: bounded in total, since a memo read costs a byte.
+                    pathCharacters += children[i].Path.Length;
+                    if (pathCharacters > MaxPathCharacters)
+                    {
+                        throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, $"{source}: the object graph names more than {MaxPathCharacters:N0} characters of paths");
+                    }
+
                     pending.Push(children[i]); // reversed, so children are walked in order
                 }
             }
         }
 
-        private static void ChildrenOf(PyValue value, string path, int depth, List<(PyValue, string, int)> children)
+        private void ChildrenOf(PyValue value, string path, int depth, List<(PyValue, string, int)> children)
         {
             switch (value)
             {
@@ -285,25 +384,37 @@ public static class ArtifactInspector
         }
 
         // Only what can hold or be a tensor gets a path: a list of a million numbers costs no strings.
-        private static void Items(IEnumerable<KeyValuePair<PyValue, PyValue>> items, string path, int depth, List<(PyValue, string, int)> children)
+        private void Items(IEnumerable<KeyValuePair<PyValue, PyValue>> items, string path, int depth, List<(PyValue, string, int)> children)
         {
             foreach (var (key, item) in items)
             {
                 if (MayHoldTensors(item))
                 {
+                    Count();
                     children.Add((item, Join(path, KeyText(key)), depth + 1));
                 }
             }
         }
 
-        private static void List(IReadOnlyList<PyValue> items, string path, int depth, List<(PyValue, string, int)> children)
+        private void List(IReadOnlyList<PyValue> items, string path, int depth, List<(PyValue, string, int)> children)
         {
             for (var i = 0; i < items.Count; i++)
             {
                 if (MayHoldTensors(items[i]))
                 {
+                    Count();
                     children.Add((items[i], Join(path, i.ToString(CultureInfo.InvariantCulture)), depth + 1));
                 }
+            }
+        }
+
+        // Each reference to a container or tensor costs a path: a dict of a million memo reads of one
+        // tensor is a million paths, so their number is bounded, not only their length.
+        private void Count()
+        {
+            if (++references > MaxReferences)
+            {
+                throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, $"{source}: the object graph holds more than {MaxReferences:N0} references to containers and tensors");
             }
         }
 
@@ -329,12 +440,12 @@ public static class ArtifactInspector
             long numel = 1;
             foreach (var dimension in tensor.Shape)
             {
-                numel *= dimension;
+                numel = checked(numel * dimension); // a shape no storage holds overflows: refused below
             }
 
             return new TensorDescription(
                 path, tensor.Dtype.Name, tensor.Shape, tensor.Stride, tensor.Storage.Key, tensor.StorageOffset,
-                tensor.Storage.Location, numel * tensor.Dtype.ElementSize, tensor.RequiresGrad, tensor.IsParameter);
+                tensor.Storage.Location, checked(numel * tensor.Dtype.ElementSize), tensor.RequiresGrad, tensor.IsParameter);
         }
     }
 }

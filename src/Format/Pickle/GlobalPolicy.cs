@@ -29,9 +29,9 @@ internal static class GlobalPolicy
         "torch._utils._rebuild_meta_tensor_no_storage", "torch._utils._rebuild_wrapper_subclass",
         "torch._tensor._rebuild_from_type", "torch._tensor._rebuild_from_type_v2",
         "torch.Size", "torch.device", "torch.serialization._get_layout",
-        "collections.OrderedDict", "_codecs.encode", "copyreg._reconstructor",
-        "builtins.set", "builtins.frozenset", "builtins.bytearray", "builtins.slice", "builtins.complex", "builtins.range",
-        "__builtin__.set", "__builtin__.frozenset", "__builtin__.bytearray", "__builtin__.slice", "__builtin__.complex",
+        "collections.OrderedDict", "collections.defaultdict", "collections.deque", "collections.Counter", "_codecs.encode", "copyreg._reconstructor",
+        "builtins.set", "builtins.frozenset", "builtins.bytearray", "builtins.bytes", "builtins.slice", "builtins.complex", "builtins.range",
+        "__builtin__.set", "__builtin__.frozenset", "__builtin__.bytearray", "__builtin__.bytes", "__builtin__.slice", "__builtin__.complex", "__builtin__.xrange",
         "numpy.core.multiarray._reconstruct", "numpy.core.multiarray.scalar", "numpy._core.multiarray._reconstruct", "numpy._core.multiarray.scalar", "numpy.dtype",
         "datetime.datetime", "datetime.date", "datetime.time", "datetime.timedelta", "datetime.timezone",
         "pathlib.PosixPath", "pathlib.PurePosixPath", "pathlib.Path",
@@ -46,7 +46,7 @@ internal static class GlobalPolicy
         "ftplib", "smtplib", "telnetlib", "tempfile", "glob", "io", "_io", "zipimport", "types", "inspect",
         "dill", "cloudpickle", "joblib", "timeit", "cProfile", "profile", "trace", "pydoc", "doctest",
         "operator", "functools", "threading", "_thread", "gc", "builtins.getattr", "numpy.load", "numpy.lib.npyio",
-        "numpy.testing", "numpy.f2py", "torch.hub", "torch.jit", "torch._C", "torch.ops", "torch.serialization",
+        "numpy.testing", "numpy.f2py", "torch.hub", "torch.jit", "torch._C._jit", "torch.ops", "torch.serialization",
         "torch.storage", "torch.package", "torch.utils.cpp_extension", "torch.distributed",
     }.ToFrozenSet(StringComparer.Ordinal);
 
@@ -56,8 +56,26 @@ internal static class GlobalPolicy
         "locals", "vars", "input", "breakpoint", "execfile", "file", "apply", "reload", "memoryview", "print", "help",
     }.ToFrozenSet(StringComparer.Ordinal);
 
+    /// <summary>Top-level packages whose classes NEWOBJ may not instantiate: their <c>__new__</c> may act.</summary>
+    public static FrozenSet<string> SystemPackages { get; } = new[]
+    {
+        "builtins", "__builtin__", "itertools", "functools", "operator", "collections", "copyreg", "weakref",
+        "numpy", "mmap", "zipfile", "tarfile", "sqlite3", "shelve", "dbm", "ctypes", "io", "_io", "os", "sys",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
     /// <summary>Whether loading may call <c>module.name</c>.</summary>
     public static bool MayCall(PyGlobal global) => Callables.Contains(global.FullName);
+
+    /// <summary>Torch's tensor rebuild functions: they store their arguments, never iterate or call them (but _rebuild_from_type's function).</summary>
+    public static bool IsTorchRebuild(PyGlobal global) =>
+        global.Module is "torch._utils" or "torch._tensor" && global.Name.StartsWith("_rebuild", StringComparison.Ordinal);
+
+    /// <summary>Why NEWOBJ may not make an instance of <paramref name="global"/>, or null when it may.</summary>
+    public static string? RefusalOfInstantiation(PyGlobal global)
+    {
+        var package = global.Module.Split('.')[0];
+        return SystemPackages.Contains(package) || BlockedModules.Contains(package) ? "a class of the standard library or numpy, whose construction may act" : null;
+    }
 
     /// <summary>Why <c>module.name</c> may not even be named, or null when it may.</summary>
     public static string? RefusalOfName(string module, string name)

@@ -1,8 +1,7 @@
 namespace TorchFerry.Format.Pickle;
 
-/// <summary>One opcode of the pickle stream: where it is and, for memo opcodes, which slot.</summary>
+/// <summary>One opcode of the pickle stream: where it is.</summary>
 /// <param name="Offset">Offset of the opcode byte in <c>data.pkl</c>.</param>
 /// <param name="Length">Bytes of the opcode with its argument.</param>
 /// <param name="Code">The opcode byte.</param>
-/// <param name="MemoIndex">The memo slot a PUT/GET/MEMOIZE names; -1 otherwise.</param>
-internal readonly record struct PickleOp(int Offset, int Length, byte Code, long MemoIndex);
+internal readonly record struct PickleOp(int Offset, int Length, byte Code);

@@ -14,6 +14,11 @@ internal sealed class PickleReader
 {
     /// <summary>Most values one pickle may push (objects, or references to cached small ones); a state dict takes about ten a tensor.</summary>
     public const int MaxObjects = 1_000_000;
+    /// <summary>Most values pushed, memo reads included (a state dict pushes about 25 a tensor: 100,000 tensors fit).</summary>
+    public const int MaxPushes = 3_000_000;
+    private const int MaxMarks = 100_000;
+    private const long MaxHashCost = 10_000_000;
+    private const int MaxNameLength = 512;
     private const int MaxDecimalDigits = 4300;
     private static readonly PyBool True = new(true);
     private static readonly PyBool False = new(false);
@@ -24,7 +29,6 @@ internal sealed class PickleReader
     private readonly List<int> marks = [];
     private readonly Dictionary<long, (PyValue Value, int PutOp)> memo = [];
     private readonly List<int> ops = [];
-    private readonly Dictionary<int, long> memoIndexes = [];
     private long frameEnd;
     private readonly Dictionary<PyTuple, int[]> tupleOrigins = new(ReferenceEqualityComparer.Instance);
     private readonly List<LocationSlot> locationSlots = [];
@@ -34,6 +38,9 @@ internal sealed class PickleReader
     private int pos;
     private int protocol;
     private int objects;
+    private int pushes;
+    private readonly Dictionary<PyValue, long> hashCosts = new(ReferenceEqualityComparer.Instance);
+    private readonly List<(PyValue Value, int Op)> scratch = [];
 
     private PickleReader(byte[] data, string name)
     {
@@ -57,7 +64,7 @@ internal sealed class PickleReader
             throw reader.Corrupt($"{e.GetType().Name}: {e.Message}");
         }
 
-        var table = new OpTable(data, [.. reader.ops], reader.pos, reader.memoIndexes);
+        var table = new OpTable(data, [.. reader.ops], reader.pos);
         return new PickleDocument(data, root, reader.protocol, table, reader.locationSlots, reader.storages, reader.memoGets, reader.memoPuts);
     }
 
@@ -112,6 +119,11 @@ internal sealed class PickleReader
 
                     return stack[0].Value;
                 case (byte)'(':
+                    if (marks.Count >= MaxMarks)
+                    {
+                        throw Refused(FormatErrorKind.LimitExceeded, $"more than {MaxMarks:N0} open marks");
+                    }
+
                     marks.Add(stack.Count);
                     break;
                 case (byte)'0': // POP
@@ -257,6 +269,7 @@ internal sealed class PickleReader
                     {
                         var set = new PySet();
                         set.Items.AddRange(PopMark().Select(i => i.Value));
+                        set.Items.ForEach(CheckHashable);
                         Push(set, opIndex);
                         break;
                     }
@@ -266,6 +279,7 @@ internal sealed class PickleReader
                         var items = PopMark();
                         if (Peek().Value is PySet set)
                         {
+                            items.ForEach(i => CheckHashable(i.Value));
                             set.Items.AddRange(items.Select(i => i.Value));
                         }
 
@@ -332,14 +346,14 @@ internal sealed class PickleReader
                     {
                         var args = Pop();
                         var cls = Pop();
-                        Push(new PyInstance(Class(cls.Value), args.Value), opIndex);
+                        Push(new PyInstance(Class(cls.Value), args.Value) { IsConstructed = true }, opIndex);
                         break;
                     }
 
                 case 0x92: // NEWOBJ_EX
                     {
                         var items = PopN(3);
-                        Push(new PyInstance(Class(items[0].Value), items[1].Value), opIndex);
+                        Push(new PyInstance(Class(items[0].Value), items[1].Value) { IsConstructed = true }, opIndex);
                         break;
                     }
 
@@ -366,10 +380,18 @@ internal sealed class PickleReader
 
                 case (byte)'b': // BUILD
                     {
+                        // Python sets the state on whatever is below: on a module or a class that would
+                        // rewrite names other calls then use. Only objects get state.
                         var state = Pop();
-                        if (Peek().Value is PyInstance instance)
+                        switch (Peek().Value)
                         {
-                            instance.State = state.Value;
+                            case PyInstance instance:
+                                instance.State = state.Value;
+                                break;
+                            case PyTensor or PyUnsupportedTensor:
+                                break;
+                            default:
+                                throw Unsafe("sets attributes of something that is not an object (a module or a class)");
                         }
 
                         break;
@@ -421,10 +443,6 @@ internal sealed class PickleReader
             }
 
             ops.Add(start);
-            if (memoIndex >= 0)
-            {
-                memoIndexes[opIndex] = memoIndex;
-            }
         }
     }
 
@@ -468,6 +486,11 @@ internal sealed class PickleReader
 
     private PyGlobal MakeGlobal(string module, string global)
     {
+        if (module.Length > MaxNameLength || global.Length > MaxNameLength)
+        {
+            throw Unsafe($"names a global of {Math.Max(module.Length, global.Length)} characters");
+        }
+
         if (GlobalPolicy.RefusalOfName(module, global) is { } why)
         {
             throw Unsafe($"refers to {Printable(module)}.{Printable(global)}, {why}");
@@ -489,6 +512,21 @@ internal sealed class PickleReader
             throw Unsafe($"calls {Printable(global.FullName)}, which is not on TorchFerry's allowlist of what torch.save writes");
         }
 
+        // Plain constructors iterate or convert their arguments (set(iterable), OrderedDict(pairs),
+        // complex(x)): an object made by NEWOBJ there could be a lazy map of a function over data,
+        // called as it is iterated. Torch's rebuild functions only store theirs.
+        if (!GlobalPolicy.IsTorchRebuild(global) && FindConstructed(args) is { } constructed)
+        {
+            throw Unsafe($"passes an object made by {Printable(constructed.ClassName ?? "NEWOBJ")} to {Printable(global.FullName)}, which would iterate or convert it");
+        }
+
+        // defaultdict(factory) calls its factory for every missing key: only a plain type may be one.
+        if (global.FullName == "collections.defaultdict"
+            && args is PyTuple { Items: [not (PyNone or PyGlobal { FullName: "builtins.dict" or "builtins.list" or "builtins.set" or "builtins.int" or "builtins.float" or "builtins.str" or "collections.OrderedDict" or "__builtin__.dict" or "__builtin__.list" or "__builtin__.int" or "__builtin__.float" }), ..] })
+        {
+            throw Unsafe("makes a collections.defaultdict whose factory is not a plain type (it is called for every missing key)");
+        }
+
         // copyreg._reconstructor(cls, base, state) calls base.__init__: only object's is harmless.
         if (global.FullName == "copyreg._reconstructor"
             && (args is not PyTuple { Items: [PyGlobal, PyGlobal { Module: "builtins" or "__builtin__", Name: "object" }, ..] } tuple || tuple.Items.Length != 3))
@@ -499,9 +537,51 @@ internal sealed class PickleReader
         return global;
     }
 
-    // What NEWOBJ instantiates without calling __init__: any class by name (a user's module, an optimizer), symbolically.
+    // What NEWOBJ instantiates without calling __init__: a user's class (a module, an optimizer, a
+    // dataclass) by name, symbolically; never the standard library's or numpy's, whose __new__ may
+    // open files (numpy.memmap) or make lazy calls (itertools.starmap, map).
     private PyGlobal Class(PyValue cls) =>
-        cls as PyGlobal ?? throw Unsafe("instantiates a value that is not a class name");
+        cls is not PyGlobal global ? throw Unsafe("instantiates a value that is not a class name")
+        : GlobalPolicy.RefusalOfInstantiation(global) is { } why ? throw Unsafe($"instantiates {Printable(global.FullName)}, {why}")
+        : global;
+
+    // A NEWOBJ-made object anywhere in a call's arguments, searched breadth-first within a bound.
+    private static PyInstance? FindConstructed(PyValue args)
+    {
+        var pending = new Queue<PyValue>();
+        pending.Enqueue(args);
+        var seen = new HashSet<PyValue>(ReferenceEqualityComparer.Instance);
+        while (pending.TryDequeue(out var value) && seen.Count < 4096)
+        {
+            if (!seen.Add(value))
+            {
+                continue;
+            }
+
+            switch (value)
+            {
+                case PyInstance { IsConstructed: true } instance:
+                    return instance;
+                case PyInstance instance:
+                    pending.Enqueue(instance.Arguments);
+                    break;
+                case PyTuple tuple:
+                    Array.ForEach(tuple.Items, pending.Enqueue);
+                    break;
+                case PyList list:
+                    list.Items.ForEach(pending.Enqueue);
+                    break;
+                case PySet set:
+                    set.Items.ForEach(pending.Enqueue);
+                    break;
+                case PyDict dict:
+                    dict.Items.ForEach(kv => { pending.Enqueue(kv.Key); pending.Enqueue(kv.Value); });
+                    break;
+            }
+        }
+
+        return null;
+    }
 
     private ArtifactFormatException Unsafe(string problem) =>
         new(FormatErrorKind.UnsafeGlobal, $"{name}: data.pkl {problem}; loading it would run code, so TorchFerry refuses to read or carry it");
@@ -515,9 +595,17 @@ internal sealed class PickleReader
 
     private void Put(long index, int opIndex)
     {
+        if (!memo.ContainsKey(index) && memo.Count >= MaxObjects)
+        {
+            throw Refused(FormatErrorKind.LimitExceeded, $"the pickle memoizes more than {MaxObjects:N0} values");
+        }
+
         var top = Peek();
         memo[index] = (top.Value, opIndex);
-        memoPuts[opIndex] = top.Op;
+        if (top.Value is PyString)
+        {
+            memoPuts[opIndex] = top.Op; // the rewriter follows memoized strings only (locations are strings)
+        }
     }
 
     private void Get(long index, int opIndex)
@@ -527,7 +615,10 @@ internal sealed class PickleReader
             throw Corrupt($"memo slot {index} is read before it is written");
         }
 
-        memoGets.Add((opIndex, entry.PutOp));
+        if (entry.Value is PyString)
+        {
+            memoGets.Add((opIndex, entry.PutOp));
+        }
         PushExisting(entry.Value, opIndex);
     }
 
@@ -562,12 +653,93 @@ internal sealed class PickleReader
         }
     }
 
-    private static void AddPairs(List<KeyValuePair<PyValue, PyValue>> target, List<(PyValue Value, int Op)> items)
+    private void AddPairs(List<KeyValuePair<PyValue, PyValue>> target, List<(PyValue Value, int Op)> items)
     {
         for (var i = 0; i + 1 < items.Count; i += 2)
         {
+            CheckHashable(items[i].Value);
             target.Add(new KeyValuePair<PyValue, PyValue>(items[i].Value, items[i + 1].Value));
         }
+    }
+
+    // Python hashes a dict key or set member by walking it whole, shared parts once per reference:
+    // a tuple of 256 references to a tuple of 256 references, eight deep, takes 2^64 steps. The
+    // consumer's torch.load would never finish, so such a file is not carried. Sizes are memoized
+    // per tuple, so this check itself is linear.
+    private void CheckHashable(PyValue key)
+    {
+        if (key is (PyTuple or PySet) && HashCost(key) > MaxHashCost)
+        {
+            throw Refused(FormatErrorKind.LimitExceeded, $"a dict key or set member that would take more than {MaxHashCost:N0} steps to hash (a consumer's torch.load would never finish)");
+        }
+    }
+
+    private long HashCost(PyValue value)
+    {
+        if (value is not (PyTuple or PySet))
+        {
+            return 1;
+        }
+
+        if (hashCosts.TryGetValue(value, out var known))
+        {
+            return known;
+        }
+
+        hashCosts[value] = MaxHashCost + 1; // a cycle (only possible through a mutable set) costs too much
+        var cost = 1L;
+        foreach (var item in value is PyTuple tuple ? (IEnumerable<PyValue>)tuple.Items : ((PySet)value).Items)
+        {
+            cost = Math.Min(MaxHashCost + 1, cost + HashCostIterative(item));
+        }
+
+        hashCosts[value] = cost;
+        return cost;
+    }
+
+    // Nested tuples may be tens of thousands deep: their costs are filled bottom-up without recursion.
+    private long HashCostIterative(PyValue root)
+    {
+        if (root is not (PyTuple or PySet) || hashCosts.ContainsKey(root))
+        {
+            return root is PyTuple or PySet ? hashCosts[root] : 1;
+        }
+
+        var pending = new Stack<(PyValue Value, bool Expanded)>();
+        pending.Push((root, false));
+        while (pending.TryPop(out var next))
+        {
+            var items = next.Value is PyTuple t ? (IEnumerable<PyValue>)t.Items : ((PySet)next.Value).Items;
+            if (!next.Expanded)
+            {
+                if (hashCosts.ContainsKey(next.Value))
+                {
+                    continue; // pushed more than once before its turn, or done already
+                }
+
+                hashCosts[next.Value] = MaxHashCost + 1;
+                pending.Push((next.Value, true));
+                foreach (var item in items)
+                {
+                    if (item is PyTuple or PySet && !hashCosts.ContainsKey(item))
+                    {
+                        pending.Push((item, false));
+                    }
+                }
+
+                continue;
+            }
+
+            var cost = 1L;
+            foreach (var item in items)
+            {
+                cost = Math.Min(MaxHashCost + 1, cost + (item is PyTuple or PySet ? hashCosts[item] : 1));
+            }
+
+            hashCosts[next.Value] = cost;
+        }
+
+        return hashCosts[root];
     }
 
     private void PushTuple(PyValue[] items, int[] origins, int opIndex)
@@ -595,6 +767,12 @@ internal sealed class PickleReader
 
     private void PushExisting(PyValue value, int op)
     {
+        // Memo reads are free to write but each is a reference every walk of the graph meets.
+        if (++pushes > MaxPushes)
+        {
+            throw Refused(FormatErrorKind.LimitExceeded, $"the pickle pushes more than {MaxPushes:N0} values");
+        }
+
         if (stack.Count > 1_000_000)
         {
             throw Refused(FormatErrorKind.LimitExceeded, "pickle stack grows beyond a million items");
@@ -621,9 +799,7 @@ internal sealed class PickleReader
             throw Corrupt("pickle stack underflow");
         }
 
-        var items = stack.GetRange(stack.Count - n, n);
-        stack.RemoveRange(stack.Count - n, n);
-        return items;
+        return TakeFrom(stack.Count - n);
     }
 
     private List<(PyValue Value, int Op)> PopMark()
@@ -635,9 +811,17 @@ internal sealed class PickleReader
 
         var mark = marks[^1];
         marks.RemoveAt(marks.Count - 1);
-        var items = stack.GetRange(mark, stack.Count - mark);
-        stack.RemoveRange(mark, stack.Count - mark);
-        return items;
+        return TakeFrom(mark);
+    }
+
+    // The items from <paramref name="start"/> to the top, moved into one reused list: every opcode
+    // copies what it keeps at once, so a million-item batch does not leave a million-item copy behind.
+    private List<(PyValue Value, int Op)> TakeFrom(int start)
+    {
+        scratch.Clear();
+        scratch.AddRange(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(stack)[start..]);
+        stack.RemoveRange(start, stack.Count - start);
+        return scratch;
     }
 
     private byte ReadByte() => pos < data.Length ? data[pos++] : throw Corrupt("pickle ends inside an opcode (truncated?)");

@@ -92,6 +92,9 @@ internal sealed class PyInstance(PyValue callable, PyValue arguments) : PyValue
 
     public PyValue? State { get; set; }
 
+    /// <summary>Made by NEWOBJ (a class's <c>__new__</c>, no call of the class itself).</summary>
+    public bool IsConstructed { get; init; }
+
     public string? ClassName => Callable is PyGlobal g ? g.FullName : null;
 }
 

@@ -34,10 +34,12 @@ internal static class TorchRebuild
                     PyUnsupportedTensor unsupported => unsupported,
                     _ => throw Bad(name, function, "its data is not a tensor"),
                 };
-            case "_rebuild_from_type_v2" when items.Length >= 2:
+            case "_rebuild_from_type_v2" or "_rebuild_from_type" when items.Length >= 2:
                 {
-                    // func(*args) is called while loading: it must itself be on the allowlist.
-                    if (items[0] is not PyGlobal func || !GlobalPolicy.MayCall(func))
+                    // func(*args) is called while loading: it must be one of torch's tensor rebuild
+                    // functions (what torch writes; a plain constructor could iterate a lazy call), and
+                    // not another of these (torch never nests them; the walk must not recurse).
+                    if (items[0] is not PyGlobal func || !GlobalPolicy.MayCall(func) || !GlobalPolicy.IsTorchRebuild(func) || func.Name.StartsWith("_rebuild_from_type", StringComparison.Ordinal))
                     {
                         throw new ArtifactFormatException(FormatErrorKind.UnsafeGlobal, $"{name}: data.pkl calls {function.FullName} with a function that is not on TorchFerry's allowlist; loading it would run code, so TorchFerry refuses to read or carry it");
                     }

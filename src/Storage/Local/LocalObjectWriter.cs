@@ -17,7 +17,7 @@ internal sealed class LocalObjectWriter : IObjectWriter
         this.uri = uri;
         this.durable = durable;
         this.options = options;
-        file = AtomicFile.Create(uri.Key);
+        file = AtomicFile.Create(uri.Key, options.Mode);
         sink = new StreamArchiveSink(file.Stream, startWriteback: durable);
     }
 

@@ -76,6 +76,88 @@ public sealed class PickleReaderTests
     }
 
     [Fact]
+    public void Parse_LazyCallInsideAnAllowedConstructor_IsRefused()
+    {
+        // set(itertools.starmap(f, [args])) calls f as set() iterates: NEWOBJ makes the lazy call.
+        var starmap = new PickleBuilder().Proto(2).Global("builtins", "set")
+            .Global("itertools", "starmap").Mark().Global("my_project.tools", "run").Mark().Mark().Str("id").Tuple().Tuple().Tuple().NewObj()
+            .Op(0x85).Reduce().Stop().ToArray();
+        var userObject = new PickleBuilder().Proto(2).Global("builtins", "set")
+            .Global("my_project.models", "Lazy").EmptyTuple().NewObj().Op(0x85).Reduce().Stop().ToArray();
+
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(starmap, "evil.pt")).Kind);
+        Assert.Contains("passes an object made by", Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(userObject, "evil.pt")).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("numpy", "memmap")]
+    [InlineData("itertools", "starmap")]
+    [InlineData("builtins", "map")]
+    [InlineData("functools", "partial")]
+    public void Parse_InstantiatingALibraryClass_IsRefused(string module, string name)
+    {
+        var bytes = new PickleBuilder().Proto(2).Global(module, name).EmptyTuple().NewObj().Stop().ToArray();
+
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "evil.pt")).Kind);
+    }
+
+    [Theory]
+    [InlineData("_rebuild_from_type")]
+    [InlineData("_rebuild_from_type_v2")]
+    public void Parse_RebuildFromTypeWithAFunctionOffTheList_IsRefused(string rebuild)
+    {
+        var bytes = new PickleBuilder().Proto(2).Global("torch._tensor", rebuild)
+            .Mark().Global("builtins", "set").Global("torch", "Tensor").Mark().Str("x").Tuple().EmptyDict().Tuple().Reduce().Stop().ToArray();
+        var nested = new PickleBuilder().Proto(2).Global("torch._tensor", rebuild)
+            .Mark().Global("torch._tensor", "_rebuild_from_type_v2").Global("torch", "Tensor").EmptyTuple().EmptyDict().Tuple().Reduce().Stop().ToArray();
+
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "evil.pt")).Kind);
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(nested, "evil.pt")).Kind);
+    }
+
+    [Fact]
+    public void Parse_BuildOnAModuleOrClass_IsRefused()
+    {
+        // BUILD on torch.Size's module would rebind names that later calls use.
+        var bytes = new PickleBuilder().Proto(2).Global("torch.nn.modules.module", "torch").EmptyDict().Build().Stop().ToArray();
+
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "evil.pt")).Kind);
+    }
+
+    [Fact]
+    public void Parse_WhatTorchSaveWritesForPlainValues_IsAccepted()
+    {
+        // Empty bytes at protocol 2 (__builtin__.bytes()), defaultdict(list), a deque: data, not code.
+        var bytes = new PickleBuilder().Proto(2).Mark()
+            .Global("__builtin__", "bytes").EmptyTuple().Reduce()
+            .Global("collections", "defaultdict").Global("builtins", "list").Op(0x85).Reduce()
+            .Global("collections", "deque").EmptyTuple().Reduce()
+            .Tuple().Stop().ToArray();
+        var factory = new PickleBuilder().Proto(2).Global("collections", "defaultdict").Global("my_project.tools", "run").Op(0x85).Reduce().Stop().ToArray();
+
+        Assert.IsType<PyTuple>(PickleReader.Parse(bytes, "ok.pt").Root);
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(factory, "evil.pt")).Kind);
+    }
+
+    [Fact]
+    public void Parse_HugeDottedName_IsRefusedAtOnce()
+    {
+        var bytes = new PickleBuilder().Proto(2).Global("a", string.Join('.', Enumerable.Repeat("b", 200_000))).Stop().ToArray();
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "evil.pt")).Kind);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public void Parse_MillionsOfMemoWrites_AreBounded()
+    {
+        var bytes = new PickleBuilder().Proto(4).Op((byte)'N').Raw(Enumerable.Repeat((byte)0x94, 2_000_000).ToArray()).Stop().ToArray();
+
+        Assert.Equal(FormatErrorKind.LimitExceeded, Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "big.pt")).Kind);
+    }
+
+    [Fact]
     public void Parse_ReconstructorWithACodeRunningBase_IsRefused()
     {
         var safe = new PickleBuilder().Proto(1).Global("copyreg", "_reconstructor").Mark().Global("my_project.models", "Net").Global("builtins", "object").Op((byte)'N').Tuple().Reduce().Stop().ToArray();
