@@ -34,6 +34,9 @@ internal sealed class ControllerMetrics
         depth = factory.CreateGauge("workqueue_depth", "Current depth of workqueue.", ["name"]);
     }
 
+    /// <summary>Where these metrics are registered (and served from).</summary>
+    public MetricsRegistry Registry => registry;
+
     public void Reconciled(string controller, string result, TimeSpan duration)
     {
         reconciles.WithLabels(controller, result).Inc();

@@ -97,7 +97,7 @@ public sealed class TorchArchive
             // A stored record's data is its content: sizes that differ would let the copy read bytes the overlap check did not see.
             if (entry.Method == ZipEntry.Stored && entry.CompressedSize != entry.UncompressedSize)
             {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: stored record '{PickleReader.Printable(entry.Name)}' has different compressed and uncompressed sizes (corrupt archive)");
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: stored record '{InputText.Printable(entry.Name)}' has different compressed and uncompressed sizes (corrupt archive)");
             }
         }
 
@@ -106,7 +106,7 @@ public sealed class TorchArchive
             var (before, after) = (entries[i - 1], entries[i]);
             if (checked(before.DataOffset + before.CompressedSize) > after.LocalHeaderOffset)
             {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: records '{PickleReader.Printable(before.Name)}' and '{PickleReader.Printable(after.Name)}' overlap (corrupt or crafted archive)");
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: records '{InputText.Printable(before.Name)}' and '{InputText.Printable(after.Name)}' overlap (corrupt or crafted archive)");
             }
         }
 
@@ -169,14 +169,10 @@ public sealed class TorchArchive
     /// <summary>Reads a whole record into memory, inflating it and checking size and CRC.</summary>
     internal static async Task<byte[]> ReadRecordAsync(IRandomAccessSource source, ZipEntry entry, CancellationToken cancellationToken)
     {
+        // Stored records' sizes were checked to agree when the archive was opened.
         var bytes = new byte[entry.UncompressedSize];
         if (entry.Method == ZipEntry.Stored)
         {
-            if (entry.CompressedSize != entry.UncompressedSize)
-            {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: stored record '{entry.Name}' has different compressed and uncompressed sizes (corrupt archive)");
-            }
-
             await source.ReadExactlyAsync(entry.DataOffset, bytes, cancellationToken).ConfigureAwait(false);
         }
         else
@@ -192,11 +188,11 @@ public sealed class TorchArchive
             }
             catch (InvalidDataException e)
             {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{PickleReader.Printable(entry.Name)}' is not valid deflate data (corrupt archive)", e);
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{InputText.Printable(entry.Name)}' is not valid deflate data (corrupt archive)", e);
             }
             catch (EndOfStreamException e)
             {
-                throw new ArtifactFormatException(FormatErrorKind.Truncated, $"{source.Name}: record '{PickleReader.Printable(entry.Name)}' inflates to less than its declared {entry.UncompressedSize} bytes (truncated or corrupt archive)", e);
+                throw new ArtifactFormatException(FormatErrorKind.Truncated, $"{source.Name}: record '{InputText.Printable(entry.Name)}' inflates to less than its declared {entry.UncompressedSize} bytes (truncated or corrupt archive)", e);
             }
         }
 

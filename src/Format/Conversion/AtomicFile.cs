@@ -8,13 +8,15 @@ namespace TorchFerry.Format.Conversion;
 public sealed class AtomicFile : IAsyncDisposable
 {
     private readonly string temporary;
+    private readonly UnixFileMode? mode;
     private bool committed;
 
-    private AtomicFile(string destination, string temporary, FileStream stream)
+    private AtomicFile(string destination, string temporary, FileStream stream, UnixFileMode? mode)
     {
         Destination = destination;
         this.temporary = temporary;
         Stream = stream;
+        this.mode = mode;
     }
 
     /// <summary>The final path.</summary>
@@ -54,16 +56,17 @@ public sealed class AtomicFile : IAsyncDisposable
         }
 
         var stream = new FileStream(temporary, options);
-        return new AtomicFile(full, temporary, stream);
+        return new AtomicFile(full, temporary, stream, mode);
     }
 
     /// <summary>
-    /// Flushes (to disk when <paramref name="durable"/>), gives the file <paramref name="mode"/> if set,
-    /// and renames it into place: replacing any file there when <paramref name="replace"/>, else only if
-    /// nothing is there at that instant (two writers without --force cannot both win).
+    /// Flushes (to disk when <paramref name="durable"/>), gives the file exactly the mode it was
+    /// created with (the umask may have cleared bits), and renames it into place: replacing any file
+    /// there when <paramref name="replace"/>, else only if nothing is there at that instant (two
+    /// writers without --force cannot both win).
     /// </summary>
     /// <exception cref="IOException">Without <paramref name="replace"/>, the destination exists.</exception>
-    public async Task CommitAsync(bool durable, CancellationToken cancellationToken, bool replace = true, UnixFileMode? mode = null)
+    public async Task CommitAsync(bool durable, CancellationToken cancellationToken, bool replace = true)
     {
         await Stream.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (durable)

@@ -63,6 +63,16 @@ internal static class GlobalPolicy
         "numpy", "mmap", "zipfile", "tarfile", "sqlite3", "shelve", "dbm", "ctypes", "io", "_io", "os", "sys",
     }.ToFrozenSet(StringComparer.Ordinal);
 
+    /// <summary>Types a <c>collections.defaultdict</c> may have as its factory (called for every missing key).</summary>
+    public static FrozenSet<string> PlainTypes { get; } = new[]
+    {
+        "builtins.dict", "builtins.list", "builtins.set", "builtins.int", "builtins.float", "builtins.str", "collections.OrderedDict",
+        "__builtin__.dict", "__builtin__.list", "__builtin__.int", "__builtin__.float",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>Whether <paramref name="global"/> is a plain type, harmless to call with no arguments.</summary>
+    public static bool IsPlainType(PyGlobal global) => PlainTypes.Contains(global.FullName);
+
     /// <summary>Whether loading may call <c>module.name</c>.</summary>
     public static bool MayCall(PyGlobal global) => Callables.Contains(global.FullName);
 

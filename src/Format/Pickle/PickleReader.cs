@@ -85,7 +85,6 @@ internal sealed class PickleReader
             var start = pos;
             var code = data[pos++];
             var opIndex = ops.Count;
-            long memoIndex = -1;
             switch (code)
             {
                 case 0x80: // PROTO
@@ -182,7 +181,7 @@ internal sealed class PickleReader
                 case (byte)'F': // FLOAT
                     {
                         var text = ReadLine();
-                        Push(double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) ? new PyFloat(number) : throw Corrupt($"FLOAT '{Printable(text)}' is not a number"), opIndex);
+                        Push(double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) ? new PyFloat(number) : throw Corrupt($"FLOAT '{InputText.Printable(text)}' is not a number"), opIndex);
                     }
 
                     break;
@@ -411,32 +410,25 @@ internal sealed class PickleReader
                 case 0x84:
                     throw Refused(FormatErrorKind.Unsupported, "pickle uses the copyreg extension registry (EXT opcodes), which torch.save never writes");
                 case (byte)'p': // PUT
-                    memoIndex = MemoIndex(ReadLine());
-                    Put(memoIndex, opIndex);
+                    Put(MemoIndex(ReadLine()), opIndex);
                     break;
                 case (byte)'q': // BINPUT
-                    memoIndex = ReadByte();
-                    Put(memoIndex, opIndex);
+                    Put(ReadByte(), opIndex);
                     break;
                 case (byte)'r': // LONG_BINPUT
-                    memoIndex = BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
-                    Put(memoIndex, opIndex);
+                    Put(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)), opIndex);
                     break;
                 case 0x94: // MEMOIZE
-                    memoIndex = memo.Count;
-                    Put(memoIndex, opIndex);
+                    Put(memo.Count, opIndex);
                     break;
                 case (byte)'g': // GET
-                    memoIndex = MemoIndex(ReadLine());
-                    Get(memoIndex, opIndex);
+                    Get(MemoIndex(ReadLine()), opIndex);
                     break;
                 case (byte)'h': // BINGET
-                    memoIndex = ReadByte();
-                    Get(memoIndex, opIndex);
+                    Get(ReadByte(), opIndex);
                     break;
                 case (byte)'j': // LONG_BINGET
-                    memoIndex = BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
-                    Get(memoIndex, opIndex);
+                    Get(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)), opIndex);
                     break;
                 default:
                     throw Corrupt($"unknown pickle opcode 0x{code:x2}");
@@ -493,7 +485,7 @@ internal sealed class PickleReader
 
         if (GlobalPolicy.RefusalOfName(module, global) is { } why)
         {
-            throw Unsafe($"refers to {Printable(module)}.{Printable(global)}, {why}");
+            throw Unsafe($"refers to {InputText.Printable(module)}.{InputText.Printable(global)}, {why}");
         }
 
         return new PyGlobal(module, global);
@@ -509,7 +501,7 @@ internal sealed class PickleReader
 
         if (!GlobalPolicy.MayCall(global))
         {
-            throw Unsafe($"calls {Printable(global.FullName)}, which is not on TorchFerry's allowlist of what torch.save writes");
+            throw Unsafe($"calls {InputText.Printable(global.FullName)}, which is not on TorchFerry's allowlist of what torch.save writes");
         }
 
         // Plain constructors iterate or convert their arguments (set(iterable), OrderedDict(pairs),
@@ -517,12 +509,12 @@ internal sealed class PickleReader
         // called as it is iterated. Torch's rebuild functions only store theirs.
         if (!GlobalPolicy.IsTorchRebuild(global) && FindConstructed(args) is { } constructed)
         {
-            throw Unsafe($"passes an object made by {Printable(constructed.ClassName ?? "NEWOBJ")} to {Printable(global.FullName)}, which would iterate or convert it");
+            throw Unsafe($"passes an object made by {InputText.Printable(constructed.ClassName ?? "NEWOBJ")} to {InputText.Printable(global.FullName)}, which would iterate or convert it");
         }
 
         // defaultdict(factory) calls its factory for every missing key: only a plain type may be one.
         if (global.FullName == "collections.defaultdict"
-            && args is PyTuple { Items: [not (PyNone or PyGlobal { FullName: "builtins.dict" or "builtins.list" or "builtins.set" or "builtins.int" or "builtins.float" or "builtins.str" or "collections.OrderedDict" or "__builtin__.dict" or "__builtin__.list" or "__builtin__.int" or "__builtin__.float" }), ..] })
+            && args is PyTuple { Items: [var factory, ..] } && factory is not PyNone && !(factory is PyGlobal type && GlobalPolicy.IsPlainType(type)))
         {
             throw Unsafe("makes a collections.defaultdict whose factory is not a plain type (it is called for every missing key)");
         }
@@ -542,12 +534,18 @@ internal sealed class PickleReader
     // open files (numpy.memmap) or make lazy calls (itertools.starmap, map).
     private PyGlobal Class(PyValue cls) =>
         cls is not PyGlobal global ? throw Unsafe("instantiates a value that is not a class name")
-        : GlobalPolicy.RefusalOfInstantiation(global) is { } why ? throw Unsafe($"instantiates {Printable(global.FullName)}, {why}")
+        : GlobalPolicy.RefusalOfInstantiation(global) is { } why ? throw Unsafe($"instantiates {InputText.Printable(global.FullName)}, {why}")
         : global;
 
     // A NEWOBJ-made object anywhere in a call's arguments, searched breadth-first within a bound.
     private static PyInstance? FindConstructed(PyValue args)
     {
+        // Most calls (OrderedDict(), _codecs.encode(text, 'latin1')) take scalars only: nothing to search.
+        if (args is PyTuple scalars && !scalars.Items.Any(i => i is PyInstance or PyTuple or PyList or PySet or PyDict))
+        {
+            return null;
+        }
+
         var pending = new Queue<PyValue>();
         pending.Enqueue(args);
         var seen = new HashSet<PyValue>(ReferenceEqualityComparer.Instance);
@@ -586,12 +584,6 @@ internal sealed class PickleReader
     private ArtifactFormatException Unsafe(string problem) =>
         new(FormatErrorKind.UnsafeGlobal, $"{name}: data.pkl {problem}; loading it would run code, so TorchFerry refuses to read or carry it");
 
-    /// <summary>Text from the input, for a message: control characters escaped, at most 200 characters.</summary>
-    internal static string Printable(string text)
-    {
-        var shown = text.Length > 200 ? text[..200] + "..." : text;
-        return shown.Any(char.IsControl) ? string.Concat(shown.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString())) : shown;
-    }
 
     private void Put(long index, int opIndex)
     {
@@ -674,31 +666,9 @@ internal sealed class PickleReader
         }
     }
 
-    private long HashCost(PyValue value)
-    {
-        if (value is not (PyTuple or PySet))
-        {
-            return 1;
-        }
-
-        if (hashCosts.TryGetValue(value, out var known))
-        {
-            return known;
-        }
-
-        hashCosts[value] = MaxHashCost + 1; // a cycle (only possible through a mutable set) costs too much
-        var cost = 1L;
-        foreach (var item in value is PyTuple tuple ? (IEnumerable<PyValue>)tuple.Items : ((PySet)value).Items)
-        {
-            cost = Math.Min(MaxHashCost + 1, cost + HashCostIterative(item));
-        }
-
-        hashCosts[value] = cost;
-        return cost;
-    }
-
     // Nested tuples may be tens of thousands deep: their costs are filled bottom-up without recursion.
-    private long HashCostIterative(PyValue root)
+    // A set may contain itself: one being filled in counts as too costly, so a cycle is refused.
+    private long HashCost(PyValue root)
     {
         if (root is not (PyTuple or PySet) || hashCosts.ContainsKey(root))
         {
@@ -865,10 +835,10 @@ internal sealed class PickleReader
     private BigInteger ParseInteger(string text) =>
         text.Length > MaxDecimalDigits + 1 ? throw Refused(FormatErrorKind.LimitExceeded, $"an integer of {text.Length} digits; Python refuses more than {MaxDecimalDigits}")
         : BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) ? value
-        : throw Corrupt($"bad integer '{Printable(text)}'");
+        : throw Corrupt($"bad integer '{InputText.Printable(text)}'");
 
     private long MemoIndex(string text) =>
-        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var index) ? index : throw Corrupt($"memo index '{Printable(text)}' is not a number");
+        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var index) ? index : throw Corrupt($"memo index '{InputText.Printable(text)}' is not a number");
 
     private string Utf8(ReadOnlySpan<byte> bytes)
     {

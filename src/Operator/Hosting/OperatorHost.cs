@@ -19,23 +19,11 @@ namespace TorchFerry.Operator.Hosting;
 /// this replica holds the Lease, and an HTTP endpoint with /metrics, /healthz and /readyz. Stops
 /// gracefully when its token is cancelled (SIGTERM).
 /// </summary>
-internal sealed class OperatorHost
+internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores, OperatorOptions options, TimeProvider time, ILogger log)
 {
-    private readonly IKubernetes client;
-    private readonly ObjectStoreRouter stores;
-    private readonly OperatorOptions options;
-    private readonly TimeProvider time;
-    private readonly ILogger log;
-    private readonly MetricsRegistry registry = new();
-    private readonly ControllerMetrics metrics;
+    private readonly ControllerMetrics metrics = new(new MetricsRegistry());
     private volatile bool leading;
     private volatile Func<bool> synced = () => false;
-
-    public OperatorHost(IKubernetes client, ObjectStoreRouter stores, OperatorOptions options, TimeProvider time, ILogger log)
-    {
-        (this.client, this.stores, this.options, this.time, this.log) = (client, stores, options, time, log);
-        metrics = new ControllerMetrics(registry);
-    }
 
     /// <summary>The HTTP address actually bound (after start).</summary>
     public Uri? HttpEndpoint { get; private set; }
@@ -122,7 +110,7 @@ internal sealed class OperatorHost
         var app = builder.Build();
 
         // A standby replica is ready; a leader once its informers have listed everything.
-        app.MapProbes(() => !leading || synced() ? null : "informers not synced", registry);
+        app.MapProbes(() => !leading || synced() ? null : "informers not synced", metrics.Registry);
         return app;
     }
 }

@@ -40,7 +40,7 @@ internal sealed class LocalObjectWriter : IObjectWriter
 
     public async Task<ObjectInfo> CompleteAsync(CancellationToken cancellationToken)
     {
-        await file.CommitAsync(durable, cancellationToken, options.Replace, options.Mode).ConfigureAwait(false);
+        await file.CommitAsync(durable, cancellationToken, options.Replace).ConfigureAwait(false);
         return LocalObjectStore.Info(new FileInfo(uri.Key));
     }
 
