@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using TorchFerry.TestSupport.Kubernetes.Admission;
 
 namespace TorchFerry.TestSupport.Kubernetes;
 
@@ -16,6 +17,12 @@ namespace TorchFerry.TestSupport.Kubernetes;
 /// retained window); 409 on stale updates and duplicate creates; generation bumped on spec changes
 /// only; the status subresource; finalizers and deletionTimestamp; merge and JSON patches. Faults
 /// (errors, latency, dropped or hanging watches) are injected per request.
+/// Writes go through what a real API server does on the way in: pods are defaulted, given their
+/// service-account token volume and default tolerations, sent to the mutating webhooks of stored
+/// MutatingWebhookConfigurations, validated and checked against ResourceQuotas; custom resources of
+/// a created CustomResourceDefinition are pruned, defaulted and validated against its schema; custom
+/// resources need a resourceVersion to be updated; objects being deleted take no new finalizers;
+/// watches send bookmarks when asked.
 /// </summary>
 public sealed class KubeApiEmulator : IAsyncDisposable
 {
@@ -40,6 +47,62 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         Register(string.Empty, "v1", "events", "Event", statusSubresource: false);
         Register("coordination.k8s.io", "v1", "leases", "Lease", statusSubresource: false);
         Register("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", statusSubresource: true, namespaced: false);
+        Register(string.Empty, "v1", "namespaces", "Namespace", statusSubresource: true, namespaced: false);
+        Register(string.Empty, "v1", "resourcequotas", "ResourceQuota", statusSubresource: true);
+        Register("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", statusSubresource: false, namespaced: false);
+        webhooks = new MutatingWebhookDispatcher(ResolveService, r =>
+        {
+            lock (admissions)
+            {
+                admissions.Add(r);
+            }
+        });
+    }
+
+    private readonly MutatingWebhookDispatcher webhooks;
+    private readonly Dictionary<string, Uri> services = new(StringComparer.Ordinal);
+    private readonly List<AdmissionRecord> admissions = [];
+
+    /// <summary>Every mutating webhook call so far, in order.</summary>
+    public IReadOnlyList<AdmissionRecord> Admissions
+    {
+        get
+        {
+            lock (admissions)
+            {
+                return [.. admissions];
+            }
+        }
+    }
+
+    /// <summary>How often a watch that asked for bookmarks gets one (a real server sends one about every minute).</summary>
+    public TimeSpan BookmarkInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Where the Service <paramref name="name"/> in <paramref name="namespace"/> on <paramref name="port"/>
+    /// is served (its endpoints), for webhook calls; null removes it (no endpoints: the call fails).
+    /// </summary>
+    public void RouteService(string @namespace, string name, int port, Uri? target)
+    {
+        lock (services)
+        {
+            if (target is null)
+            {
+                services.Remove($"{@namespace}/{name}:{port}");
+            }
+            else
+            {
+                services[$"{@namespace}/{name}:{port}"] = target;
+            }
+        }
+    }
+
+    private Uri? ResolveService(string @namespace, string name, int port)
+    {
+        lock (services)
+        {
+            return services.TryGetValue($"{@namespace}/{name}:{port}", out var target) ? target : null;
+        }
     }
 
     public Uri Endpoint { get; }
@@ -91,11 +154,14 @@ public sealed class KubeApiEmulator : IAsyncDisposable
     }
 
     /// <summary>Serves a (namespaced) resource type.</summary>
-    public void Register(string group, string version, string plural, string kind, bool statusSubresource, bool namespaced = true)
+    public void Register(string group, string version, string plural, string kind, bool statusSubresource, bool namespaced = true) =>
+        Register(group, version, plural, kind, statusSubresource, namespaced, schema: null);
+
+    private void Register(string group, string version, string plural, string kind, bool statusSubresource, bool namespaced, StructuralSchema? schema)
     {
         lock (gate)
         {
-            types[Key(group, version, plural)] = new ResourceType(group, version, plural, kind, statusSubresource, namespaced);
+            types[Key(group, version, plural)] = new ResourceType(group, version, plural, kind, statusSubresource, namespaced, schema);
             objects.TryAdd(Key(group, version, plural), new SortedDictionary<string, JsonObject>(StringComparer.Ordinal));
         }
     }
@@ -200,7 +266,13 @@ public sealed class KubeApiEmulator : IAsyncDisposable
                     await WriteAsync(context, 200, Find(type, @namespace!, name) ?? throw NotFound(type, name));
                     break;
                 case "POST" when name is null:
-                    await WriteAsync(context, 201, Create(type, @namespace!, await ReadAsync(request)));
+                    var body = await ReadAsync(request);
+                    if (type.Plural == "pods" && type.Group.Length == 0)
+                    {
+                        body = await AdmitPodAsync(body, @namespace!, context.RequestAborted);
+                    }
+
+                    await WriteAsync(context, 201, Create(type, @namespace!, body));
                     break;
                 case "PUT" when name is not null:
                     await WriteAsync(context, 200, Update(type, @namespace!, name, await ReadAsync(request), subresource == "status"));
@@ -477,6 +549,8 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         }
 
         var sent = 0;
+        var bookmarks = context.Request.Query["allowWatchBookmarks"] is ["true" or "1"];
+        var bookmarked = 0L;
         while (!ending.IsCancellationRequested)
         {
             Task wake;
@@ -520,7 +594,25 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             pending.Clear();
             try
             {
-                await wake.WaitAsync(ending.Token);
+                await wake.WaitAsync(bookmarks ? BookmarkInterval : Timeout.InfiniteTimeSpan, ending.Token);
+            }
+            catch (TimeoutException)
+            {
+                // Quiet for a while: a bookmark carries the current resourceVersion, so a filtered watch can resume from it.
+                long current;
+                lock (gate)
+                {
+                    current = resourceVersion;
+                }
+
+                if (current > bookmarked && from != long.MaxValue)
+                {
+                    var bookmark = new JsonObject { ["apiVersion"] = type.ApiVersion, ["kind"] = type.Kind, ["metadata"] = new JsonObject { ["resourceVersion"] = current.ToString(CultureInfo.InvariantCulture) } };
+                    var line = new JsonObject { ["type"] = "BOOKMARK", ["object"] = bookmark }.ToJsonString() + "\n";
+                    await response.Body.WriteAsync(Encoding.UTF8.GetBytes(line), context.RequestAborted);
+                    await response.Body.FlushAsync(context.RequestAborted);
+                    bookmarked = current;
+                }
             }
             catch (OperationCanceledException)
             {
@@ -565,6 +657,13 @@ public sealed class KubeApiEmulator : IAsyncDisposable
                 created.Remove("status");
             }
 
+            if (type.Plural == "pods" && type.Group.Length == 0)
+            {
+                QuotaAdmission.Admit(created, InNamespace("resourcequotas", @namespace), InNamespace("pods", @namespace));
+            }
+
+            Validate(type, name, created);
+
             var meta = (JsonObject)metadata.DeepClone();
             meta["name"] = name;
             meta["namespace"] = @namespace;
@@ -575,6 +674,19 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             created["metadata"] = meta;
             created["apiVersion"] = type.ApiVersion;
             created["kind"] = type.Kind;
+            if (type.Plural == "namespaces" && type.Group.Length == 0)
+            {
+                // The API server labels every namespace with its name (namespaceSelectors rely on it).
+                var labels = meta["labels"] as JsonObject ?? [];
+                labels["kubernetes.io/metadata.name"] = name;
+                meta["labels"] = labels;
+            }
+
+            if (type.Plural == "customresourcedefinitions")
+            {
+                Serve(created);
+            }
+
             Commit(type, $"{@namespace}/{name}", created, "ADDED");
             return (JsonObject)created.DeepClone();
         }
@@ -586,6 +698,10 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         {
             var current = Find(type, @namespace, name) ?? throw NotFound(type, name);
             var sentVersion = body["metadata"]?["resourceVersion"]?.GetValue<string>();
+            if (type.Custom && string.IsNullOrEmpty(sentVersion))
+            {
+                throw new ApiError(422, "Invalid", $"{type.Kind}.{type.Group} \"{name}\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update");
+            }
             if (!string.IsNullOrEmpty(sentVersion) && sentVersion != current["metadata"]!["resourceVersion"]!.GetValue<string>())
             {
                 throw new ApiError(409, "Conflict", $"Operation cannot be fulfilled on {type.Plural} \"{name}\": the object has been modified; please apply your changes to the latest version and try again");
@@ -670,6 +786,17 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             }
         }
 
+        if (current["metadata"]!["deletionTimestamp"] is not null)
+        {
+            var before = Finalizers(current);
+            var added = Finalizers(next).Where(f => !before.Contains(f)).ToList();
+            if (added.Count > 0)
+            {
+                throw new ApiError(422, "Invalid", $"{type.Kind} \"{name}\" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{\"{string.Join("\", \"", added)}\"}}");
+            }
+        }
+
+        Validate(type, name, next);
         if (JsonNode.DeepEquals(next, current))
         {
             return current; // a no-op write keeps its resourceVersion
@@ -709,6 +836,67 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             return current;
         }
     }
+
+    /// <summary>Defaulting, mutating admission (built-in plugins, then webhooks), defaulting again and validation, as a pod CREATE goes through them.</summary>
+    private async Task<JsonObject> AdmitPodAsync(JsonObject pod, string @namespace, CancellationToken cancellationToken)
+    {
+        PodDefaults.Default(pod);
+        PodDefaults.Admit(pod);
+        List<JsonObject> configurations;
+        IReadOnlyDictionary<string, string> namespaceLabels;
+        lock (gate)
+        {
+            configurations = [.. objects[Key("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations")].Values.Select(c => (JsonObject)c.DeepClone())];
+            namespaceLabels = objects[Key(string.Empty, "v1", "namespaces")].TryGetValue($"/{@namespace}", out var ns) || objects[Key(string.Empty, "v1", "namespaces")].TryGetValue($"{@namespace}/{@namespace}", out ns)
+                ? LabelSelector.Labels(ns)
+                : new Dictionary<string, string> { ["kubernetes.io/metadata.name"] = @namespace };
+        }
+
+        pod = await webhooks.AdmitAsync(pod, @namespace, namespaceLabels, configurations, cancellationToken);
+        PodDefaults.Default(pod);
+        if (PodValidation.Problems(pod) is { Count: > 0 } problems)
+        {
+            throw new ApiError(422, "Invalid", $"Pod \"{pod["metadata"]?["name"]}\" is invalid: [{string.Join(", ", problems)}]");
+        }
+
+        return pod;
+    }
+
+    // Called under the lock: the custom resource checked (and pruned, defaulted) against its CRD's schema.
+    private static void Validate(ResourceType type, string name, JsonObject obj)
+    {
+        if (type.Schema is { } schema && schema.Admit(obj) is { Count: > 0 } errors)
+        {
+            throw new ApiError(422, "Invalid", $"{type.Kind}.{type.Group} \"{name}\" is invalid: {string.Join(", ", errors)}");
+        }
+    }
+
+    // Called under the lock: a created CustomResourceDefinition serves its served versions.
+    private void Serve(JsonObject crd)
+    {
+        var spec = crd["spec"]!;
+        var group = spec["group"]!.GetValue<string>();
+        var names = spec["names"]!;
+        foreach (var version in ((spec["versions"] as JsonArray) ?? []).OfType<JsonObject>().Where(v => v["served"]?.GetValue<bool>() != false))
+        {
+            var schema = version["schema"]?["openAPIV3Schema"] as JsonObject;
+            Register(
+                group,
+                version["name"]!.GetValue<string>(),
+                names["plural"]!.GetValue<string>(),
+                names["kind"]!.GetValue<string>(),
+                version["subresources"]?["status"] is not null,
+                spec["scope"]?.GetValue<string>() != "Cluster",
+                schema is null ? null : new StructuralSchema((JsonObject)schema.DeepClone()));
+        }
+    }
+
+    // Called under the lock.
+    private List<JsonObject> InNamespace(string plural, string @namespace) =>
+        [.. objects[Key(string.Empty, "v1", plural)].Values.Where(o => o["metadata"]?["namespace"]?.GetValue<string>() == @namespace)];
+
+    private static HashSet<string> Finalizers(JsonObject obj) =>
+        ((obj["metadata"]?["finalizers"] as JsonArray) ?? []).Select(f => f!.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
 
     // Called under the lock.
     private void Commit(ResourceType type, string key, JsonObject obj, string eventType, bool remove = false)
@@ -775,15 +963,13 @@ public sealed class KubeApiEmulator : IAsyncDisposable
 
     private static ApiError NotFound(ResourceType type, string name) => new(404, "NotFound", $"{type.Plural} \"{name}\" not found");
 
-    private sealed record ResourceType(string Group, string Version, string Plural, string Kind, bool StatusSubresource, bool Namespaced)
+    private sealed record ResourceType(string Group, string Version, string Plural, string Kind, bool StatusSubresource, bool Namespaced, StructuralSchema? Schema)
     {
+        private static readonly HashSet<string> BuiltInGroups = [string.Empty, "coordination.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io"];
+
         public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
-    }
 
-    private sealed class ApiError(int code, string reason, string message) : Exception(message)
-    {
-        public int Code { get; } = code;
-
-        public string Reason { get; } = reason;
+        /// <summary>Custom resources: an update must name the resourceVersion it replaces.</summary>
+        public bool Custom => !BuiltInGroups.Contains(Group);
     }
 }
