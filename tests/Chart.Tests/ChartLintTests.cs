@@ -36,7 +36,7 @@ public sealed class ChartLintTests
         var (code, output, error) = Helm.Run("template", "torchferry", Helm.Chart, "--include-crds");
 
         Assert.True(code == 0, error);
-        var kinds = Yaml.ToJsonDocuments(output).Select(o => o["kind"]!.GetValue<string>()).ToList();
+        var kinds = TestSupport.Yaml.ToJsonDocuments(output).Select(o => o["kind"]!.GetValue<string>()).ToList();
         Assert.Equal(3, kinds.TakeWhile(k => k == "CustomResourceDefinition").Count());
     }
 }

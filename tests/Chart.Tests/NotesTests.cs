@@ -24,7 +24,7 @@ public sealed class NotesTests
         using var folder = new TemporaryDirectory();
         var profile = folder.File("deviceprofile.yaml");
         File.WriteAllLines(profile, lines[start..end].Select(l => l[indent..]));
-        Assert.Equal("DeviceProfile", Yaml.ToJsonDocuments(File.ReadAllText(profile)).Single()["kind"]!.GetValue<string>());
+        Assert.Equal("DeviceProfile", TestSupport.Yaml.ToJsonDocuments(File.ReadAllText(profile)).Single()["kind"]!.GetValue<string>());
         Assert.Empty(CrdCheck.Validate(Path.Combine(Helm.Chart, "crds"), profile));
     }
 }

@@ -47,6 +47,21 @@ public static class FlyteIdl
         }
     }
 
+    /// <summary>Decodes an error.pb (flyteidl.core.ErrorDocument) into its object shape (enums as numbers).</summary>
+    public static JsonNode DecodeError(byte[] errorDocument)
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(file, errorDocument);
+            return JsonNode.Parse(Run(["decode-error", file], null))!;
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     private static string Run(string[] args, string? input)
     {
         if (!File.Exists(Path.Combine(RepositoryPaths.Tools, "node_modules", "@flyteorg", "flyteidl", "package.json")))

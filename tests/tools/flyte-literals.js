@@ -1,6 +1,7 @@
 // Flyte's own protobuf code (@flyteorg/flyteidl) as a test peer for LiteralMaps.
 //   node flyte-literals.js encode OUT.pb   < literal-map.json   (protobufjs fromObject form)
 //   node flyte-literals.js decode IN.pb    > literal-map.json
+//   node flyte-literals.js decode-error IN.pb > error-document.json
 'use strict';
 const fs = require('fs');
 const { flyteidl } = require('@flyteorg/flyteidl/gen/pb-js/flyteidl.js');
@@ -19,6 +20,9 @@ if (mode === 'encode') {
   const message = LiteralMap.decode(fs.readFileSync(file));
   // Own enumerable fields only: what was on the wire (longs as strings).
   process.stdout.write(JSON.stringify(message, (key, value) => (value && value.low !== undefined && value.high !== undefined ? String(value) : value)));
+} else if (mode === 'decode-error') {
+  // error.pb: flyteidl.core.ErrorDocument, written by flytekit when a task fails.
+  process.stdout.write(JSON.stringify(flyteidl.core.ErrorDocument.decode(fs.readFileSync(file))));
 } else {
-  throw new Error('usage: flyte-literals.js encode|decode FILE');
+  throw new Error('usage: flyte-literals.js encode|decode|decode-error FILE');
 }

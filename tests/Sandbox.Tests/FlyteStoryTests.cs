@@ -1,0 +1,123 @@
+using TorchFerry.TestSupport.Cluster;
+using Xunit.Abstractions;
+
+namespace TorchFerry.Sandbox.Tests;
+
+/// <summary>
+/// The story TorchFerry exists for, end to end through the real binaries: propeller's pods go
+/// through the API server's admission chain (defaulting, the chart's webhook configuration calling
+/// torchferry-webhook over TLS, validation, quota), the kubelet runs the init container (the published
+/// torchferry) and the tasks (PyTorch), the operator converts what train saved on cuda:0.
+/// One test at a time (one class): each starts its own cluster.
+/// </summary>
+public sealed class FlyteStoryTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Budget = TimeSpan.FromMinutes(4);
+
+    [Fact]
+    public async Task TrainOnGpu_PredictOnCpu_LoadsTheCpuVariantWithPlainTorchLoad_SecondsAfterTrain()
+    {
+        await using var box = await StartAsync(new SandboxOptions());
+
+        var outcomes = await box.RunTrainPredictAsync();
+
+        Assert.Empty(StoryCheck.Problems(box, outcomes));
+        var trainDone = box.Timeline.When("propeller", "node n0 (train): succeeded")!.Value;
+        var prepared = box.Timeline.When("kubelet", "init container torchferry-prepare-inputs exited 0")!.Value;
+        Assert.True(prepared - trainDone < TimeSpan.FromSeconds(30), $"prepare-inputs finished {(prepared - trainDone).TotalSeconds:0.0} s after train, not within seconds:\n{box.Timeline}");
+    }
+
+    [Fact]
+    public async Task NamespaceDefault_PodWithoutAnnotations_IsAdmittedAndGetsItsInputsOnCpu()
+    {
+        var options = new SandboxOptions();
+        await using var box = await StartAsync(options with { InputsDeviceNamespaces = new Dictionary<string, string> { [options.Namespace] = "cpu" } });
+
+        var outcomes = await box.RunTrainPredictAsync(annotatePredict: false);
+
+        Assert.Empty(StoryCheck.Problems(box, outcomes));
+    }
+
+    [Fact]
+    public async Task PodTemplateTaskWithSidecar_PrimaryContainerGetsTheVariant_AndTheSidecarIsStopped()
+    {
+        await using var box = await StartAsync(new SandboxOptions());
+
+        var outcomes = await box.RunTrainPredictAsync(predictShape: TaskShape.PodTemplateWithSidecar);
+
+        Assert.Empty(StoryCheck.Problems(box, outcomes));
+        var predict = outcomes[1];
+        Assert.Equal("primary", predict.Container);
+        await TestSupport.Poll.UntilAsync(() => box.Api.Get(string.Empty, "v1", "pods", box.Options.Namespace, predict.Pod) is null, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task FastRegisteredTask_GetsTheVariant()
+    {
+        await using var box = await StartAsync(new SandboxOptions());
+
+        var outcomes = await box.RunTrainPredictAsync(predictShape: TaskShape.FastRegistered);
+
+        Assert.Empty(StoryCheck.Problems(box, outcomes));
+    }
+
+    [Fact]
+    public async Task ComputeQuotaNamespace_EveryPodIsAdmittedAndRuns()
+    {
+        await using var box = await StartAsync(new SandboxOptions { ComputeQuota = true });
+
+        var outcomes = await box.RunTrainPredictAsync();
+
+        Assert.Empty(StoryCheck.Problems(box, outcomes));
+    }
+
+    [Fact]
+    public async Task WebhookDown_FailurePolicyIgnore_PodsRunUnmutatedAndTheWorkflowSucceeds()
+    {
+        await using var box = await StartAsync(new SandboxOptions { Webhook = false });
+
+        var outcomes = await box.RunTrainPredictAsync(predictTask: "predict_typed");
+
+        Assert.True(outcomes.All(o => o.Succeeded), box.Timeline.ToString());
+        Assert.All(box.Api.Admissions, a => Assert.StartsWith("ignored: failed calling webhook \"pods.torchferry.io\"", a.Outcome, StringComparison.Ordinal));
+        Assert.Equal(2, box.Api.Admissions.Count);
+        Assert.Null(box.Api.Get(string.Empty, "v1", "pods", box.Options.Namespace, outcomes[1].Pod)!["spec"]!["initContainers"]);
+    }
+
+    [Fact]
+    public async Task OperatorStopped_PredictGetsTheOriginalInputsAfterTheBoundedWait_AndSucceeds()
+    {
+        await using var box = await StartAsync(new SandboxOptions { Operator = false, PrepareInputsTimeoutSeconds = 5 });
+
+        var outcomes = await box.RunTrainPredictAsync(predictTask: "predict_typed");
+
+        Assert.True(outcomes.All(o => o.Succeeded), box.Timeline.ToString());
+        var predict = outcomes[1];
+        Assert.Contains("passing the inputs on unchanged", box.Kubelet.Logs(box.Options.Namespace, predict.Pod, "torchferry-prepare-inputs"), StringComparison.Ordinal);
+        var checkpoint = outcomes[0].Outputs!["literals"]!["checkpoint"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+        Assert.Contains($"from {checkpoint}: tensors on cpu", box.Kubelet.Logs(box.Options.Namespace, predict.Pod, predict.Container), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WithoutTorchFerry_PlainTorchLoadOfTrainsOutputFailsOnTheCpu()
+    {
+        // The failure TorchFerry exists to remove, shown by the same cluster with the webhook down.
+        await using var box = await StartAsync(new SandboxOptions { Webhook = false, GpuProfileTask = null });
+
+        var outcomes = await box.Propeller.RunAsync(box.Options.Project, box.Options.Domain, "workflows.sandbox.train_predict", [
+            new WorkflowNode("n0", "train") { Gpus = 1 },
+            new WorkflowNode("n1", "predict") { Bindings = new Dictionary<string, string> { ["checkpoint"] = "n0.checkpoint", ["weights"] = "n0.weights" } },
+        ], CancellationToken.None);
+
+        Assert.True(outcomes[0].Succeeded, box.Timeline.ToString());
+        Assert.False(outcomes[1].Succeeded);
+        Assert.Contains("Attempting to deserialize object on a CUDA device", outcomes[1].Error, StringComparison.Ordinal);
+    }
+
+    private async Task<ClusterInABox> StartAsync(SandboxOptions options)
+    {
+        var timeline = new Timeline { Written = line => output.WriteLine(line) };
+        using var cancel = new CancellationTokenSource(Budget);
+        return await ClusterInABox.StartAsync(options, timeline, cancel.Token);
+    }
+}

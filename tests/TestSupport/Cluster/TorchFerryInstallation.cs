@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace TorchFerry.TestSupport.Cluster;
+
+/// <summary>
+/// TorchFerry installed into the emulator as the Helm chart installs it into a cluster: the CRDs from
+/// config/crd applied through the API, the chart's MutatingWebhookConfiguration (its selectors,
+/// failurePolicy, timeout and caBundle) created, and the published webhook and operator binaries
+/// started with the command, arguments and environment of the chart's Deployments. Only what ties a
+/// pod to its node is mapped: listen addresses to free local ports, mounted files (TLS Secret,
+/// allowed-prefixes ConfigMap) to local files, in-cluster credentials to a kubeconfig. The webhook
+/// Service routes to the local webhook process.
+/// </summary>
+public sealed class TorchFerryInstallation : IAsyncDisposable
+{
+    public const string Release = "torchferry";
+    public const string ReleaseNamespace = "torchferry-system";
+    private readonly string folder;
+    private readonly Timeline timeline;
+    private readonly Uri apiServer;
+    private readonly Kubernetes.KubeApiEmulator api;
+    private Process? webhook;
+    private Process? @operator;
+
+    private TorchFerryInstallation(RenderedChart chart, string folder, Kubernetes.KubeApiEmulator api, Timeline timeline)
+    {
+        Chart = chart;
+        this.folder = folder;
+        this.api = api;
+        apiServer = api.Endpoint;
+        this.timeline = timeline;
+    }
+
+    public RenderedChart Chart { get; }
+
+    /// <summary>The local address the webhook Service routes to.</summary>
+    public Uri? WebhookEndpoint { get; private set; }
+
+    public string WebhookLog => Read("webhook.log");
+
+    public string OperatorLog => Read("operator.log");
+
+    /// <summary>Renders the chart with <paramref name="values"/> (--set/--set-json arguments), applies the CRDs and the webhook configuration.</summary>
+    public static async Task<TorchFerryInstallation> InstallAsync(Kubernetes.KubeApiEmulator api, string folder, Timeline timeline, IReadOnlyList<string> values, CancellationToken cancellationToken)
+    {
+        var chart = Helm.Template(Release, ReleaseNamespace, [.. values]);
+        var installation = new TorchFerryInstallation(chart, folder, api, timeline);
+        foreach (var file in Directory.GetFiles(Path.Combine(RepositoryPaths.Root, "config", "crd"), "*.yaml").Order(StringComparer.Ordinal))
+        {
+            foreach (var crd in Yaml.ToJsonDocuments(await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false)))
+            {
+                await installation.CreateAsync("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await installation.CreateAsync("/api/v1/namespaces", new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Namespace", ["metadata"] = new JsonObject { ["name"] = ReleaseNamespace } }, cancellationToken).ConfigureAwait(false);
+        await installation.CreateAsync("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", chart.Single("MutatingWebhookConfiguration"), cancellationToken).ConfigureAwait(false);
+        timeline.Add("helm", $"installed chart {Release}: CRDs from config/crd, MutatingWebhookConfiguration (failurePolicy {chart.Single("MutatingWebhookConfiguration")["webhooks"]![0]!["failurePolicy"]})");
+        return installation;
+    }
+
+    /// <summary>Creates an object through the API server, as kubectl create does; throws with the server's Status when refused.</summary>
+    public async Task CreateAsync(string path, JsonObject obj, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = apiServer };
+        using var response = await http.PostAsync(new Uri(path, UriKind.Relative), new StringContent(obj.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"POST {path} ({obj["kind"]} {obj["metadata"]?["name"]}): {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}");
+        }
+    }
+
+    /// <summary>Starts the webhook from the chart's Deployment and routes its Service to it; returns when it serves.</summary>
+    public async Task StartWebhookAsync(CancellationToken cancellationToken)
+    {
+        var deployment = Chart.Deployment("webhook");
+        var secret = Chart.Single("Secret");
+        await File.WriteAllTextAsync(Path.Combine(folder, "tls.crt"), RenderedChart.SecretText(secret, "tls.crt"), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(folder, "tls.key"), RenderedChart.SecretText(secret, "tls.key"), cancellationToken).ConfigureAwait(false);
+        var port = FreePort();
+        webhook = Start("webhook", deployment, new Dictionary<string, string>
+        {
+            ["--listen"] = $"127.0.0.1:{port}",
+            ["--tls-cert-file"] = Path.Combine(folder, "tls.crt"),
+            ["--tls-key-file"] = Path.Combine(folder, "tls.key"),
+        }, new Dictionary<string, string>());
+        WebhookEndpoint = new Uri($"https://127.0.0.1:{port}");
+        await WaitForAsync(webhook, "webhook", new Uri(WebhookEndpoint, "/readyz"), cancellationToken).ConfigureAwait(false);
+        var service = Chart.OfKind("Service").Single(s => s["metadata"]!["labels"]?["app.kubernetes.io/component"]?.GetValue<string>() == "webhook");
+        api.RouteService(ReleaseNamespace, service["metadata"]!["name"]!.GetValue<string>(), 443, WebhookEndpoint);
+        timeline.Add("webhook", $"torchferry-webhook serving on {WebhookEndpoint} (Service {service["metadata"]!["name"]}.{ReleaseNamespace}.svc:443)");
+    }
+
+    /// <summary>Starts the operator from the chart's Deployment with <paramref name="environment"/> added (what the storage Secret would give); returns when it is ready.</summary>
+    public async Task StartOperatorAsync(IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken)
+    {
+        var configMap = Chart.Single("ConfigMap");
+        var prefixes = Path.Combine(folder, "allowed-prefixes.json");
+        await File.WriteAllTextAsync(prefixes, configMap["data"]!["allowed-prefixes.json"]!.GetValue<string>(), cancellationToken).ConfigureAwait(false);
+        var port = FreePort();
+        @operator = Start("operator", Chart.Deployment("operator"), new Dictionary<string, string>
+        {
+            ["--allowed-prefixes"] = prefixes,
+            ["--http-address"] = $"http://127.0.0.1:{port}",
+        }, environment);
+        await WaitForAsync(@operator, "operator", new Uri($"http://127.0.0.1:{port}/readyz"), cancellationToken).ConfigureAwait(false);
+        timeline.Add("operator", "torchferry-operator ready (leader)");
+    }
+
+    /// <summary>Stops the operator (SIGTERM, as Kubernetes does), e.g. to show tasks do not depend on it.</summary>
+    public Task StopOperatorAsync() => StopAsync(@operator);
+
+    /// <summary>Stops the webhook; its Service has no endpoints then.</summary>
+    public async Task StopWebhookAsync()
+    {
+        await StopAsync(webhook).ConfigureAwait(false);
+        var service = Chart.OfKind("Service").Single(s => s["metadata"]!["labels"]?["app.kubernetes.io/component"]?.GetValue<string>() == "webhook");
+        api.RouteService(ReleaseNamespace, service["metadata"]!["name"]!.GetValue<string>(), 443, null);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(@operator).ConfigureAwait(false);
+        await StopAsync(webhook).ConfigureAwait(false);
+        @operator?.Dispose();
+        webhook?.Dispose();
+    }
+
+    private Process Start(string component, JsonObject deployment, IReadOnlyDictionary<string, string> local, IReadOnlyDictionary<string, string> environment)
+    {
+        var container = deployment["spec"]!["template"]!["spec"]!["containers"]![0]!;
+        var command = container["command"]![0]!.GetValue<string>().Replace("/app/", LocalImages.PublishedApp + "/", StringComparison.Ordinal);
+        if (!File.Exists(command))
+        {
+            throw new InvalidOperationException($"{command} is missing: run scripts/publish.sh artifacts/image/app");
+        }
+
+        var kubeconfig = Path.Combine(folder, $"{component}.kubeconfig");
+        File.WriteAllText(kubeconfig, $"apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {apiServer}\nusers:\n- name: {component}\n  user:\n    token: system-serviceaccount-{ReleaseNamespace}-{Release}-{component}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: {component}\ncurrent-context: sandbox\n");
+        var args = container["args"]!.AsArray().Select(a => a!.GetValue<string>()).Select(a =>
+        {
+            var flag = a.Split('=', 2)[0];
+            return local.TryGetValue(flag, out var value) ? $"{flag}={value}" : a;
+        }).Append($"--kubeconfig={kubeconfig}").ToList();
+        var start = new ProcessStartInfo(command, args)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["POD_NAMESPACE"] = ReleaseNamespace;
+        start.Environment["POD_NAME"] = $"{Release}-{component}-0";
+        foreach (var variable in ((container["env"] as JsonArray) ?? []).OfType<JsonObject>().Where(v => v["value"] is not null))
+        {
+            start.Environment[variable["name"]!.GetValue<string>()] = variable["value"]!.GetValue<string>();
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {command}");
+        var log = new StreamWriter(Path.Combine(folder, $"{component}.log")) { AutoFlush = true };
+        var gate = new Lock();
+        void Write(string? line)
+        {
+            if (line is not null)
+            {
+                lock (gate)
+                {
+                    log.WriteLine(line);
+                }
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Write(e.Data);
+        process.ErrorDataReceived += (_, e) => Write(e.Data);
+        process.Exited += (_, _) =>
+        {
+            lock (gate)
+            {
+                log.Dispose();
+            }
+        };
+        process.EnableRaisingEvents = true;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private async Task WaitForAsync(Process process, string component, Uri ready, CancellationToken cancellationToken)
+    {
+        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+            {
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+                throw new InvalidOperationException($"torchferry-{component} exited with {process.ExitCode}:\n{Read(component + ".log")}");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(ready, cancellationToken).ConfigureAwait(false);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+
+        throw new TimeoutException($"torchferry-{component} was not ready at {ready} within 60 s:\n{Read(component + ".log")}");
+    }
+
+    private static async Task StopAsync(Process? process)
+    {
+        if (process is null || process.HasExited)
+        {
+            return;
+        }
+
+        using (var term = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await term!.WaitForExitAsync().ConfigureAwait(false);
+        }
+
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await process.WaitForExitAsync(grace.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().ConfigureAwait(false);
+        }
+    }
+
+    private string Read(string file)
+    {
+        var path = Path.Combine(folder, file);
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            return new StreamReader(stream).ReadToEnd();
+        }
+        catch (FileNotFoundException)
+        {
+            return string.Empty;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}
