@@ -17,6 +17,8 @@ public sealed class SchemaTests
     [InlineData("storage.partSizeMiB=1", "/storage/partSizeMiB")]
     [InlineData("webhook.inputsDevice.flytesnacks-development=gpu0", "/webhook/inputsDevice/flytesnacks-development")]
     [InlineData("webhook.namespaces={Not_A_Namespace}", "/webhook/namespaces/0")]
+    [InlineData("prepareInputs.timeoutSeconds=0", "/prepareInputs/timeoutSeconds")]
+    [InlineData("prepareInputs.timeoutSeconds=86400", "/prepareInputs/timeoutSeconds")]
     [InlineData("podSecurityContext.runAsNonRoot=false", "/podSecurityContext/runAsNonRoot")]
     [InlineData("securityContext.allowPrivilegeEscalation=true", "/securityContext/allowPrivilegeEscalation")]
     [InlineData("securityContext.privileged=true", "/securityContext/privileged")]

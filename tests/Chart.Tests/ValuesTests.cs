@@ -89,6 +89,13 @@ public sealed class ValuesTests
     }
 
     [Fact]
+    public void PrepareInputsTimeout_ReachesTheWebhook()
+    {
+        Assert.Equal("300", Helm.Template("torchferry", "torchferry-system").Arguments("webhook")["--prepare-inputs-timeout"]);
+        Assert.Equal("45", Helm.Template("torchferry", "torchferry-system", "--set", "prepareInputs.timeoutSeconds=45").Arguments("webhook")["--prepare-inputs-timeout"]);
+    }
+
+    [Fact]
     public void InputsDeviceNamespaces_ReachTheWebhookAsJson()
     {
         var chart = Helm.Template("torchferry", "torchferry-system", "--set", "webhook.inputsDevice.flytesnacks-evaluation=cpu");

@@ -6,7 +6,9 @@ namespace TorchFerry.Operator.Flyte;
 
 /// <summary>
 /// What TorchFerry reads from a Flyte task pod: its identity labels and, from the container running
-/// pyflyte-execute (or -fast-execute, -map-execute), the inputs URI and output prefix.
+/// pyflyte-execute (or -fast-execute, -map-execute), the inputs URI and output prefix. For a pod the
+/// webhook gave the prepare-inputs step, the inputs are the ones the task was created with
+/// (<see cref="Annotations.InputsSource"/>), not the prepared file its --inputs now names.
 /// </summary>
 internal sealed record FlyteTaskPod(string Namespace, string Name, string? Project, string? Domain, string Execution, string Node, string Task, string? Inputs, string? OutputPrefix)
 {
@@ -31,7 +33,7 @@ internal sealed record FlyteTaskPod(string Namespace, string Name, string? Proje
             execution,
             node,
             task,
-            args is null ? null : FlyteTaskArgs.ValueOf(args, "--inputs"),
+            pod.Metadata.Annotations?.TryGetValue(Annotations.InputsSource, out var source) == true ? source : args is null ? null : FlyteTaskArgs.ValueOf(args, "--inputs"),
             args is null ? null : FlyteTaskArgs.ValueOf(args, "--output-prefix"));
     }
 }

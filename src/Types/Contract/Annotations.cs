@@ -18,6 +18,13 @@ public static class Annotations
     /// <summary>Set by the webhook for the operator: convert this pod's PyTorch inputs for this device.</summary>
     public const string TargetDevice = "torchferry.io/target-device";
 
+    /// <summary>
+    /// Set by the webhook with <see cref="TargetDevice"/>: the inputs LiteralMap the task was created
+    /// with. The container's <c>--inputs</c> names the file prepare-inputs writes, which does not exist
+    /// until the init container ran; the operator reads the blobs to convert from this one.
+    /// </summary>
+    public const string InputsSource = "torchferry.io/inputs-source";
+
     /// <summary>Set by users: the name of the container that runs the task, when the webhook cannot tell.</summary>
     public const string PrimaryContainer = "torchferry.io/primary-container";
 }

@@ -13,6 +13,12 @@ public static class FlyteLabels
 
     public const string Domain = "domain";
 
+    /// <summary>
+    /// The annotation propeller sets on task pods to name the container that runs the task (flyteplugins
+    /// pod/plugin.go); its exit decides the task's outcome.
+    /// </summary>
+    public const string PrimaryContainerAnnotation = "primary_container_name";
+
     /// <summary>What makes a pod a Flyte task pod, as a label selector (all three present).</summary>
     public const string Selector = ExecutionId + "," + NodeId + "," + TaskName;
 

@@ -16,4 +16,7 @@ internal sealed record AdmissionOptions
 
     /// <summary>The image of the prepare-inputs init container (entry point <c>torchferry</c>).</summary>
     public required string PrepareInputsImage { get; init; }
+
+    /// <summary>How long the init container waits for variants before passing the original inputs on.</summary>
+    public int PrepareInputsTimeoutSeconds { get; init; } = Mutation.MutationOptions.DefaultTimeoutSeconds;
 }

@@ -5,6 +5,7 @@ using Serilog;
 using Serilog.Formatting.Compact;
 using TorchFerry.Runtime.Hosting;
 using TorchFerry.Webhook.Admission;
+using TorchFerry.Webhook.Mutation;
 using TorchFerry.Webhook.Profiles;
 
 namespace TorchFerry.Webhook.Hosting;
@@ -21,10 +22,19 @@ internal static class WebhookCommand
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "A kubeconfig file; in-cluster configuration in a pod." };
         var prepareInputsImage = new Option<string>("--prepare-inputs-image", "--serializer-image") { Description = "Image of the prepare-inputs init container (entry point torchferry). --serializer-image is the old name, kept for one release.", Required = true };
         var ownNamespace = new Option<string>("--namespace") { Description = "The webhook's own namespace (never mutated).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("POD_NAMESPACE") ?? "torchferry-system" };
+        var prepareInputsTimeout = new Option<int>("--prepare-inputs-timeout") { Description = "Seconds the prepare-inputs init container waits for variants before passing the original inputs on (1 to 3600).", DefaultValueFactory = _ => MutationOptions.DefaultTimeoutSeconds };
+        prepareInputsTimeout.Validators.Add(result =>
+        {
+            // A value that is not a number is already the parser's error.
+            if (result.Tokens is [.., var token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is < 1 or > 3600)
+            {
+                result.AddError("--prepare-inputs-timeout must be from 1 to 3600 seconds");
+            }
+        });
         var inputsDevices = new Option<string?>("--inputs-device-namespaces") { Description = "JSON {\"namespace\": \"cpu\"}: Flyte pods there get their PyTorch inputs for that device without an annotation." };
         var root = new RootCommand("TorchFerry admission webhook for Flyte task pods.")
         {
-            listen, cert, key, profilesDir, kubeconfig, prepareInputsImage, ownNamespace, inputsDevices,
+            listen, cert, key, profilesDir, kubeconfig, prepareInputsImage, prepareInputsTimeout, ownNamespace, inputsDevices,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -43,6 +53,7 @@ internal static class WebhookCommand
                 var options = new AdmissionOptions
                 {
                     PrepareInputsImage = parse.GetValue(prepareInputsImage)!,
+                    PrepareInputsTimeoutSeconds = parse.GetValue(prepareInputsTimeout),
                     OwnNamespace = parse.GetValue(ownNamespace)!,
                     InputsDeviceByNamespace = InputsDevices.Parse(parse.GetValue(inputsDevices)),
                 };

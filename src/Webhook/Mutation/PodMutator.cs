@@ -19,6 +19,10 @@ internal static class PodMutator
 {
     public const string InitContainerName = "torchferry-prepare-inputs";
     private const string SharedMemoryVolume = "torchferry-dshm";
+    private const string InitCpuRequest = "50m";
+    private const string InitCpuLimit = "500m";
+    private const string InitMemoryRequest = "64Mi";
+    private const string InitMemoryLimit = "256Mi";
 
     /// <param name="pod">The pod as the API server sent it.</param>
     /// <param name="profile">The DeviceProfile that selects it, if any.</param>
@@ -60,15 +64,17 @@ internal static class PodMutator
             : (namespaceInputsDevice?.Name, "namespace default");
         string? refused = null;
         TorchDevice? inputsDevice = null;
+        string? inputsSource = null;
         if (wanted is not null)
         {
             if (!TorchDevice.TryParse(wanted, out var parsed))
             {
                 refused = TorchDevice.Problem(wanted, source);
             }
-            else if (Inputs(pod, container, containerPath, parsed, options, patch))
+            else if (Inputs(pod, container, containerPath, parsed, options, patch) is { } original)
             {
                 inputsDevice = parsed;
+                inputsSource = original;
                 applied.Add("inputs");
             }
         }
@@ -87,6 +93,7 @@ internal static class PodMutator
         if (inputsDevice is { } target)
         {
             status[Annotations.TargetDevice] = target.Name;
+            status[Annotations.InputsSource] = inputsSource!;
         }
 
         if (annotations is null)
@@ -106,7 +113,7 @@ internal static class PodMutator
 
     private static int? Primary(JsonArray containers, JsonObject? annotations)
     {
-        var named = annotations?[Annotations.PrimaryContainer]?.GetValue<string>();
+        var named = annotations?[Annotations.PrimaryContainer]?.GetValue<string>() ?? annotations?[FlyteLabels.PrimaryContainerAnnotation]?.GetValue<string>();
         for (var i = 0; i < containers.Count; i++)
         {
             var c = containers[i]!.AsObject();
@@ -203,7 +210,8 @@ internal static class PodMutator
         return true;
     }
 
-    private static bool Inputs(JsonObject pod, JsonObject container, string containerPath, TorchDevice device, MutationOptions options, JsonArray patch)
+    /// <summary>Rewrites the task's --inputs to the prepared copy and adds the init container; the original inputs URI, or null when the container has no inputs to prepare.</summary>
+    private static string? Inputs(JsonObject pod, JsonObject container, string containerPath, TorchDevice device, MutationOptions options, JsonArray patch)
     {
         foreach (var field in new[] { "args", "command" })
         {
@@ -227,9 +235,9 @@ internal static class PodMutator
             {
                 ["name"] = InitContainerName,
                 ["image"] = options.PrepareInputsImage,
-                ["args"] = new JsonArray("prepare-inputs", "--source", source, "--target", derived, "--device", device.Name),
+                ["args"] = new JsonArray("prepare-inputs", "--source", source, "--target", derived, "--device", device.Name, "--timeout", options.PrepareInputsTimeoutSeconds.ToString(CultureInfo.InvariantCulture)),
                 ["env"] = new JsonArray([.. ((container["env"] as JsonArray) ?? []).Select(e => e?.DeepClone()), new JsonObject { ["name"] = "NVIDIA_VISIBLE_DEVICES", ["value"] = "void" }]),
-                ["resources"] = new JsonObject { ["requests"] = new JsonObject { ["cpu"] = "50m", ["memory"] = "64Mi" }, ["limits"] = new JsonObject { ["memory"] = "256Mi" } },
+                ["resources"] = InitResources(container),
                 ["securityContext"] = new JsonObject
                 {
                     ["runAsNonRoot"] = true,
@@ -244,10 +252,42 @@ internal static class PodMutator
             }
 
             patch.Add(pod["spec"]!["initContainers"] is JsonArray ? Op("add", "/spec/initContainers/-", init) : Op("add", "/spec/initContainers", new JsonArray(init)));
-            return true;
+            return source;
         }
 
-        return false;
+        return null;
+    }
+
+    /// <summary>
+    /// Requests and limits for CPU and memory, always both: a namespace with a compute ResourceQuota
+    /// (flyte-core's default) refuses a pod whose init container lacks a limit. Each is bounded by the
+    /// task container's own limit, so the pod's effective limits (the larger of the biggest init
+    /// container and the sum of the containers) and its quota usage are what they were without us.
+    /// </summary>
+    private static JsonObject InitResources(JsonObject task)
+    {
+        var limits = new JsonObject();
+        var requests = new JsonObject();
+        foreach (var (resource, request, limit) in new[] { ("cpu", InitCpuRequest, InitCpuLimit), ("memory", InitMemoryRequest, InitMemoryLimit) })
+        {
+            var bound = task["resources"]?["limits"]?[resource]?.ToString() is { } taskLimit && Quantity(taskLimit) is { } parsed && parsed < Quantity(limit) ? taskLimit : limit;
+            limits[resource] = bound;
+            requests[resource] = Quantity(bound) < Quantity(request) ? bound : request;
+        }
+
+        return new JsonObject { ["requests"] = requests, ["limits"] = limits };
+    }
+
+    private static decimal? Quantity(string text)
+    {
+        try
+        {
+            return new k8s.Models.ResourceQuantity(text).ToDecimal();
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 
     private static IEnumerable<string> Words(JsonObject container) =>

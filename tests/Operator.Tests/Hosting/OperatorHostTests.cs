@@ -136,11 +136,13 @@ public sealed class OperatorHostTests : IAsyncLifetime
         var registered = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, name));
         Assert.Equal(("exec1", "n0", "o0"), (registered["spec"]!["producer"]!["execution"]!.GetValue<string>(), registered["spec"]!["producer"]!["node"]!.GetValue<string>(), registered["spec"]!["producer"]!["output"]!.GetValue<string>()));
 
-        // A CPU task that consumes it is pending, annotated by the webhook.
+        // A CPU task that consumes it is pending, as the webhook left it: --inputs names the file
+        // prepare-inputs will write (not there yet), the annotations name the device and the original inputs.
         var inputs = Path.Combine(folder.Path, "exec1", "n1", "inputs.pb");
         Directory.CreateDirectory(Path.GetDirectoryName(inputs)!);
         await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["model"] = blob.DeepClone() } }));
-        await FlyteTaskPods.CreateAsync(client, Namespace, "cpu-eval", "n1", "file://" + inputs, $"file://{folder.Path}/exec1/n1", new Dictionary<string, string> { ["torchferry.io/target-device"] = "cpu" }, succeeded: false);
+        var prepared = $"file://{folder.Path}/exec1/n1/0/torchferry-inputs.pb";
+        await FlyteTaskPods.CreateAsync(client, Namespace, "cpu-eval", "n1", prepared, $"file://{folder.Path}/exec1/n1/0", new Dictionary<string, string> { [Annotations.TargetDevice] = "cpu", [Annotations.InputsSource] = "file://" + inputs }, succeeded: false);
 
         var ready = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, name) is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" && o["status"]?["variants"] is JsonArray { Count: 1 } ? o : null);
         Assert.Equal("cpu", ready["spec"]!["targetDevices"]![0]!.GetValue<string>());

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using k8s;
 using Serilog;
+using TorchFerry.Contract;
 using TorchFerry.Crds;
 using TorchFerry.Operator.Hosting;
 using TorchFerry.Storage;
@@ -103,7 +104,7 @@ public sealed class OperatorRbacTests : IAsyncLifetime
         var inputs = Path.Combine(folder.Path, "exec1", "n1", "inputs.pb");
         Directory.CreateDirectory(Path.GetDirectoryName(inputs)!);
         await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = literals.DeepClone() }));
-        await FlyteTaskPods.CreateAsync(testClient, FlyteNamespace, "cpu-eval", "n1", "file://" + inputs, $"file://{folder.Path}/exec1/n1", new Dictionary<string, string> { ["torchferry.io/target-device"] = "cpu" }, succeeded: false);
+        await FlyteTaskPods.CreateAsync(testClient, FlyteNamespace, "cpu-eval", "n1", $"file://{folder.Path}/exec1/n1/0/torchferry-inputs.pb", $"file://{folder.Path}/exec1/n1/0", new Dictionary<string, string> { [Annotations.TargetDevice] = "cpu", [Annotations.InputsSource] = "file://" + inputs }, succeeded: false);
         foreach (var (plural, name) in names)
         {
             await Poll.UntilAsync(() => api.Get(Group, Version, plural, FlyteNamespace, name) is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" && o["status"]?["variants"] is JsonArray { Count: 1 } ? o : null, TimeSpan.FromSeconds(30), Interval);

@@ -101,6 +101,17 @@ public sealed class InputsDeviceTests
         Assert.Equal(2, exitCode);
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("3601")]
+    [InlineData("forever")]
+    public async Task PrepareInputsTimeout_OutOfRange_TheWebhookDoesNotStart(string seconds)
+    {
+        var exitCode = await WebhookCommand.RunAsync(["--prepare-inputs-image", "img", "--profiles-dir", "/nonexistent", "--tls-cert-file", "/nonexistent/tls.crt", "--tls-key-file", "/nonexistent/tls.key", "--listen", "127.0.0.1:0", "--prepare-inputs-timeout", seconds]);
+
+        Assert.Equal(2, exitCode);
+    }
+
     private static AdmissionHandler Handler(out MetricsRegistry registry, IReadOnlyList<DeviceProfile> profiles, TorchDevice? namespaceDefault = null)
     {
         registry = new MetricsRegistry();

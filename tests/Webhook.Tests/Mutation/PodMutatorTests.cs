@@ -94,12 +94,68 @@ public sealed class PodMutatorTests
         Assert.Equal("s3://flyte/metadata/f/n1/data/0/torchferry-inputs.pb", args[args.IndexOf("--inputs") + 1]);
         var init = Assert.Single(mutated["spec"]!["initContainers"]!.AsArray())!;
         Assert.Equal(PodMutator.InitContainerName, init["name"]!.GetValue<string>());
-        Assert.Equal(["prepare-inputs", "--source", "s3://flyte/metadata/f/n1/data/inputs.pb", "--target", "s3://flyte/metadata/f/n1/data/0/torchferry-inputs.pb", "--device", "cpu"], init["args"]!.AsArray().Select(a => a!.GetValue<string>()));
+        Assert.Equal(["prepare-inputs", "--source", "s3://flyte/metadata/f/n1/data/inputs.pb", "--target", "s3://flyte/metadata/f/n1/data/0/torchferry-inputs.pb", "--device", "cpu", "--timeout", "300"], init["args"]!.AsArray().Select(a => a!.GetValue<string>()));
         Assert.Contains(init["env"]!.AsArray(), e => e!["name"]!.GetValue<string>() == "NVIDIA_VISIBLE_DEVICES" && e["value"]!.GetValue<string>() == "void");
         Assert.Contains(init["env"]!.AsArray(), e => e!["name"]!.GetValue<string>() == "FLYTE_INTERNAL_EXECUTION_ID");
         Assert.Equal("cpu", mutated["metadata"]!["annotations"]![Annotations.TargetDevice]!.GetValue<string>());
+        Assert.Equal("s3://flyte/metadata/f/n1/data/inputs.pb", mutated["metadata"]!["annotations"]![Annotations.InputsSource]!.GetValue<string>());
         Assert.Equal("false", mutated["metadata"]!["annotations"]!["cluster-autoscaler.kubernetes.io/safe-to-evict"]!.GetValue<string>());
         Assert.True(PodMutator.Mutate(mutated, null, Options).IsEmpty);
+    }
+
+    [Theory]
+    [InlineData(null, null, "500m", "256Mi", "50m", "64Mi")]
+    [InlineData("2", "4Gi", "500m", "256Mi", "50m", "64Mi")]
+    [InlineData("200m", "128Mi", "200m", "128Mi", "50m", "64Mi")]
+    [InlineData("20m", "32Mi", "20m", "32Mi", "20m", "32Mi")]
+    [InlineData("0.1", "100M", "0.1", "100M", "50m", "64Mi")]
+    public void InitContainer_HasCpuAndMemoryLimits_NoLargerThanTheTasks(string? taskCpu, string? taskMemory, string cpuLimit, string memoryLimit, string cpuRequest, string memoryRequest)
+    {
+        // A compute ResourceQuota refuses a pod whose init container lacks limits; limits above the task's would raise its usage.
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu" };
+        pod["spec"]!["containers"]![0]!.AsObject().Remove("resources");
+        if (taskCpu is not null)
+        {
+            pod["spec"]!["containers"]![0]!["resources"] = new JsonObject { ["limits"] = new JsonObject { ["cpu"] = taskCpu, ["memory"] = taskMemory } };
+        }
+
+        var init = Apply(pod, profile: null)["spec"]!["initContainers"]![0]!["resources"]!;
+
+        Assert.Equal(cpuLimit, init["limits"]!["cpu"]!.GetValue<string>());
+        Assert.Equal(memoryLimit, init["limits"]!["memory"]!.GetValue<string>());
+        Assert.Equal(cpuRequest, init["requests"]!["cpu"]!.GetValue<string>());
+        Assert.Equal(memoryRequest, init["requests"]!["memory"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void InitContainer_WaitsTheConfiguredTimeout()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu" };
+
+        var mutated = Kubectl.PatchLocally(pod, PodMutator.Mutate(pod, null, Options with { PrepareInputsTimeoutSeconds = 20 }).Patch);
+
+        var args = mutated["spec"]!["initContainers"]![0]!["args"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+        Assert.Equal("20", args[args.IndexOf("--timeout") + 1]);
+    }
+
+    [Fact]
+    public void PodTemplateTask_PrimaryContainerNamedByPropeller_GetsTheInputsStep()
+    {
+        // propeller's primary_container_name names the task's container; the sidecar beside it runs no pyflyte-execute.
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        var task = pod["spec"]!["containers"]![0]!.AsObject();
+        task["name"] = "trainer";
+        pod["spec"]!["containers"] = new JsonArray(
+            new JsonObject { ["name"] = "sidecar", ["image"] = "busybox", ["args"] = new JsonArray("--inputs", "x", "--output-prefix", "y") },
+            task.DeepClone());
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu", [FlyteLabels.PrimaryContainerAnnotation] = "trainer" };
+
+        var mutated = Apply(pod, profile: null);
+
+        Assert.Equal(["--inputs", "x", "--output-prefix", "y"], mutated["spec"]!["containers"]![0]!["args"]!.AsArray().Select(a => a!.GetValue<string>()));
+        Assert.Contains("s3://flyte/metadata/f/n1/data/0/torchferry-inputs.pb", mutated["spec"]!["containers"]![1]!["args"]!.AsArray().Select(a => a!.GetValue<string>()));
     }
 
     [Fact]
