@@ -24,7 +24,7 @@ public sealed class ControllerTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        api.Register(CheckpointArtifact.Group, CheckpointArtifact.Version, CheckpointArtifact.Plural, nameof(CheckpointArtifact), statusSubresource: true);
+        TorchFerryCrds.Install(api);
         client = new Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
         return Task.CompletedTask;
     }

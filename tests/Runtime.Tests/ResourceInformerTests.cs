@@ -21,7 +21,7 @@ public sealed class ResourceInformerTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        api.Register(Group, Version, Plural, nameof(CheckpointArtifact), statusSubresource: true);
+        TorchFerryCrds.Install(api);
         client = new Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
         return Task.CompletedTask;
     }

@@ -20,7 +20,7 @@ public sealed class KubeApiEmulatorTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        api.Register(Group, Version, Plural, nameof(CheckpointArtifact), statusSubresource: true);
+        TorchFerryCrds.Install(api);
         client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
         return Task.CompletedTask;
     }

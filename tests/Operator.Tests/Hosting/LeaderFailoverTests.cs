@@ -29,8 +29,7 @@ public sealed class LeaderFailoverTests(S3Fixture s3, TorchFixtures torch) : IAs
     public Task InitializeAsync()
     {
         s3.ResetProxy();
-        api.Register(Group, Version, "checkpointartifacts", nameof(CheckpointArtifact), statusSubresource: true);
-        api.Register(Group, Version, "tensorartifacts", nameof(TensorArtifact), statusSubresource: true);
+        TorchFerryCrds.Install(api);
         client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
         return Task.CompletedTask;
     }

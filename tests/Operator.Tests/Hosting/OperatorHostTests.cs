@@ -33,8 +33,7 @@ public sealed class OperatorHostTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        api.Register(Group, Version, "checkpointartifacts", nameof(CheckpointArtifact), statusSubresource: true);
-        api.Register(Group, Version, "tensorartifacts", nameof(TensorArtifact), statusSubresource: true);
+        TorchFerryCrds.Install(api);
         client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
         host = new OperatorHost(client, stores, new OperatorOptions
         {
@@ -170,19 +169,20 @@ public sealed class OperatorHostTests : IAsyncLifetime
     [Fact]
     public async Task Artifact_TargetDeviceNotADevice_FailsForGood_WithoutARetryLoop()
     {
-        // The CRD schema refuses it on a real API server; an object written under an older CRD may still hold it.
+        // The CRD schema refuses it at the API server; an object written under an older CRD may still hold it.
         var source = folder.File("ck.pt");
         File.Copy(torch.GpuFile("checkpoint_dict"), source);
-        await client.CustomObjects.CreateNamespacedCustomObjectAsync(
-            new CheckpointArtifact
-            {
-                Metadata = new V1ObjectMeta { Name = "mps", NamespaceProperty = Namespace },
-                Spec = new ArtifactSpec { Source = new ArtifactSource { Uri = "file://" + source, Format = FlyteBlobFormat.PyTorchCheckpoint }, TargetDevices = ["mps"] },
-            },
-            Group,
-            Version,
-            Namespace,
-            "checkpointartifacts");
+        var artifact = new CheckpointArtifact
+        {
+            ApiVersion = $"{Group}/{Version}",
+            Kind = nameof(CheckpointArtifact),
+            Metadata = new V1ObjectMeta { Name = "mps", NamespaceProperty = Namespace },
+            Spec = new ArtifactSpec { Source = new ArtifactSource { Uri = "file://" + source, Format = FlyteBlobFormat.PyTorchCheckpoint }, TargetDevices = ["mps"] },
+        };
+        var refused = await Assert.ThrowsAsync<k8s.Autorest.HttpOperationException>(() => client.CustomObjects.CreateNamespacedCustomObjectAsync(artifact, Group, Version, Namespace, "checkpointartifacts"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.Response.StatusCode);
+        Assert.Contains("spec.targetDevices[0]", refused.Response.Content, StringComparison.Ordinal);
+        api.StoreAsOlderSchemaAccepted(Group, Version, "checkpointartifacts", Namespace, JsonNode.Parse(KubernetesJson.Serialize(artifact))!.AsObject());
 
         var failed = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "mps") is { } o && o["status"]?["phase"]?.GetValue<string>() == "Failed" ? o : null);
         var ready = failed["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "Ready")!;

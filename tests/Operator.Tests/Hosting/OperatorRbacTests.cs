@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using k8s;
 using Serilog;
 using TorchFerry.Contract;
-using TorchFerry.Crds;
 using TorchFerry.Operator.Hosting;
 using TorchFerry.Storage;
 using TorchFerry.TestSupport;
@@ -41,8 +40,7 @@ public sealed class OperatorRbacTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        api.Register(Group, Version, "checkpointartifacts", nameof(CheckpointArtifact), statusSubresource: true);
-        api.Register(Group, Version, "tensorartifacts", nameof(TensorArtifact), statusSubresource: true);
+        TorchFerryCrds.Install(api);
         operatorClient = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString(), AccessToken = Token });
         testClient = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
         var args = chart.Arguments("operator");

@@ -166,6 +166,39 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         }
     }
 
+    /// <summary>Creates a (non-pod) object as a POST would, with the same checks; a refusal throws with the Status message.</summary>
+    public JsonObject CreateObject(string group, string version, string plural, string? @namespace, JsonObject obj)
+    {
+        ResourceType type;
+        lock (gate)
+        {
+            type = types[Key(group, version, plural)];
+        }
+
+        try
+        {
+            return Create(type, @namespace!, obj);
+        }
+        catch (ApiError e)
+        {
+            throw new InvalidOperationException($"{e.Code} {e.Reason}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Stores an object as an older version of its CRD accepted it: without today's schema checks (the
+    /// API server does not revalidate what is stored; later writes are checked, tolerating what was
+    /// already invalid, as CRD validation ratcheting does).
+    /// </summary>
+    public JsonObject StoreAsOlderSchemaAccepted(string group, string version, string plural, string @namespace, JsonObject obj)
+    {
+        lock (gate)
+        {
+            var type = types[Key(group, version, plural)];
+            return Create(type with { Schema = null }, @namespace, obj);
+        }
+    }
+
     /// <summary>A copy of an object, or null.</summary>
     public JsonObject? Get(string group, string version, string plural, string @namespace, string name)
     {
@@ -796,7 +829,7 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             }
         }
 
-        Validate(type, name, next);
+        Validate(type, name, next, current);
         if (JsonNode.DeepEquals(next, current))
         {
             return current; // a no-op write keeps its resourceVersion
@@ -862,10 +895,12 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         return pod;
     }
 
-    // Called under the lock: the custom resource checked (and pruned, defaulted) against its CRD's schema.
-    private static void Validate(ResourceType type, string name, JsonObject obj)
+    // Called under the lock: the custom resource checked (and pruned, defaulted) against its CRD's
+    // schema; on an update, what the stored object already broke is tolerated (validation ratcheting).
+    private static void Validate(ResourceType type, string name, JsonObject obj, JsonObject? current = null)
     {
-        if (type.Schema is { } schema && schema.Admit(obj) is { Count: > 0 } errors)
+        if (type.Schema is { } schema && schema.Admit(obj) is { Count: > 0 } found
+            && found.Except(current is null ? [] : schema.Admit((JsonObject)current.DeepClone())).ToList() is { Count: > 0 } errors)
         {
             throw new ApiError(422, "Invalid", $"{type.Kind}.{type.Group} \"{name}\" is invalid: {string.Join(", ", errors)}");
         }
@@ -935,7 +970,8 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         }
 
         var pairs = text.Split(',').Select(p => p.Split('=', 2)).ToList();
-        return o => pairs.All(p => o["metadata"]?["labels"]?[p[0]]?.GetValue<string>() == (p.Length > 1 ? p[1] : null) || (p.Length == 1 && o["metadata"]?["labels"]?[p[0]] is not null));
+        // "key=value" needs that value; a bare "key" needs the label to exist.
+        return o => pairs.All(p => p.Length > 1 ? o["metadata"]?["labels"]?[p[0]]?.GetValue<string>() == p[1] : o["metadata"]?["labels"]?[p[0]] is not null);
     }
 
     private static async Task<JsonObject> ReadAsync(HttpRequest request) =>

@@ -38,7 +38,7 @@ public sealed class ChartInstallationTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        api.Register(DeviceProfile.Group, DeviceProfile.Version, "deviceprofiles", nameof(DeviceProfile), statusSubresource: true);
+        TorchFerryCrds.Install(api);
         using (var admin = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() }))
         {
             await admin.CustomObjects.CreateNamespacedCustomObjectAsync(

@@ -16,7 +16,7 @@ public sealed class InformerProfileSourceTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        api.Register(DeviceProfile.Group, DeviceProfile.Version, "deviceprofiles", nameof(DeviceProfile), statusSubresource: true);
+        TorchFerryCrds.Install(api);
         client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
         return Task.CompletedTask;
     }
