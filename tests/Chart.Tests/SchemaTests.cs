@@ -19,6 +19,7 @@ public sealed class SchemaTests
     [InlineData("webhook.namespaces={Not_A_Namespace}", "/webhook/namespaces/0")]
     [InlineData("prepareInputs.timeoutSeconds=0", "/prepareInputs/timeoutSeconds")]
     [InlineData("prepareInputs.timeoutSeconds=86400", "/prepareInputs/timeoutSeconds")]
+    [InlineData("prepareInputs.operatorWaitSeconds=-1", "/prepareInputs/operatorWaitSeconds")]
     [InlineData("podSecurityContext.runAsNonRoot=false", "/podSecurityContext/runAsNonRoot")]
     [InlineData("securityContext.allowPrivilegeEscalation=true", "/securityContext/allowPrivilegeEscalation")]
     [InlineData("securityContext.privileged=true", "/securityContext/privileged")]

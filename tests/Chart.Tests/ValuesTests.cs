@@ -93,6 +93,8 @@ public sealed class ValuesTests
     {
         Assert.Equal("300", Helm.Template("torchferry", "torchferry-system").Arguments("webhook")["--prepare-inputs-timeout"]);
         Assert.Equal("45", Helm.Template("torchferry", "torchferry-system", "--set", "prepareInputs.timeoutSeconds=45").Arguments("webhook")["--prepare-inputs-timeout"]);
+        Assert.Equal("10", Helm.Template("torchferry", "torchferry-system").Arguments("webhook")["--prepare-inputs-operator-wait"]);
+        Assert.Equal("0", Helm.Template("torchferry", "torchferry-system", "--set", "prepareInputs.operatorWaitSeconds=0").Arguments("webhook")["--prepare-inputs-operator-wait"]);
     }
 
     [Fact]

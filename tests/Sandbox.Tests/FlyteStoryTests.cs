@@ -85,15 +85,29 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task OperatorStopped_PredictGetsTheOriginalInputsAfterTheBoundedWait_AndSucceeds()
+    public async Task OperatorStopped_PrepareInputsConvertsItself_AndPredictLoadsTheVariantWithPlainTorchLoad()
     {
-        await using var box = await StartAsync(new SandboxOptions { Operator = false, PrepareInputsTimeoutSeconds = 5 });
+        await using var box = await StartAsync(new SandboxOptions { Operator = false, PrepareInputsOperatorWaitSeconds = 1 });
+
+        var outcomes = await box.RunTrainPredictAsync();
+
+        Assert.True(outcomes.All(o => o.Succeeded), box.Timeline.ToString());
+        var predict = outcomes[1];
+        Assert.Contains("2 of 2 PyTorch inputs point at cpu variants (2 converted here)", box.Kubelet.Logs(box.Options.Namespace, predict.Pod, "torchferry-prepare-inputs"), StringComparison.Ordinal);
+        Assert.Matches(@"input checkpoint loaded with a plain torch\.load from \S+\.torchferry-cpu: tensors on cpu", box.Kubelet.Logs(box.Options.Namespace, predict.Pod, predict.Container));
+    }
+
+    [Fact]
+    public async Task OperatorStoppedAndConversionImpossible_PredictGetsTheOriginalInputsWithinTheTimeout()
+    {
+        // The tasks' role may not write variants (the store answers 403): prepare-inputs passes the originals on.
+        await using var box = await StartAsync(new SandboxOptions { Operator = false, PrepareInputsOperatorWaitSeconds = 0, PrepareInputsTimeoutSeconds = 30, TasksMayNotWriteVariants = true });
 
         var outcomes = await box.RunTrainPredictAsync(predictTask: "predict_typed");
 
         Assert.True(outcomes.All(o => o.Succeeded), box.Timeline.ToString());
         var predict = outcomes[1];
-        Assert.Contains("passing the inputs on unchanged", box.Kubelet.Logs(box.Options.Namespace, predict.Pod, "torchferry-prepare-inputs"), StringComparison.Ordinal);
+        Assert.Contains("passing it on unchanged", box.Kubelet.Logs(box.Options.Namespace, predict.Pod, "torchferry-prepare-inputs"), StringComparison.Ordinal);
         var checkpoint = outcomes[0].Outputs!["literals"]!["checkpoint"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
         Assert.Contains($"from {checkpoint}: tensors on cpu", box.Kubelet.Logs(box.Options.Namespace, predict.Pod, predict.Container), StringComparison.Ordinal);
     }

@@ -13,11 +13,12 @@ internal static class PrepareInputsCommand
         var source = new Option<string>("--source") { Description = "The task's inputs LiteralMap (inputs.pb).", Required = true };
         var target = new Option<string>("--target") { Description = "Where to write the prepared LiteralMap (the task's rewritten --inputs).", Required = true };
         var device = new Option<string>("--device") { Description = "The device the task runs on (cpu, cuda:N).", Required = true };
-        var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for the operator's variants before passing the inputs on unchanged.", DefaultValueFactory = _ => 300 };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds in all: what has no variant by then is passed on unchanged.", DefaultValueFactory = _ => 300 };
+        var operatorWait = new Option<double>("--operator-wait") { Description = "Seconds to wait for the operator's variants before converting the missing ones here.", DefaultValueFactory = _ => 10 };
         var poll = new Option<double>("--poll") { Description = "Seconds between checks.", DefaultValueFactory = _ => 2 };
         var command = new Command("prepare-inputs", "Point a Flyte task's PyTorch inputs at their variants for its device (run by the webhook's init container).")
         {
-            source, target, device, timeout, poll,
+            source, target, device, timeout, poll, operatorWait,
         };
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(context.Error, async () =>
         {
@@ -31,6 +32,7 @@ internal static class PrepareInputsCommand
                 wanted,
                 TimeSpan.FromSeconds(parse.GetValue(timeout)),
                 TimeSpan.FromSeconds(parse.GetValue(poll)),
+                TimeSpan.FromSeconds(parse.GetValue(operatorWait)),
                 cancellationToken).ConfigureAwait(false);
         }));
         return command;

@@ -1,28 +1,41 @@
 using TorchFerry.Contract;
 using TorchFerry.Format.Archive;
+using TorchFerry.Format.Conversion;
 using TorchFerry.Flyte;
 using TorchFerry.Storage;
+using TorchFerry.Storage.Conversion;
 
 namespace TorchFerry.Cli.PrepareInputs;
 
 /// <summary>
 /// The prepare-inputs init container's job in a consumer pod: rewrite the task's inputs LiteralMap so every PyTorch blob
-/// points at its variant for the pod's device, waiting a bounded time for the operator to make them.
+/// points at its variant for the pod's device. It waits briefly for the operator's variants and then converts what is
+/// still missing itself, into the same variant location the operator uses (written whole or not at all), so a consumer
+/// never waits long and works with the operator down; the operator then finds the variant there.
 /// A variant counts as ready only if it is on the device and its storage records are the source's
-/// (same names, sizes and CRCs), so a stale variant of an older source is never used. If anything is
-/// missing or fails, the original inputs are written unchanged: a task never fails because of TorchFerry.
+/// (same names, sizes and CRCs), so a stale variant of an older source is never used. A blob whose variant cannot be
+/// had keeps its original URI; if anything else fails, the original inputs are written unchanged: a task never fails
+/// because of TorchFerry.
 /// </summary>
 internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time, TextWriter log)
 {
-    public async Task<int> PrepareAsync(StorageUri source, StorageUri target, TorchDevice device, TimeSpan timeout, TimeSpan poll, CancellationToken cancellationToken)
+    /// <param name="source">The task's inputs LiteralMap.</param>
+    /// <param name="target">Where the prepared LiteralMap goes (the task's rewritten --inputs).</param>
+    /// <param name="device">The task's device.</param>
+    /// <param name="timeout">The whole budget: past it, what is not ready is passed on as it is.</param>
+    /// <param name="poll">Between checks for the operator's variants.</param>
+    /// <param name="operatorWait">How long the operator's variants are waited for before converting here.</param>
+    /// <param name="cancellationToken">Stops the work.</param>
+    public async Task<int> PrepareAsync(StorageUri source, StorageUri target, TorchDevice device, TimeSpan timeout, TimeSpan poll, TimeSpan operatorWait, CancellationToken cancellationToken)
     {
         var original = await stores.For(source).ReadAllAsync(source, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false);
         try
         {
             var blobs = FlyteLiterals.FindPyTorchBlobs(original);
             var variants = new Dictionary<string, string>(StringComparer.Ordinal);
-            var deadline = time.GetUtcNow() + timeout;
+            var started = time.GetUtcNow();
             var pending = blobs.Select(b => b.Uri).Distinct(StringComparer.Ordinal).ToList();
+            var converted = 0;
             while (pending.Count > 0)
             {
                 foreach (var uri in pending.ToList())
@@ -34,8 +47,25 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
                     }
                 }
 
-                if (pending.Count == 0 || time.GetUtcNow() >= deadline)
+                var elapsed = time.GetUtcNow() - started;
+                if (pending.Count == 0 || elapsed >= timeout)
                 {
+                    break;
+                }
+
+                if (elapsed >= operatorWait)
+                {
+                    // The operator has not made them: convert here, each within what is left of the budget.
+                    foreach (var uri in pending.ToList())
+                    {
+                        pending.Remove(uri);
+                        if (await ConvertHereAsync(StorageUri.Parse(uri), device, started + timeout - time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is { } variant)
+                        {
+                            variants[uri] = variant;
+                            converted++;
+                        }
+                    }
+
                     break;
                 }
 
@@ -44,14 +74,12 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
 
             if (pending.Count > 0)
             {
-                await log.WriteLineAsync($"torchferry: prepare-inputs: no ready {device} variant after {timeout.TotalSeconds:0} s for {string.Join(", ", pending)}; passing the inputs on unchanged").ConfigureAwait(false);
-                await WriteAsync(target, original, cancellationToken).ConfigureAwait(false);
-                return 0;
+                await log.WriteLineAsync($"torchferry: prepare-inputs: no ready {device} variant after {timeout.TotalSeconds:0} s for {string.Join(", ", pending)}; passing those on unchanged").ConfigureAwait(false);
             }
 
             var (rewritten, replaced) = FlyteLiterals.RewritePyTorchBlobs(original, blob => variants.GetValueOrDefault(blob.Uri));
             await WriteAsync(target, rewritten, cancellationToken).ConfigureAwait(false);
-            await log.WriteLineAsync($"torchferry: prepare-inputs: {replaced} of {blobs.Count} PyTorch inputs point at {device} variants").ConfigureAwait(false);
+            await log.WriteLineAsync($"torchferry: prepare-inputs: {replaced} of {blobs.Count} PyTorch inputs point at {device} variants{(converted > 0 ? $" ({converted} converted here)" : string.Empty)}").ConfigureAwait(false);
             return 0;
         }
 #pragma warning disable CA1031 // any doubt about a blob means its original is passed on: the task never fails because of TorchFerry
@@ -61,6 +89,33 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
             await log.WriteLineAsync($"torchferry: prepare-inputs: {e.Message}; passing the inputs on unchanged").ConfigureAwait(false);
             await WriteAsync(target, original, cancellationToken).ConfigureAwait(false);
             return 0;
+        }
+    }
+
+    /// <summary>Converts <paramref name="source"/> into its variant location and checks it as the operator's would be; the variant URI, or null (reason printed).</summary>
+    private async Task<string?> ConvertHereAsync(StorageUri source, TorchDevice device, TimeSpan budget, CancellationToken cancellationToken)
+    {
+        if (budget <= TimeSpan.Zero)
+        {
+            await log.WriteLineAsync($"torchferry: prepare-inputs: no time left to convert {source}; passing it on unchanged").ConfigureAwait(false);
+            return null;
+        }
+
+        using var within = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        within.CancelAfter(budget);
+        try
+        {
+            var variant = VariantNaming.UriFor(source, device.Name);
+            await new StoreArtifactConverter(stores).ConvertAsync(source, variant, DeviceMap.Create(device.Name), overwrite: true, cancellationToken: within.Token).ConfigureAwait(false);
+            return await ReadyVariantAsync(source, device.Name, within.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // a blob that cannot be converted here is passed on as it is
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            var why = within.IsCancellationRequested ? $"not converted within {budget.TotalSeconds:0} s" : e.Message;
+            await log.WriteLineAsync($"torchferry: prepare-inputs: {source}: {why}; passing it on unchanged").ConfigureAwait(false);
+            return null;
         }
     }
 
@@ -90,7 +145,6 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
             }
         }
     }
-
     private async Task<(TorchArchive Archive, IDisposable? Handle)> OpenAsync(StorageUri uri, CancellationToken cancellationToken)
     {
         var store = stores.For(uri);

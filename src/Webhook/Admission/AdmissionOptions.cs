@@ -19,4 +19,7 @@ internal sealed record AdmissionOptions
 
     /// <summary>How long the init container waits for variants before passing the original inputs on.</summary>
     public int PrepareInputsTimeoutSeconds { get; init; } = Mutation.MutationOptions.DefaultTimeoutSeconds;
+
+    /// <summary>How long the init container waits for the operator's variants before converting itself.</summary>
+    public int PrepareInputsOperatorWaitSeconds { get; init; } = Mutation.MutationOptions.DefaultOperatorWaitSeconds;
 }

@@ -22,19 +22,12 @@ internal static class WebhookCommand
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "A kubeconfig file; in-cluster configuration in a pod." };
         var prepareInputsImage = new Option<string>("--prepare-inputs-image", "--serializer-image") { Description = "Image of the prepare-inputs init container (entry point torchferry). --serializer-image is the old name, kept for one release.", Required = true };
         var ownNamespace = new Option<string>("--namespace") { Description = "The webhook's own namespace (never mutated).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("POD_NAMESPACE") ?? "torchferry-system" };
-        var prepareInputsTimeout = new Option<int>("--prepare-inputs-timeout") { Description = "Seconds the prepare-inputs init container waits for variants before passing the original inputs on (1 to 3600).", DefaultValueFactory = _ => MutationOptions.DefaultTimeoutSeconds };
-        prepareInputsTimeout.Validators.Add(result =>
-        {
-            // A value that is not a number is already the parser's error.
-            if (result.Tokens is [.., var token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is < 1 or > 3600)
-            {
-                result.AddError("--prepare-inputs-timeout must be from 1 to 3600 seconds");
-            }
-        });
+        var prepareInputsTimeout = Seconds("--prepare-inputs-timeout", "Seconds the prepare-inputs init container may take before passing the original inputs on", MutationOptions.DefaultTimeoutSeconds, minimum: 1);
+        var prepareInputsOperatorWait = Seconds("--prepare-inputs-operator-wait", "Seconds the prepare-inputs init container waits for the operator's variants before converting itself", MutationOptions.DefaultOperatorWaitSeconds, minimum: 0);
         var inputsDevices = new Option<string?>("--inputs-device-namespaces") { Description = "JSON {\"namespace\": \"cpu\"}: Flyte pods there get their PyTorch inputs for that device without an annotation." };
         var root = new RootCommand("TorchFerry admission webhook for Flyte task pods.")
         {
-            listen, cert, key, profilesDir, kubeconfig, prepareInputsImage, prepareInputsTimeout, ownNamespace, inputsDevices,
+            listen, cert, key, profilesDir, kubeconfig, prepareInputsImage, prepareInputsTimeout, prepareInputsOperatorWait, ownNamespace, inputsDevices,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,6 +47,7 @@ internal static class WebhookCommand
                 {
                     PrepareInputsImage = parse.GetValue(prepareInputsImage)!,
                     PrepareInputsTimeoutSeconds = parse.GetValue(prepareInputsTimeout),
+                    PrepareInputsOperatorWaitSeconds = parse.GetValue(prepareInputsOperatorWait),
                     OwnNamespace = parse.GetValue(ownNamespace)!,
                     InputsDeviceByNamespace = InputsDevices.Parse(parse.GetValue(inputsDevices)),
                 };
@@ -96,5 +90,19 @@ internal static class WebhookCommand
             }
         });
         return await CommandLine.InvokeAsync(root, "torchferry-webhook", args, Console.Error).ConfigureAwait(false);
+    }
+
+    private static Option<int> Seconds(string name, string description, int defaultValue, int minimum)
+    {
+        var option = new Option<int>(name) { Description = $"{description} ({minimum} to 3600).", DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            // A value that is not a number is already the parser's error.
+            if (result.Tokens is [.., var token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && (seconds < minimum || seconds > 3600))
+            {
+                result.AddError($"{name} must be from {minimum} to 3600 seconds");
+            }
+        });
+        return option;
     }
 }

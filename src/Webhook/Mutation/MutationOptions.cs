@@ -2,8 +2,11 @@ namespace TorchFerry.Webhook.Mutation;
 
 /// <summary>What the webhook injects with.</summary>
 /// <param name="PrepareInputsImage">The image whose entry point is <c>torchferry</c>, run as the prepare-inputs init container.</param>
-/// <param name="PrepareInputsTimeoutSeconds">How long the init container waits for variants before passing the original inputs on.</param>
-internal sealed record MutationOptions(string PrepareInputsImage, int PrepareInputsTimeoutSeconds = MutationOptions.DefaultTimeoutSeconds)
+/// <param name="PrepareInputsTimeoutSeconds">How long the init container may take before passing the original inputs on.</param>
+/// <param name="PrepareInputsOperatorWaitSeconds">How long it waits for the operator's variants before converting itself.</param>
+internal sealed record MutationOptions(string PrepareInputsImage, int PrepareInputsTimeoutSeconds = MutationOptions.DefaultTimeoutSeconds, int PrepareInputsOperatorWaitSeconds = MutationOptions.DefaultOperatorWaitSeconds)
 {
     public const int DefaultTimeoutSeconds = 300;
+
+    public const int DefaultOperatorWaitSeconds = 10;
 }

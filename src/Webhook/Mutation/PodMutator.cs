@@ -235,7 +235,7 @@ internal static class PodMutator
             {
                 ["name"] = InitContainerName,
                 ["image"] = options.PrepareInputsImage,
-                ["args"] = new JsonArray("prepare-inputs", "--source", source, "--target", derived, "--device", device.Name, "--timeout", options.PrepareInputsTimeoutSeconds.ToString(CultureInfo.InvariantCulture)),
+                ["args"] = new JsonArray("prepare-inputs", "--source", source, "--target", derived, "--device", device.Name, "--timeout", options.PrepareInputsTimeoutSeconds.ToString(CultureInfo.InvariantCulture), "--operator-wait", options.PrepareInputsOperatorWaitSeconds.ToString(CultureInfo.InvariantCulture)),
                 ["env"] = new JsonArray([.. ((container["env"] as JsonArray) ?? []).Select(e => e?.DeepClone()), new JsonObject { ["name"] = "NVIDIA_VISIBLE_DEVICES", ["value"] = "void" }]),
                 ["resources"] = InitResources(container),
                 ["securityContext"] = new JsonObject

@@ -50,6 +50,42 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
     }
 
     [Fact]
+    public async Task PrepareInputs_OperatorSilent_ConvertsHereIntoTheVariantLocation_AndPyTorchLoadsItOnCpu()
+    {
+        var (source, inputs, target) = await SetUpAsync("checkpoint_dict");
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0.2");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("1 of 1 PyTorch inputs point at cpu variants (1 converted here)", error, StringComparison.Ordinal);
+        var uri = FlyteIdl.Decode(await GetAsync(target))["literals"]!["model"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+        Assert.Equal(VariantNaming.UriFor(source, "cpu").ToUriString(), uri);
+        var local = folder.File("variant.pt");
+        await s3.GetFileAsync(StorageUri.Parse(uri).Key, local);
+        Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", local).Problems);
+    }
+
+    [Fact]
+    public async Task PrepareInputs_StaleVariantAndOperatorSilent_ReplacesItWithTheSourcesOwn()
+    {
+        var (source, inputs, target) = await SetUpAsync("checkpoint_dict");
+        var other = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("other.pt"));
+        await s3.PutFileAsync(other.Key, fixtures.GpuFile("module"));
+        using (var stores = Stores())
+        {
+            await new StoreArtifactConverter(stores).ConvertAsync(other, VariantNaming.UriFor(source, "cpu"), DeviceMap.Create("cpu"));
+        }
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("(1 converted here)", error, StringComparison.Ordinal);
+        var local = folder.File("variant.pt");
+        await s3.GetFileAsync(VariantNaming.UriFor(source, "cpu").Key, local);
+        Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", local).Problems);
+    }
+
+    [Fact]
     public async Task PrepareInputs_StaleVariantOfAnotherSource_IsNotUsed()
     {
         var (source, inputs, target) = await SetUpAsync("checkpoint_dict");
@@ -91,12 +127,13 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         await s3.PutFileAsync(blob.Key, file);
         var (_, inputs, target) = await SetUpAsync("tensor", blobUri: blob.ToUriString());
 
-        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "1");
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "1", "--operator-wait", "0");
 
         Assert.Equal(0, exitCode);
         Assert.Contains("passing the inputs on unchanged", error, StringComparison.Ordinal);
         Assert.Equal(await GetAsync(inputs), await GetAsync(target));
         Assert.False(File.Exists(folder.File("marker")));
+        Assert.False(await s3.ExistsAsync(VariantNaming.UriFor(blob, "cpu").Key));
     }
 
     [Theory]

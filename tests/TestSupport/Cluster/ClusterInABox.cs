@@ -44,10 +44,12 @@ public sealed class ClusterInABox : IAsyncDisposable
 
     public FlytePropeller Propeller { get; private set; } = null!;
 
+    private FaultProxy? taskStore;
+
     /// <summary>What every Flyte task pod gets from propeller's default-env-vars: the sandbox's object store.</summary>
     public IReadOnlyDictionary<string, string> TaskEnvironment => new Dictionary<string, string>
     {
-        ["FLYTE_AWS_ENDPOINT"] = S3.Endpoint.ToString(),
+        ["FLYTE_AWS_ENDPOINT"] = (taskStore?.Endpoint ?? S3.Endpoint).ToString(),
         ["FLYTE_AWS_ACCESS_KEY_ID"] = S3Server.AccessKey,
         ["FLYTE_AWS_SECRET_ACCESS_KEY"] = S3Server.SecretKey,
     };
@@ -105,6 +107,11 @@ public sealed class ClusterInABox : IAsyncDisposable
             await TorchFerry.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (taskStore is not null)
+        {
+            await taskStore.DisposeAsync().ConfigureAwait(false);
+        }
+
         S3?.Dispose();
         await Api.DisposeAsync().ConfigureAwait(false);
         folder.Dispose();
@@ -115,11 +122,17 @@ public sealed class ClusterInABox : IAsyncDisposable
     {
         S3 = new S3Server();
         Timeline.Add("s3", $"s3rver serving s3://{S3Server.Bucket} at {S3.Endpoint}");
+        if (Options.TasksMayNotWriteVariants)
+        {
+            taskStore = new FaultProxy(S3) { Fault = r => r.Method is "PUT" or "POST" && r.Path.Value?.Contains(".torchferry-", StringComparison.Ordinal) == true ? 403 : null };
+            Timeline.Add("s3", $"task pods reach the store through {taskStore.Endpoint}, which refuses writes of variants (403)");
+        }
         var values = new List<string>
         {
             "--set", $"image.repository={TorchFerryImage}",
             "--set", $"webhook.failurePolicy={Options.FailurePolicy}",
             "--set", $"prepareInputs.timeoutSeconds={Options.PrepareInputsTimeoutSeconds}",
+            "--set", $"prepareInputs.operatorWaitSeconds={Options.PrepareInputsOperatorWaitSeconds}",
             "--set", $"storage.endpoint={S3.Endpoint.ToString().TrimEnd('/')}",
             "--set-json", $"allowedPrefixes={{\"{Options.Namespace}\":[\"s3://{S3Server.Bucket}/\"]}}",
         };

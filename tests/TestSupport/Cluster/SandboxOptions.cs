@@ -31,6 +31,12 @@ public sealed record SandboxOptions
     /// <summary>The chart's prepareInputs.timeoutSeconds.</summary>
     public int PrepareInputsTimeoutSeconds { get; init; } = 300;
 
+    /// <summary>The chart's prepareInputs.operatorWaitSeconds.</summary>
+    public int PrepareInputsOperatorWaitSeconds { get; init; } = 10;
+
+    /// <summary>Task pods' store access refuses writes of variants (403), as a role that may not write there would.</summary>
+    public bool TasksMayNotWriteVariants { get; init; }
+
     /// <summary>GPUs the node has.</summary>
     public int Gpus { get; init; } = 1;
 }

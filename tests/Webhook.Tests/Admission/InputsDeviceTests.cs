@@ -102,12 +102,14 @@ public sealed class InputsDeviceTests
     }
 
     [Theory]
-    [InlineData("0")]
-    [InlineData("3601")]
-    [InlineData("forever")]
-    public async Task PrepareInputsTimeout_OutOfRange_TheWebhookDoesNotStart(string seconds)
+    [InlineData("--prepare-inputs-timeout", "0")]
+    [InlineData("--prepare-inputs-timeout", "3601")]
+    [InlineData("--prepare-inputs-timeout", "forever")]
+    [InlineData("--prepare-inputs-operator-wait", "-1")]
+    [InlineData("--prepare-inputs-operator-wait", "3601")]
+    public async Task PrepareInputsSeconds_OutOfRange_TheWebhookDoesNotStart(string option, string seconds)
     {
-        var exitCode = await WebhookCommand.RunAsync(["--prepare-inputs-image", "img", "--profiles-dir", "/nonexistent", "--tls-cert-file", "/nonexistent/tls.crt", "--tls-key-file", "/nonexistent/tls.key", "--listen", "127.0.0.1:0", "--prepare-inputs-timeout", seconds]);
+        var exitCode = await WebhookCommand.RunAsync(["--prepare-inputs-image", "img", "--profiles-dir", "/nonexistent", "--tls-cert-file", "/nonexistent/tls.crt", "--tls-key-file", "/nonexistent/tls.key", "--listen", "127.0.0.1:0", option, seconds]);
 
         Assert.Equal(2, exitCode);
     }

@@ -94,7 +94,7 @@ public sealed class PodMutatorTests
         Assert.Equal("s3://flyte/metadata/f/n1/data/0/torchferry-inputs.pb", args[args.IndexOf("--inputs") + 1]);
         var init = Assert.Single(mutated["spec"]!["initContainers"]!.AsArray())!;
         Assert.Equal(PodMutator.InitContainerName, init["name"]!.GetValue<string>());
-        Assert.Equal(["prepare-inputs", "--source", "s3://flyte/metadata/f/n1/data/inputs.pb", "--target", "s3://flyte/metadata/f/n1/data/0/torchferry-inputs.pb", "--device", "cpu", "--timeout", "300"], init["args"]!.AsArray().Select(a => a!.GetValue<string>()));
+        Assert.Equal(["prepare-inputs", "--source", "s3://flyte/metadata/f/n1/data/inputs.pb", "--target", "s3://flyte/metadata/f/n1/data/0/torchferry-inputs.pb", "--device", "cpu", "--timeout", "300", "--operator-wait", "10"], init["args"]!.AsArray().Select(a => a!.GetValue<string>()));
         Assert.Contains(init["env"]!.AsArray(), e => e!["name"]!.GetValue<string>() == "NVIDIA_VISIBLE_DEVICES" && e["value"]!.GetValue<string>() == "void");
         Assert.Contains(init["env"]!.AsArray(), e => e!["name"]!.GetValue<string>() == "FLYTE_INTERNAL_EXECUTION_ID");
         Assert.Equal("cpu", mutated["metadata"]!["annotations"]![Annotations.TargetDevice]!.GetValue<string>());
