@@ -62,6 +62,17 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task PodTemplateRunningAsRoot_InitContainerStillStarts()
+    {
+        // A pod-level runAsUser: 0 with the init container's runAsNonRoot would be refused by the kubelet, had it no user of its own.
+        await using var box = await StartAsync(new SandboxOptions());
+
+        var outcomes = await box.RunTrainPredictAsync(predictRunsAsRoot: true);
+
+        Assert.Empty(StoryCheck.Problems(box, outcomes));
+    }
+
+    [Fact]
     public async Task ComputeQuotaNamespace_EveryPodIsAdmittedAndRuns()
     {
         await using var box = await StartAsync(new SandboxOptions { ComputeQuota = true });

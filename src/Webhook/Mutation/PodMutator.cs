@@ -24,6 +24,9 @@ internal static class PodMutator
     private const string InitMemoryRequest = "64Mi";
     private const string InitMemoryLimit = "256Mi";
 
+    // The image's USER (Dockerfile: the chiseled ASP.NET image's non-root app user).
+    private const int InitRunAsUser = 1654;
+
     /// <param name="pod">The pod as the API server sent it.</param>
     /// <param name="profile">The DeviceProfile that selects it, if any.</param>
     /// <param name="options">What to inject with.</param>
@@ -229,6 +232,11 @@ internal static class PodMutator
             }
 
             var source = list[inputsAt + 1];
+            if (!InputsUris.IsReadable(source))
+            {
+                return null;
+            }
+
             var derived = list[prefixAt + 1].TrimEnd('/') + "/torchferry-inputs.pb";
             patch.Add(Op("replace", $"{containerPath}/{field}/{inputsAt + 1}", derived));
             var init = new JsonObject
@@ -238,14 +246,24 @@ internal static class PodMutator
                 ["args"] = new JsonArray("prepare-inputs", "--source", source, "--target", derived, "--device", device.Name, "--timeout", options.PrepareInputsTimeoutSeconds.ToString(CultureInfo.InvariantCulture), "--operator-wait", options.PrepareInputsOperatorWaitSeconds.ToString(CultureInfo.InvariantCulture)),
                 ["env"] = new JsonArray([.. ((container["env"] as JsonArray) ?? []).Select(e => e?.DeepClone()), new JsonObject { ["name"] = "NVIDIA_VISIBLE_DEVICES", ["value"] = "void" }]),
                 ["resources"] = InitResources(container),
+                ["imagePullPolicy"] = "IfNotPresent",
                 ["securityContext"] = new JsonObject
                 {
                     ["runAsNonRoot"] = true,
+
+                    // Set, so a pod-level runAsUser: 0 (some pod templates) cannot make the kubelet refuse it.
+                    ["runAsUser"] = InitRunAsUser,
                     ["allowPrivilegeEscalation"] = false,
                     ["readOnlyRootFilesystem"] = true,
                     ["capabilities"] = new JsonObject { ["drop"] = new JsonArray("ALL") },
                 },
             };
+            // The task's mounts come along: IRSA's projected token (AWS_WEB_IDENTITY_TOKEN_FILE), file-mounted secrets.
+            if (container["volumeMounts"] is JsonArray mounts)
+            {
+                init["volumeMounts"] = mounts.DeepClone();
+            }
+
             if (container["envFrom"] is JsonArray envFrom)
             {
                 init["envFrom"] = envFrom.DeepClone();

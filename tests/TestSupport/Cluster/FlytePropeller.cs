@@ -226,6 +226,11 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
             spec["tolerations"] = tolerations;
         }
 
+        if (node.PodRunsAsRoot)
+        {
+            spec["securityContext"] = new JsonObject { ["runAsUser"] = 0 };
+        }
+
         return new JsonObject
         {
             ["apiVersion"] = "v1",

@@ -244,6 +244,15 @@ public sealed class Kubelet : IAsyncDisposable
                 return -1;
             }
 
+            if (RefusedAsRoot(container) is { } refusal)
+            {
+                // The kubelet keeps retrying; the pod never gets further.
+                await UpdateAsync(s => s[statuses]![index] = Waiting(container, "CreateContainerConfigError"), cancellationToken).ConfigureAwait(false);
+                kubelet.timeline.Add("kubelet", $"pod {Name}: {name}: CreateContainerConfigError: {refusal}");
+                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                return -1;
+            }
+
             var start = new ProcessStartInfo(program.File, program.Args)
             {
                 RedirectStandardOutput = true,
@@ -343,6 +352,16 @@ public sealed class Kubelet : IAsyncDisposable
             {
                 reporting.Release();
             }
+        }
+
+        // runAsNonRoot with an effective user of 0 (container, else pod, else the image's USER) is refused.
+        private string? RefusedAsRoot(JsonObject container)
+        {
+            var pod = Pod["spec"]!["securityContext"];
+            var own = container["securityContext"];
+            var nonRoot = own?["runAsNonRoot"]?.GetValue<bool>() ?? pod?["runAsNonRoot"]?.GetValue<bool>() ?? false;
+            var user = own?["runAsUser"]?.GetValue<long>() ?? pod?["runAsUser"]?.GetValue<long>() ?? kubelet.images.UserOf(container["image"]!.GetValue<string>());
+            return nonRoot && user == 0 ? "container has runAsNonRoot and image will run as root" : null;
         }
 
         private string FieldRef(string? path) => path switch

@@ -45,6 +45,9 @@ public sealed class LocalImages(string torchFerryRepository, string flytekitRepo
         return null;
     }
 
+    /// <summary>The user an image runs as when the pod does not say (its USER): the TorchFerry image is non-root, the others root.</summary>
+    public int UserOf(string image) => Repository(image) == TorchFerryRepository ? 1654 : 0;
+
     private static string Repository(string image)
     {
         var at = image.IndexOf('@', StringComparison.Ordinal);

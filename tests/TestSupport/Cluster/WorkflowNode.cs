@@ -29,6 +29,9 @@ public sealed record WorkflowNode(string Id, string Task)
     /// <summary>GPUs the task requests itself (propeller sets the GPU resource, toleration and affinity).</summary>
     public int Gpus { get; init; }
 
+    /// <summary>A pod template that runs the pod as root (securityContext.runAsUser: 0 at pod level).</summary>
+    public bool PodRunsAsRoot { get; init; }
+
     /// <summary>Annotations the task declares (flytekit's pod annotations), e.g. torchferry.io/inputs-device.</summary>
     public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
 }

@@ -129,6 +129,38 @@ public sealed class PodMutatorTests
     }
 
     [Fact]
+    public void InitContainer_ReadsWithTheTasksMounts_AsANonRootUserEvenUnderAPodRunAsRoot()
+    {
+        // IRSA: the identity webhook mounts the token into the task container and points AWS_WEB_IDENTITY_TOKEN_FILE at it.
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu" };
+        pod["spec"]!["securityContext"] = new JsonObject { ["runAsUser"] = 0 };
+        pod["spec"]!["volumes"] = new JsonArray(new JsonObject { ["name"] = "aws-iam-token", ["projected"] = new JsonObject { ["sources"] = new JsonArray(new JsonObject { ["serviceAccountToken"] = new JsonObject { ["audience"] = "sts.amazonaws.com", ["path"] = "token" } }) } });
+        var mount = new JsonObject { ["name"] = "aws-iam-token", ["readOnly"] = true, ["mountPath"] = "/var/run/secrets/eks.amazonaws.com/serviceaccount" };
+        pod["spec"]!["containers"]![0]!["volumeMounts"] = new JsonArray(mount);
+
+        var init = Apply(pod, profile: null)["spec"]!["initContainers"]![0]!;
+
+        Assert.True(JsonNode.DeepEquals(mount, Assert.Single(init["volumeMounts"]!.AsArray())));
+        Assert.Equal((true, 1654), (init["securityContext"]!["runAsNonRoot"]!.GetValue<bool>(), init["securityContext"]!["runAsUser"]!.GetValue<int>()));
+        Assert.Equal("IfNotPresent", init["imagePullPolicy"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("gs://flyte/metadata/f/n1/data/inputs.pb")]
+    [InlineData("abfs://flyte@account.dfs.core.windows.net/f/n1/data/inputs.pb")]
+    public void InputsOnAStoreTorchFerryCannotRead_GetNoInputsStep(string inputs)
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu" };
+        var args = pod["spec"]!["containers"]![0]!["args"]!.AsArray();
+        args[args.Select(a => a!.GetValue<string>()).ToList().IndexOf("--inputs") + 1] = inputs;
+
+        Assert.True(PodMutator.Mutate(pod, profile: null, Options).IsEmpty);
+        Assert.DoesNotContain("inputs", PodMutator.Mutate(pod, GpuProfile, Options).Applied);
+    }
+
+    [Fact]
     public void InitContainer_WaitsTheConfiguredTimeout()
     {
         var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
