@@ -39,16 +39,19 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task PodTemplateTaskWithSidecar_PrimaryContainerGetsTheVariant_AndTheSidecarIsStopped()
+    public async Task PodTemplateTasksWithSidecars_OutputsRegisteredWhileTheSidecarRuns_AndThePrimaryGetsTheVariant()
     {
         await using var box = await StartAsync(new SandboxOptions());
 
-        var outcomes = await box.RunTrainPredictAsync(predictShape: TaskShape.PodTemplateWithSidecar);
+        var outcomes = await box.RunTrainPredictAsync(predictShape: TaskShape.PodTemplateWithSidecar, trainShape: TaskShape.PodTemplateWithSidecar);
 
         Assert.Empty(StoryCheck.Problems(box, outcomes));
-        var predict = outcomes[1];
-        Assert.Equal("primary", predict.Container);
-        await TestSupport.Poll.UntilAsync(() => box.Api.Get(string.Empty, "v1", "pods", box.Options.Namespace, predict.Pod) is null, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100));
+        Assert.Equal("primary", outcomes[1].Container);
+
+        // Flyte decided train by its primary container; its pod runs on with the sidecar, and the operator registered its outputs.
+        Assert.Equal("Running", box.Api.Get(string.Empty, "v1", "pods", box.Options.Namespace, outcomes[0].Pod)!["status"]!["phase"]!.GetValue<string>());
+        var checkpoint = outcomes[0].Outputs!["literals"]!["checkpoint"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+        await TestSupport.Poll.UntilAsync(() => box.Artifact("checkpointartifacts", checkpoint)?["spec"]?["producer"]?["node"]?.GetValue<string>() == "n0", TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100), () => box.Timeline.ToString());
     }
 
     [Fact]

@@ -15,7 +15,8 @@ using TorchFerry.Storage;
 namespace TorchFerry.Operator.Flyte;
 
 /// <summary>
-/// The Flyte glue. A task pod that succeeded has its PyTorch outputs (outputs.pb under its output
+/// The Flyte glue. A task pod that succeeded (as Flyte decides: the pod, or its primary container while
+/// sidecars run on) has its PyTorch outputs (outputs.pb under its output
 /// prefix) registered as artifacts; a pending pod annotated <c>torchferry.io/target-device</c> has
 /// that device added to the targets of every PyTorch blob in its inputs, so the variant is being
 /// converted while the pod is scheduled. Artifact names are derived from blob URIs, so both sides
@@ -33,7 +34,7 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
             return ReconcileResult.Done;
         }
 
-        if (pod.Status?.Phase == "Succeeded" && task.OutputPrefix is { } prefix)
+        if (FlyteTaskPod.Succeeded(pod, task) && task.OutputPrefix is { } prefix)
         {
             foreach (var blob in await BlobsAsync(task, prefix.TrimEnd('/') + "/outputs.pb", cancellationToken).ConfigureAwait(false))
             {

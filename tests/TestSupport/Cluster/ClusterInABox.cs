@@ -74,9 +74,9 @@ public sealed class ClusterInABox : IAsyncDisposable
     /// (predict opens its inputs with a plain torch.load, predict_typed as flytekit's typed loaders do),
     /// its inputs opted in by annotation when <paramref name="annotatePredict"/>.
     /// </summary>
-    public Task<IReadOnlyList<NodeOutcome>> RunTrainPredictAsync(string predictTask = "predict", TaskShape predictShape = TaskShape.Container, bool annotatePredict = true, bool predictRunsAsRoot = false, CancellationToken cancellationToken = default) =>
+    public Task<IReadOnlyList<NodeOutcome>> RunTrainPredictAsync(string predictTask = "predict", TaskShape predictShape = TaskShape.Container, bool annotatePredict = true, bool predictRunsAsRoot = false, TaskShape trainShape = TaskShape.Container, CancellationToken cancellationToken = default) =>
         Propeller.RunAsync(Options.Project, Options.Domain, "workflows.sandbox.train_predict", [
-            new WorkflowNode("n0", "train") { Integers = new Dictionary<string, long> { ["seed"] = 7 } },
+            new WorkflowNode("n0", "train") { Integers = new Dictionary<string, long> { ["seed"] = 7 }, Shape = trainShape },
             new WorkflowNode("n1", predictTask)
             {
                 Bindings = new Dictionary<string, string> { ["checkpoint"] = "n0.checkpoint", ["weights"] = "n0.weights" },

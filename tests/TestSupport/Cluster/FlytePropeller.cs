@@ -15,12 +15,15 @@ namespace TorchFerry.TestSupport.Cluster;
 /// <c>affinity: {}</c>, restartPolicy Never, requests and limits). It writes each node's inputs.pb
 /// with Flyte's own protobuf code, binding upstream outputs as propeller does, creates the pod through
 /// the API server, waits for the primary container, and reads outputs.pb or error.pb. A pod whose
-/// sidecar keeps running is deleted once the primary container ended (delete-resource-on-finalize).
+/// sidecar keeps running stays (deleted only with delete-resource-on-finalize).
 /// </summary>
 public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string bucket, LocalImages images, Timeline timeline)
 {
     /// <summary>Variables propeller's default-env-vars give every task (the sandbox's object store).</summary>
     public IReadOnlyDictionary<string, string> DefaultEnvironment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Propeller's delete-resource-on-finalize (default false): delete a pod whose sidecars outlive the task.</summary>
+    public bool DeleteResourceOnFinalize { get; init; }
 
     /// <summary>How long a node may take before the workflow fails.</summary>
     public TimeSpan NodeTimeout { get; init; } = TimeSpan.FromMinutes(3);
@@ -101,7 +104,7 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
                     failure = $"pod {phase?.ToLowerInvariant() ?? "failed"}{(pod["status"]?["reason"] is { } reason ? $" ({reason})" : string.Empty)}";
                 }
 
-                if (phase is not ("Succeeded" or "Failed"))
+                if (phase is not ("Succeeded" or "Failed") && DeleteResourceOnFinalize)
                 {
                     // The primary container decided; the sidecar is stopped with the pod.
                     using var deleted = await api.DeleteAsync(new Uri($"/api/v1/namespaces/{@namespace}/pods/{name}", UriKind.Relative), cancellationToken).ConfigureAwait(false);
