@@ -98,6 +98,17 @@ public sealed class ValuesTests
     }
 
     [Fact]
+    public void GpuSettings_ReachTheWebhook_WithPropellersDefaults()
+    {
+        var defaults = Helm.Template("torchferry", "torchferry-system").Arguments("webhook");
+        var set = Helm.Template("torchferry", "torchferry-system", "--set", "webhook.gpu.deviceNodeLabel=nvidia.com/gpu.product", "--set-json", "webhook.gpu.tolerations=[]").Arguments("webhook");
+
+        Assert.Equal(("nvidia.com/gpu", "k8s.amazonaws.com/accelerator", "k8s.amazonaws.com/gpu-partition-size"), (defaults["--gpu-resource-name"], defaults["--gpu-device-node-label"], defaults["--gpu-partition-size-node-label"]));
+        Assert.Equal("""[{"effect":"NoSchedule","key":"nvidia.com/gpu","operator":"Exists"}]""", defaults["--gpu-tolerations"]);
+        Assert.Equal(("nvidia.com/gpu.product", "[]"), (set["--gpu-device-node-label"], set["--gpu-tolerations"]));
+    }
+
+    [Fact]
     public void InputsDeviceNamespaces_ReachTheWebhookAsJson()
     {
         var chart = Helm.Template("torchferry", "torchferry-system", "--set", "webhook.inputsDevice.flytesnacks-evaluation=cpu");

@@ -46,16 +46,15 @@ public sealed record DeviceRequest
     [Range(1, 64)]
     public int? Count { get; init; }
 
-    [Description("Extended resource name; nvidia.com/mig-<profile> when migProfile is set.")]
-    [Default("nvidia.com/gpu")]
+    [Description("Extended resource name; default: the webhook's GPU resource name (propeller's gpu-resource-name, nvidia.com/gpu); nvidia.com/mig-<profile> when migProfile is set.")]
     [Pattern("^[a-z0-9.-]+/[a-z0-9.-]+$")]
     public string? ResourceName { get; init; }
 
-    [Description("A MIG profile such as 1g.10gb (requests nvidia.com/mig-1g.10gb).")]
+    [Description("A MIG profile such as 1g.10gb (requests nvidia.com/mig-1g.10gb; node affinity on the webhook's partition size label, propeller's gpu-partition-size-node-label).")]
     [Pattern("^[0-9]+g\\.[0-9]+gb$")]
     public string? MigProfile { get; init; }
 
-    [Description("GPU product for node affinity on nvidia.com/gpu.product, e.g. NVIDIA-A100-SXM4-80GB.")]
+    [Description("Accelerator for node affinity on the webhook's device node label (propeller's gpu-device-node-label, default k8s.amazonaws.com/accelerator), e.g. nvidia-tesla-a100.")]
     public string? GpuProduct { get; init; }
 }
 

@@ -20,6 +20,9 @@ internal sealed record AdmissionOptions
     /// <summary>How long the init container waits for variants before passing the original inputs on.</summary>
     public int PrepareInputsTimeoutSeconds { get; init; } = Mutation.MutationOptions.DefaultTimeoutSeconds;
 
+    /// <summary>How GPUs are asked for (propeller's settings).</summary>
+    public Mutation.GpuSettings Gpu { get; init; } = Mutation.GpuSettings.Default;
+
     /// <summary>How long the init container waits for the operator's variants before converting itself.</summary>
     public int PrepareInputsOperatorWaitSeconds { get; init; } = Mutation.MutationOptions.DefaultOperatorWaitSeconds;
 }

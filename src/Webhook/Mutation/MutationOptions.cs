@@ -6,6 +6,9 @@ namespace TorchFerry.Webhook.Mutation;
 /// <param name="PrepareInputsOperatorWaitSeconds">How long it waits for the operator's variants before converting itself.</param>
 internal sealed record MutationOptions(string PrepareInputsImage, int PrepareInputsTimeoutSeconds = MutationOptions.DefaultTimeoutSeconds, int PrepareInputsOperatorWaitSeconds = MutationOptions.DefaultOperatorWaitSeconds)
 {
+    /// <summary>How GPUs are asked for (propeller's settings).</summary>
+    public GpuSettings Gpu { get; init; } = GpuSettings.Default;
+
     public const int DefaultTimeoutSeconds = 300;
 
     public const int DefaultOperatorWaitSeconds = 10;

@@ -19,6 +19,7 @@ internal static class PodMutator
 {
     public const string InitContainerName = "torchferry-prepare-inputs";
     private const string SharedMemoryVolume = "torchferry-dshm";
+    private static readonly string[] ResourceKinds = ["limits", "requests"];
     private const string InitCpuRequest = "50m";
     private const string InitCpuLimit = "500m";
     private const string InitMemoryRequest = "64Mi";
@@ -53,7 +54,7 @@ internal static class PodMutator
         var container = containers[primary]!.AsObject();
         if (profile?.Spec.Device.Type == DeviceType.Gpu)
         {
-            Gpu(pod, container, containerPath, profile.Spec, patch, conflicts);
+            Gpu(pod, container, containerPath, profile.Spec, options.Gpu, patch, conflicts);
             applied.Add("gpu");
         }
 
@@ -130,18 +131,24 @@ internal static class PodMutator
         return named is null ? containers.Select((c, i) => (c, i)).Where(x => x.c?["name"]?.GetValue<string>() == "primary").Select(x => (int?)x.i).FirstOrDefault() : null;
     }
 
-    private static void Gpu(JsonObject pod, JsonObject container, string containerPath, DeviceProfileSpec spec, JsonArray patch, List<string> conflicts)
+    private static void Gpu(JsonObject pod, JsonObject container, string containerPath, DeviceProfileSpec spec, GpuSettings settings, JsonArray patch, List<string> conflicts)
     {
         var device = spec.Device;
-        var resource = device.MigProfile is { } mig ? $"nvidia.com/mig-{mig}" : device.ResourceName ?? "nvidia.com/gpu";
+        var resource = device.MigProfile is { } mig ? $"nvidia.com/mig-{mig}" : device.ResourceName ?? settings.ResourceName;
         var count = (device.Count ?? 1).ToString(CultureInfo.InvariantCulture);
-        if (container["resources"] is not JsonObject resources)
+        var asked = ResourceKinds.SelectMany(kind => ((container["resources"]?[kind] as JsonObject) ?? []).Select(kv => kv.Key)).Where(settings.IsGpu).Distinct().ToList();
+        if (asked.Count > 0 && !asked.SequenceEqual([resource]))
+        {
+            // The pod already asks for a GPU of another kind (propeller set it, or a MIG slice): keep it, add none on top.
+            conflicts.Add("gpu-resource");
+        }
+        else if (container["resources"] is not JsonObject resources)
         {
             patch.Add(Op("add", containerPath + "/resources", new JsonObject { ["limits"] = new JsonObject { [resource] = count }, ["requests"] = new JsonObject { [resource] = count } }));
         }
         else
         {
-            foreach (var kind in new[] { "limits", "requests" })
+            foreach (var kind in ResourceKinds)
             {
                 if (resources[kind] is not JsonObject map)
                 {
@@ -158,10 +165,10 @@ internal static class PodMutator
             }
         }
 
-        var wanted = new List<JsonObject> { new() { ["key"] = "nvidia.com/gpu", ["operator"] = "Exists", ["effect"] = "NoSchedule" } };
+        var wanted = settings.Tolerations.Select(t => (JsonObject)t.DeepClone()).ToList();
         wanted.AddRange((spec.Tolerations ?? []).Select(t => JsonNode.Parse(k8s.KubernetesJson.Serialize(t))!.AsObject()));
         var existing = pod["spec"]!["tolerations"] as JsonArray;
-        var missing = wanted.Where(w => existing is null || !existing.Any(e => JsonNode.DeepEquals(e, w))).ToList();
+        var missing = wanted.Where((w, i) => (existing is null || !existing.Any(e => JsonNode.DeepEquals(e, w))) && !wanted.Take(i).Any(p => JsonNode.DeepEquals(p, w))).ToList();
         if (existing is null && missing.Count > 0)
         {
             patch.Add(Op("add", "/spec/tolerations", new JsonArray([.. missing])));
@@ -174,26 +181,62 @@ internal static class PodMutator
             }
         }
 
+        var expressions = new List<JsonObject>();
         if (device.GpuProduct is { } product)
         {
-            var term = new JsonObject { ["matchExpressions"] = new JsonArray(new JsonObject { ["key"] = "nvidia.com/gpu.product", ["operator"] = "In", ["values"] = new JsonArray(product) }) };
-            var required = new JsonObject { ["nodeSelectorTerms"] = new JsonArray(term) };
-            var affinity = pod["spec"]!["affinity"] as JsonObject;
-            if (affinity is null)
+            expressions.Add(new JsonObject { ["key"] = settings.DeviceNodeLabel, ["operator"] = "In", ["values"] = new JsonArray(product) });
+        }
+
+        if (device.MigProfile is { } partition)
+        {
+            expressions.Add(new JsonObject { ["key"] = settings.PartitionSizeNodeLabel, ["operator"] = "In", ["values"] = new JsonArray(partition) });
+        }
+
+        if (expressions.Count > 0)
+        {
+            Affinity(pod, expressions, patch);
+        }
+    }
+
+    /// <summary>
+    /// Requires <paramref name="expressions"/> of the node: a new required term, or each one added to
+    /// every existing term (terms are ORed: a constraint missing from one would let the pod through it),
+    /// as propeller does with its own.
+    /// </summary>
+    private static void Affinity(JsonObject pod, List<JsonObject> expressions, JsonArray patch)
+    {
+        var required = new JsonObject { ["nodeSelectorTerms"] = new JsonArray(new JsonObject { ["matchExpressions"] = new JsonArray([.. expressions]) }) };
+        var affinity = pod["spec"]!["affinity"] as JsonObject;
+        if (affinity is null)
+        {
+            patch.Add(Op("add", "/spec/affinity", new JsonObject { ["nodeAffinity"] = new JsonObject { ["requiredDuringSchedulingIgnoredDuringExecution"] = required } }));
+        }
+        else if (affinity["nodeAffinity"] is not JsonObject nodeAffinity)
+        {
+            patch.Add(Op("add", "/spec/affinity/nodeAffinity", new JsonObject { ["requiredDuringSchedulingIgnoredDuringExecution"] = required }));
+        }
+        else if (nodeAffinity["requiredDuringSchedulingIgnoredDuringExecution"]?["nodeSelectorTerms"] is not JsonArray { Count: > 0 } terms)
+        {
+            patch.Add(Op(nodeAffinity.ContainsKey("requiredDuringSchedulingIgnoredDuringExecution") ? "replace" : "add", "/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution", required));
+        }
+        else
+        {
+            for (var i = 0; i < terms.Count; i++)
             {
-                patch.Add(Op("add", "/spec/affinity", new JsonObject { ["nodeAffinity"] = new JsonObject { ["requiredDuringSchedulingIgnoredDuringExecution"] = required } }));
-            }
-            else if (affinity["nodeAffinity"] is not JsonObject nodeAffinity)
-            {
-                patch.Add(Op("add", "/spec/affinity/nodeAffinity", new JsonObject { ["requiredDuringSchedulingIgnoredDuringExecution"] = required }));
-            }
-            else if (nodeAffinity["requiredDuringSchedulingIgnoredDuringExecution"] is null)
-            {
-                patch.Add(Op("add", "/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution", required));
-            }
-            else
-            {
-                conflicts.Add("nodeAffinity");
+                var path = $"/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/{i}/matchExpressions";
+                var present = terms[i]?["matchExpressions"] as JsonArray;
+                var add = expressions.Where(e => present is null || !present.Any(p => JsonNode.DeepEquals(p, e))).ToList();
+                if (present is null)
+                {
+                    patch.Add(Op("add", path, new JsonArray([.. add.Select(e => e.DeepClone())])));
+                }
+                else
+                {
+                    foreach (var expression in add)
+                    {
+                        patch.Add(Op("add", path + "/-", expression.DeepClone()));
+                    }
+                }
             }
         }
     }

@@ -107,6 +107,10 @@ public sealed class InputsDeviceTests
     [InlineData("--prepare-inputs-timeout", "forever")]
     [InlineData("--prepare-inputs-operator-wait", "-1")]
     [InlineData("--prepare-inputs-operator-wait", "3601")]
+    [InlineData("--gpu-resource-name", "nvidia gpu")]
+    [InlineData("--gpu-device-node-label", "/accelerator")]
+    [InlineData("--gpu-tolerations", "{\"key\": \"nvidia.com/gpu\"}")]
+    [InlineData("--gpu-tolerations", "[\"nvidia.com/gpu\"]")]
     public async Task PrepareInputsSeconds_OutOfRange_TheWebhookDoesNotStart(string option, string seconds)
     {
         var exitCode = await WebhookCommand.RunAsync(["--prepare-inputs-image", "img", "--profiles-dir", "/nonexistent", "--tls-cert-file", "/nonexistent/tls.crt", "--tls-key-file", "/nonexistent/tls.key", "--listen", "127.0.0.1:0", option, seconds]);

@@ -42,10 +42,68 @@ public sealed class PodMutatorTests
         Assert.Contains("nvidia.com/gpu", tolerations);
         Assert.Contains("dedicated", tolerations);
         Assert.Contains("node.kubernetes.io/not-ready", tolerations);
-        Assert.Equal("NVIDIA-A100-SXM4-80GB", mutated["spec"]!["affinity"]!["nodeAffinity"]!["requiredDuringSchedulingIgnoredDuringExecution"]!["nodeSelectorTerms"]![0]!["matchExpressions"]![0]!["values"]![0]!.GetValue<string>());
+        var required = mutated["spec"]!["affinity"]!["nodeAffinity"]!["requiredDuringSchedulingIgnoredDuringExecution"]!["nodeSelectorTerms"]![0]!["matchExpressions"]!.AsArray();
+        Assert.Equal(
+            [("k8s.amazonaws.com/accelerator", "NVIDIA-A100-SXM4-80GB"), ("k8s.amazonaws.com/gpu-partition-size", "1g.10gb")],
+            required.Select(e => (e!["key"]!.GetValue<string>(), e["values"]![0]!.GetValue<string>())));
         Assert.Contains(mutated["spec"]!["volumes"]!.AsArray(), v => v!["emptyDir"]?["medium"]?.GetValue<string>() == "Memory" && v["emptyDir"]!["sizeLimit"]!.GetValue<string>() == "8Gi");
         Assert.Contains(container["volumeMounts"]!.AsArray(), m => m!["mountPath"]!.GetValue<string>() == "/dev/shm");
         Assert.Equal("injected:gpu,dshm", mutated["metadata"]!["annotations"]![Annotations.Status]!.GetValue<string>());
+        Assert.True(PodMutator.Mutate(mutated, GpuProfile, Options).IsEmpty, "a second pass changes nothing");
+    }
+
+    [Fact]
+    public void GpuProfile_FollowsPropellersGpuSettings()
+    {
+        var settings = new GpuSettings("example.com/gpu", "cloud.example.com/accelerator", "cloud.example.com/partition", [new JsonObject { ["key"] = "gpu-only", ["operator"] = "Exists" }]);
+        var profile = new DeviceProfile
+        {
+            Metadata = new V1ObjectMeta { Name = "train", NamespaceProperty = "flytesnacks-development" },
+            Spec = new DeviceProfileSpec { Selector = new V1LabelSelector(), Device = new DeviceRequest { Type = DeviceType.Gpu, Count = 2, GpuProduct = "a100" } },
+        };
+        var pod = AdmissionFixtures.FlytePod();
+
+        var mutated = Kubectl.PatchLocally(pod, PodMutator.Mutate(pod, profile, Options with { Gpu = settings }).Patch);
+
+        Assert.Equal("2", mutated["spec"]!["containers"]![0]!["resources"]!["limits"]!["example.com/gpu"]!.GetValue<string>());
+        Assert.Contains(mutated["spec"]!["tolerations"]!.AsArray(), t => t!["key"]!.GetValue<string>() == "gpu-only");
+        Assert.DoesNotContain(mutated["spec"]!["tolerations"]!.AsArray(), t => t!["key"]!.GetValue<string>() == "nvidia.com/gpu");
+        Assert.Equal("cloud.example.com/accelerator", mutated["spec"]!["affinity"]!["nodeAffinity"]!["requiredDuringSchedulingIgnoredDuringExecution"]!["nodeSelectorTerms"]![0]!["matchExpressions"]![0]!["key"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("nvidia.com/gpu")]
+    [InlineData("nvidia.com/mig-3g.40gb")]
+    public void PodAlreadyAskingForAGpu_KeepsIt_AndGetsNoSliceOnTop(string asked)
+    {
+        var pod = AdmissionFixtures.FlytePod();
+        pod["spec"]!["containers"]![0]!["resources"]!["limits"]![asked] = "1";
+
+        var mutation = PodMutator.Mutate(pod, GpuProfile, Options);
+        var limits = Kubectl.PatchLocally(pod, mutation.Patch)["spec"]!["containers"]![0]!["resources"]!["limits"]!.AsObject();
+
+        Assert.Equal([asked], limits.Select(kv => kv.Key).Where(k => k.StartsWith("nvidia.com/", StringComparison.Ordinal)));
+        Assert.Contains("gpu-resource", mutation.Conflicts);
+    }
+
+    [Fact]
+    public void InterruptiblePodWithRequiredAffinity_GetsTheGpuConstraintsInEveryTerm()
+    {
+        // propeller's interruptible selector: a required term of its own; terms are ORed, so each gets the constraints.
+        var pod = AdmissionFixtures.FlytePod();
+        pod["spec"]!["affinity"] = JsonNode.Parse("""
+            {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+              {"matchExpressions": [{"key": "interruptible", "operator": "In", "values": ["true"]}]},
+              {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["spot"]}]}]}}}
+            """);
+
+        var mutated = Apply(pod, GpuProfile);
+
+        var terms = mutated["spec"]!["affinity"]!["nodeAffinity"]!["requiredDuringSchedulingIgnoredDuringExecution"]!["nodeSelectorTerms"]!.AsArray();
+        Assert.Equal(2, terms.Count);
+        Assert.All(terms, t => Assert.Equal(
+            [t!["matchExpressions"]![0]!["key"]!.GetValue<string>(), "k8s.amazonaws.com/accelerator", "k8s.amazonaws.com/gpu-partition-size"],
+            t["matchExpressions"]!.AsArray().Select(e => e!["key"]!.GetValue<string>())));
         Assert.True(PodMutator.Mutate(mutated, GpuProfile, Options).IsEmpty, "a second pass changes nothing");
     }
 
