@@ -127,6 +127,29 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task MapTask_EachSubtaskGetsOnlyItsOwnItemConverted_AndLoadsItWithPlainTorchLoad()
+    {
+        await using var box = await StartAsync(new SandboxOptions { GpuProfileTask = "train_many" });
+
+        var outcomes = await box.Propeller.RunAsync(box.Options.Project, box.Options.Domain, "workflows.sandbox.map", [
+            new WorkflowNode("n0", "train_many") { Integers = new Dictionary<string, long> { ["count"] = 3 } },
+            new WorkflowNode("n1", "predict_item")
+            {
+                MapSize = 3,
+                Bindings = new Dictionary<string, string> { ["models"] = "n0.models" },
+                Annotations = new Dictionary<string, string> { [Contract.Annotations.InputsDevice] = "cpu" },
+            },
+        ], CancellationToken.None);
+
+        Assert.True(outcomes.Count == 4 && outcomes.All(o => o.Succeeded), box.Timeline.ToString());
+        foreach (var subtask in outcomes.Skip(1))
+        {
+            Assert.Contains("1 of 1 PyTorch inputs point at cpu variants", box.Kubelet.Logs(box.Options.Namespace, subtask.Pod, "torchferry-prepare-inputs"), StringComparison.Ordinal);
+            Assert.Matches(@"input models loaded with a plain torch\.load from \S+\.torchferry-cpu: tensors on cpu", box.Kubelet.Logs(box.Options.Namespace, subtask.Pod, subtask.Container));
+        }
+    }
+
+    [Fact]
     public async Task WithoutTorchFerry_PlainTorchLoadOfTrainsOutputFailsOnTheCpu()
     {
         // The failure TorchFerry exists to remove, shown by the same cluster with the webhook down.

@@ -15,10 +15,11 @@ internal static class PrepareInputsCommand
         var device = new Option<string>("--device") { Description = "The device the task runs on (cpu, cuda:N).", Required = true };
         var timeout = new Option<double>("--timeout") { Description = "Seconds in all: what has no variant by then is passed on unchanged.", DefaultValueFactory = _ => 300 };
         var operatorWait = new Option<double>("--operator-wait") { Description = "Seconds to wait for the operator's variants before converting the missing ones here.", DefaultValueFactory = _ => 10 };
+        var arrayIndex = new Option<int?>("--array-index") { Description = "For a map task's subtask: only item N of each collection input is prepared; the rest is passed on as it is." };
         var poll = new Option<double>("--poll") { Description = "Seconds between checks.", DefaultValueFactory = _ => 2 };
         var command = new Command("prepare-inputs", "Point a Flyte task's PyTorch inputs at their variants for its device (run by the webhook's init container).")
         {
-            source, target, device, timeout, poll, operatorWait,
+            source, target, device, timeout, poll, operatorWait, arrayIndex,
         };
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(context.Error, async () =>
         {
@@ -33,6 +34,7 @@ internal static class PrepareInputsCommand
                 TimeSpan.FromSeconds(parse.GetValue(timeout)),
                 TimeSpan.FromSeconds(parse.GetValue(poll)),
                 TimeSpan.FromSeconds(parse.GetValue(operatorWait)),
+                parse.GetValue(arrayIndex),
                 cancellationToken).ConfigureAwait(false);
         }));
         return command;

@@ -25,13 +25,14 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
     /// <param name="timeout">The whole budget: past it, what is not ready is passed on as it is.</param>
     /// <param name="poll">Between checks for the operator's variants.</param>
     /// <param name="operatorWait">How long the operator's variants are waited for before converting here.</param>
+    /// <param name="arrayIndex">A map subtask's index: only what it reads is prepared (<see cref="MapTaskInputs"/>).</param>
     /// <param name="cancellationToken">Stops the work.</param>
-    public async Task<int> PrepareAsync(StorageUri source, StorageUri target, TorchDevice device, TimeSpan timeout, TimeSpan poll, TimeSpan operatorWait, CancellationToken cancellationToken)
+    public async Task<int> PrepareAsync(StorageUri source, StorageUri target, TorchDevice device, TimeSpan timeout, TimeSpan poll, TimeSpan operatorWait, int? arrayIndex, CancellationToken cancellationToken)
     {
         var original = await stores.For(source).ReadAllAsync(source, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false);
         try
         {
-            var blobs = FlyteLiterals.FindPyTorchBlobs(original);
+            var blobs = FlyteLiterals.FindPyTorchBlobs(original).Where(b => arrayIndex is not { } i || MapTaskInputs.IsRead(b, i)).ToList();
             var variants = new Dictionary<string, string>(StringComparer.Ordinal);
             var started = time.GetUtcNow();
             var pending = blobs.Select(b => b.Uri).Distinct(StringComparer.Ordinal).ToList();
@@ -77,7 +78,7 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
                 await log.WriteLineAsync($"torchferry: prepare-inputs: no ready {device} variant after {timeout.TotalSeconds:0} s for {string.Join(", ", pending)}; passing those on unchanged").ConfigureAwait(false);
             }
 
-            var (rewritten, replaced) = FlyteLiterals.RewritePyTorchBlobs(original, blob => variants.GetValueOrDefault(blob.Uri));
+            var (rewritten, replaced) = FlyteLiterals.RewritePyTorchBlobs(original, blob => arrayIndex is { } i && !MapTaskInputs.IsRead(blob, i) ? null : variants.GetValueOrDefault(blob.Uri));
             await WriteAsync(target, rewritten, cancellationToken).ConfigureAwait(false);
             await log.WriteLineAsync($"torchferry: prepare-inputs: {replaced} of {blobs.Count} PyTorch inputs point at {device} variants{(converted > 0 ? $" ({converted} converted here)" : string.Empty)}").ConfigureAwait(false);
             return 0;

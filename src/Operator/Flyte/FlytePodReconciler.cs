@@ -56,7 +56,8 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
                 return ReconcileResult.Done;
             }
 
-            foreach (var blob in await BlobsAsync(task, inputs, cancellationToken).ConfigureAwait(false))
+            // A map subtask reads only its own item: converting the rest for it would be N² work for N subtasks.
+            foreach (var blob in (await BlobsAsync(task, inputs, cancellationToken).ConfigureAwait(false)).Where(b => task.ArrayIndex is not { } i || MapTaskInputs.IsRead(b, i)))
             {
                 await EnsureEachAsync(pod, task, blob, producer: null, device.Name, cancellationToken).ConfigureAwait(false);
             }

@@ -10,7 +10,7 @@ namespace TorchFerry.Operator.Flyte;
 /// webhook gave the prepare-inputs step, the inputs are the ones the task was created with
 /// (<see cref="Annotations.InputsSource"/>), not the prepared file its --inputs now names.
 /// </summary>
-internal sealed record FlyteTaskPod(string Namespace, string Name, string? Project, string? Domain, string Execution, string Node, string Task, string? Inputs, string? OutputPrefix, string? PrimaryContainer)
+internal sealed record FlyteTaskPod(string Namespace, string Name, string? Project, string? Domain, string Execution, string Node, string Task, string? Inputs, string? OutputPrefix, string? PrimaryContainer, int? ArrayIndex = null)
 {
     /// <summary>
     /// Whether the task ended well as Flyte decides it: the pod Succeeded, or its primary container
@@ -47,6 +47,7 @@ internal sealed record FlyteTaskPod(string Namespace, string Name, string? Proje
             task,
             pod.Metadata.Annotations?.TryGetValue(Annotations.InputsSource, out var source) == true ? source : args is null ? null : FlyteTaskArgs.ValueOf(args, "--inputs"),
             args is null ? null : FlyteTaskArgs.ValueOf(args, "--output-prefix"),
-            primary);
+            primary,
+            MapTaskInputs.ParseIndex(entry?.Env?.FirstOrDefault(e => e.Name == MapTaskInputs.IndexVariable)?.Value));
     }
 }

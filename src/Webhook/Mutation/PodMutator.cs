@@ -280,7 +280,9 @@ internal static class PodMutator
                 return null;
             }
 
-            var derived = list[prefixAt + 1].TrimEnd('/') + "/torchferry-inputs.pb";
+            // A map subtask reads only its own item; legacy map subtasks share one output prefix, so each gets its own file.
+            var index = MapTaskInputs.ParseIndex(((container["env"] as JsonArray) ?? []).FirstOrDefault(e => e?["name"]?.GetValue<string>() == MapTaskInputs.IndexVariable)?["value"]?.GetValue<string>());
+            var derived = list[prefixAt + 1].TrimEnd('/') + (index is { } i ? $"/torchferry-inputs-{i.ToString(CultureInfo.InvariantCulture)}.pb" : "/torchferry-inputs.pb");
             patch.Add(Op("replace", $"{containerPath}/{field}/{inputsAt + 1}", derived));
             var init = new JsonObject
             {
@@ -305,6 +307,12 @@ internal static class PodMutator
             if (container["volumeMounts"] is JsonArray mounts)
             {
                 init["volumeMounts"] = mounts.DeepClone();
+            }
+
+            if (index is { } item)
+            {
+                init["args"]!.AsArray().Add("--array-index");
+                init["args"]!.AsArray().Add(item.ToString(CultureInfo.InvariantCulture));
             }
 
             if (container["envFrom"] is JsonArray envFrom)

@@ -66,6 +66,42 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
     }
 
     [Fact]
+    public async Task PrepareInputs_MapSubtask_PreparesOnlyItsOwnItemOfFifty()
+    {
+        // Every subtask gets the whole map; subtask 7 reads item 7 of the collection (and the plain input whole).
+        var prefix = S3Fixture.UniqueKey(string.Empty);
+        var items = new JsonArray();
+        for (var i = 0; i < 50; i++)
+        {
+            var key = $"{prefix}n0/{i}/model.pt";
+            await s3.PutFileAsync(key, fixtures.GpuFile("tensor"));
+            items.Add(FlyteIdl.BlobLiteral("PyTorchTensor", $"s3://{S3Server.Bucket}/{key}"));
+        }
+
+        var shared = StorageUri.S3(S3Server.Bucket, prefix + "shared.pt");
+        await s3.PutFileAsync(shared.Key, fixtures.GpuFile("checkpoint_dict"));
+        var local = folder.File("map.pb");
+        await File.WriteAllBytesAsync(local, FlyteIdl.Encode(new JsonObject
+        {
+            ["literals"] = new JsonObject { ["models"] = new JsonObject { ["collection"] = new JsonObject { ["literals"] = items } }, ["base"] = FlyteIdl.BlobLiteral("PyTorchCheckpoint", shared.ToUriString()) },
+        }));
+        var inputs = StorageUri.S3(S3Server.Bucket, prefix + "n1/inputs.pb");
+        await s3.PutFileAsync(inputs.Key, local);
+        var target = StorageUri.S3(S3Server.Bucket, prefix + "n1/data/0/torchferry-inputs-7.pb");
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0", "--array-index", "7");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("2 of 2 PyTorch inputs point at cpu variants (2 converted here)", error, StringComparison.Ordinal);
+        var prepared = FlyteIdl.Decode(await GetAsync(target))["literals"]!;
+        var uris = prepared["models"]!["collection"]!["literals"]!.AsArray().Select(l => l!["scalar"]!["blob"]!["uri"]!.GetValue<string>()).ToList();
+        Assert.Equal(VariantNaming.UriFor(StorageUri.Parse(uris[7].Replace(".torchferry-cpu", string.Empty, StringComparison.Ordinal)), "cpu").ToUriString(), uris[7]);
+        Assert.All(uris.Where((_, i) => i != 7), u => Assert.EndsWith("/model.pt", u, StringComparison.Ordinal));
+        Assert.Equal(VariantNaming.UriFor(shared, "cpu").ToUriString(), prepared["base"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>());
+        Assert.False(await s3.ExistsAsync(VariantNaming.UriFor(StorageUri.Parse(uris[6]), "cpu").Key));
+    }
+
+    [Fact]
     public async Task PrepareInputs_StaleVariantAndOperatorSilent_ReplacesItWithTheSourcesOwn()
     {
         var (source, inputs, target) = await SetUpAsync("checkpoint_dict");

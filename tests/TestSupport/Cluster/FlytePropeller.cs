@@ -53,29 +53,36 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
             }
 
             await PutAsync($"{metadata}/inputs.pb", FlyteIdl.Encode(new JsonObject { ["literals"] = literals }), cancellationToken).ConfigureAwait(false);
-            var pod = Pod(project, domain, workflow, execution, ownerUid, node, $"{metadata}/inputs.pb", $"{metadata}/0", raw);
-            var name = pod["metadata"]!["name"]!.GetValue<string>();
-            using (var created = await api.PostAsync(new Uri($"/api/v1/namespaces/{@namespace}/pods", UriKind.Relative), new StringContent(pod.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken).ConfigureAwait(false))
-            {
-                if (!created.IsSuccessStatusCode)
-                {
-                    var status = JsonNode.Parse(await created.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
-                    var refused = $"the API server refused the pod ({(int)created.StatusCode}): {status?["message"]}";
-                    timeline.Add("propeller", $"node {node.Id} ({node.Task}): {refused}");
-                    outcomes.Add(new NodeOutcome(node.Id, name, Primary(node, name), false, refused, null));
-                    return outcomes;
-                }
-            }
 
-            timeline.Add("propeller", $"node {node.Id} ({node.Task}): created pod {name}");
-            var outcome = await AwaitAsync(api, @namespace, name, node, $"{metadata}/0", cancellationToken).ConfigureAwait(false);
-            outcomes.Add(outcome);
-            timeline.Add("propeller", $"node {node.Id} ({node.Task}): {(outcome.Succeeded ? "succeeded" : "failed: " + outcome.Error)}");
-            if (!outcome.Succeeded)
+            // An ArrayNode map task: one pod per item, each given the whole inputs and its index, writing under <out>/<index>/<attempt>.
+            var subtasks = node.MapSize is { } size ? Enumerable.Range(0, size).Select(i => (int?)i).ToList() : [null];
+            var results = await Task.WhenAll(subtasks.Select(async index =>
+            {
+                var pod = Pod(project, domain, workflow, execution, ownerUid, node, $"{metadata}/inputs.pb", index is { } i ? $"{metadata}/0/{i}/0" : $"{metadata}/0", raw, index);
+                var name = pod["metadata"]!["name"]!.GetValue<string>();
+                using (var created = await api.PostAsync(new Uri($"/api/v1/namespaces/{@namespace}/pods", UriKind.Relative), new StringContent(pod.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken).ConfigureAwait(false))
+                {
+                    if (!created.IsSuccessStatusCode)
+                    {
+                        var status = JsonNode.Parse(await created.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+                        var refused = $"the API server refused the pod ({(int)created.StatusCode}): {status?["message"]}";
+                        timeline.Add("propeller", $"node {node.Id} ({node.Task}): {refused}");
+                        return new NodeOutcome(node.Id, name, Primary(node, name), false, refused, null);
+                    }
+                }
+
+                timeline.Add("propeller", $"node {node.Id} ({node.Task}): created pod {name}");
+                var done = await AwaitAsync(api, @namespace, name, node, index is { } j ? $"{metadata}/0/{j}/0" : $"{metadata}/0", cancellationToken).ConfigureAwait(false);
+                timeline.Add("propeller", $"node {node.Id} ({node.Task}){(index is { } k ? $"[{k}]" : string.Empty)}: {(done.Succeeded ? "succeeded" : "failed: " + done.Error)}");
+                return done;
+            })).ConfigureAwait(false);
+            outcomes.AddRange(results);
+            if (!results.All(r => r.Succeeded))
             {
                 return outcomes;
             }
 
+            var outcome = results[0];
             outputs[node.Id] = outcome.Outputs!;
         }
 
@@ -134,9 +141,9 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
 
     private static string Primary(WorkflowNode node, string pod) => node.Shape == TaskShape.PodTemplateWithSidecar ? "primary" : pod;
 
-    private JsonObject Pod(string project, string domain, string workflow, string execution, string ownerUid, WorkflowNode node, string inputs, string outputPrefix, string raw)
+    private JsonObject Pod(string project, string domain, string workflow, string execution, string ownerUid, WorkflowNode node, string inputs, string outputPrefix, string raw, int? index)
     {
-        var name = $"{execution}-{node.Id}-0";
+        var name = index is { } item ? $"{execution}-{node.Id}-0-n{item}-0" : $"{execution}-{node.Id}-0";
         var taskName = $"workflows.sandbox.{node.Task}";
         var taskArgs = new JsonArray(
             "pyflyte-execute", "--inputs", inputs, "--output-prefix", outputPrefix, "--raw-output-data-prefix", raw,
@@ -169,7 +176,7 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
             ["FLYTE_INTERNAL_DOMAIN"] = domain,
             ["FLYTE_INTERNAL_NAME"] = taskName,
             ["FLYTE_INTERNAL_VERSION"] = "v1",
-        }.Concat(DefaultEnvironment))
+        }.Concat(DefaultEnvironment).Concat(index is { } subtask ? [KeyValuePair.Create(Flyte.MapTaskInputs.IndexVariable, subtask.ToString(CultureInfo.InvariantCulture))] : []))
         {
             env.Add(new JsonObject { ["name"] = key, ["value"] = value });
         }
@@ -246,7 +253,7 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
                     ["domain"] = domain,
                     ["execution-id"] = execution,
                     ["interruptible"] = "false",
-                    ["node-id"] = node.Id,
+                    ["node-id"] = index is { } n ? $"n{n}" : node.Id,
                     ["project"] = project,
                     ["shard-key"] = "21",
                     ["task-name"] = taskName.Replace('.', '-'),

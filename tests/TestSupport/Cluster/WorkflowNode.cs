@@ -26,6 +26,9 @@ public sealed record WorkflowNode(string Id, string Task)
 
     public TaskShape Shape { get; init; } = TaskShape.Container;
 
+    /// <summary>An ArrayNode map task over this many items: one pod per item, each picking its item of every list input.</summary>
+    public int? MapSize { get; init; }
+
     /// <summary>GPUs the task requests itself (propeller sets the GPU resource, toleration and affinity).</summary>
     public int Gpus { get; init; }
 

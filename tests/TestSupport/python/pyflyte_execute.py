@@ -52,7 +52,11 @@ def load_inputs(uri, task):
     map_location = sandbox_tasks.MAP_LOCATION.get(task)
     how = f"torch.load(map_location={map_location!r}) as flytekit's typed loaders do" if map_location else "a plain torch.load"
     inputs, opened = {}, []
+    index = os.environ.get("FLYTE_K8S_ARRAY_INDEX")
     for name, literal in flyte_literals.decode_literal_map(object_store.read(uri)).items():
+        if index is not None and "collection" in literal:
+            # A map task's subtask takes its own item of every list input, as flytekit's map task does.
+            literal = literal["collection"][int(index)]
         if "blob" in literal:
             blob = literal["blob"]
             data = object_store.read(blob["uri"])
@@ -76,6 +80,15 @@ def tensors(value):
             yield from tensors(item)
 
 
+def save(options, name, kind, value):
+    uri = f"{options['--raw-output-data-prefix'].rstrip('/')}/{uuid.uuid4().hex[:20]}/{name.replace('[', '-').replace(']', '')}"
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    object_store.write(uri, buffer.getvalue())
+    print(f"pyflyte-execute: output {name} ({kind}) saved{' on cuda:0' if gpu_visible() else ''} to {uri}", flush=True)
+    return {"blob": {"uri": uri, "format": kind}}
+
+
 def main(argv):
     options = parse(argv)
     output_prefix = options["--output-prefix"].rstrip("/")
@@ -92,12 +105,10 @@ def main(argv):
             if kind == "primitive":
                 literals[name] = {"primitive": value}
                 continue
-            uri = f"{options['--raw-output-data-prefix'].rstrip('/')}/{uuid.uuid4().hex[:20]}/{name}"
-            buffer = io.BytesIO()
-            torch.save(value, buffer)
-            object_store.write(uri, buffer.getvalue())
-            literals[name] = {"blob": {"uri": uri, "format": kind}}
-            print(f"pyflyte-execute: output {name} ({kind}) saved{' on cuda:0' if gpu_visible() else ''} to {uri}", flush=True)
+            if kind == "collection":
+                literals[name] = {"collection": [save(options, f"{name}[{i}]", k, v) for i, (k, v) in enumerate(value)]}
+                continue
+            literals[name] = save(options, name, kind, value)
         object_store.write(output_prefix + "/outputs.pb", flyte_literals.encode_literal_map(literals))
         return 0
     except Exception as e:  # flytekit records user errors in error.pb

@@ -26,7 +26,17 @@ def predict(inputs, device):
     return {"score": ("primitive", score)}
 
 
-TASKS = {"train": train, "predict": predict, "predict_typed": predict}
+def train_many(inputs, device):
+    torch.manual_seed(3)
+    return {"models": ("collection", [("PyTorchTensor", torch.randn(2, 4)) for _ in range(int(inputs.get("count", 3)))])}
+
+
+def predict_item(inputs, device):
+    # A map task's subtask: `models` is this subtask's item of the list.
+    return {"score": ("primitive", float(inputs["models"].sum()))}
+
+
+TASKS = {"train": train, "predict": predict, "predict_typed": predict, "train_many": train_many, "predict_item": predict_item}
 
 # How each task's blobs are opened: predict takes FlyteFiles and calls torch.load itself (no
 # map_location); predict_typed declares PyTorchCheckpoint/torch.Tensor inputs, which flytekit's own

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using k8s.Models;
 using TorchFerry.Contract;
 using TorchFerry.Crds;
+using TorchFerry.Flyte;
 using TorchFerry.TestSupport;
 using TorchFerry.Webhook.Mutation;
 
@@ -216,6 +217,24 @@ public sealed class PodMutatorTests
 
         Assert.True(PodMutator.Mutate(pod, profile: null, Options).IsEmpty);
         Assert.DoesNotContain("inputs", PodMutator.Mutate(pod, GpuProfile, Options).Applied);
+    }
+
+    [Theory]
+    [InlineData("pyflyte-execute")]
+    [InlineData("pyflyte-map-execute")]
+    public void MapSubtask_PreparesItsOwnItemIntoItsOwnFile(string entrypoint)
+    {
+        // Legacy map subtasks share one --output-prefix; each gets a file of its own and only its item is prepared.
+        var pod = AdmissionFixtures.FlytePod(entrypoint);
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu" };
+        pod["spec"]!["containers"]![0]!["env"]!.AsArray().Add(new JsonObject { ["name"] = MapTaskInputs.IndexVariable, ["value"] = "12" });
+
+        var mutated = Apply(pod, profile: null);
+
+        var args = mutated["spec"]!["containers"]![0]!["args"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+        Assert.Equal("s3://flyte/metadata/f/n1/data/0/torchferry-inputs-12.pb", args[args.IndexOf("--inputs") + 1]);
+        var init = mutated["spec"]!["initContainers"]![0]!["args"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+        Assert.Equal(("s3://flyte/metadata/f/n1/data/0/torchferry-inputs-12.pb", "12"), (init[init.IndexOf("--target") + 1], init[init.IndexOf("--array-index") + 1]));
     }
 
     [Fact]
