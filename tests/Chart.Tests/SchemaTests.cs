@@ -21,6 +21,7 @@ public sealed class SchemaTests
     [InlineData("prepareInputs.timeoutSeconds=86400", "/prepareInputs/timeoutSeconds")]
     [InlineData("prepareInputs.operatorWaitSeconds=-1", "/prepareInputs/operatorWaitSeconds")]
     [InlineData("webhook.gpu.resourceName=nvidia gpu", "/webhook/gpu/resourceName")]
+    [InlineData("prepareInputs.resources.limits.cpu=lots", "/prepareInputs/resources/limits/cpu")]
     [InlineData("podSecurityContext.runAsNonRoot=false", "/podSecurityContext/runAsNonRoot")]
     [InlineData("securityContext.allowPrivilegeEscalation=true", "/securityContext/allowPrivilegeEscalation")]
     [InlineData("securityContext.privileged=true", "/securityContext/privileged")]

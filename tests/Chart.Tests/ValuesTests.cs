@@ -95,6 +95,7 @@ public sealed class ValuesTests
         Assert.Equal("45", Helm.Template("torchferry", "torchferry-system", "--set", "prepareInputs.timeoutSeconds=45").Arguments("webhook")["--prepare-inputs-timeout"]);
         Assert.Equal("10", Helm.Template("torchferry", "torchferry-system").Arguments("webhook")["--prepare-inputs-operator-wait"]);
         Assert.Equal("0", Helm.Template("torchferry", "torchferry-system", "--set", "prepareInputs.operatorWaitSeconds=0").Arguments("webhook")["--prepare-inputs-operator-wait"]);
+        Assert.Equal("""{"limits":{"cpu":1,"memory":"256Mi"},"requests":{"cpu":"50m","memory":"64Mi"}}""", Helm.Template("torchferry", "torchferry-system", "--set", "prepareInputs.resources.limits.cpu=1").Arguments("webhook")["--prepare-inputs-resources"]);
     }
 
     [Fact]

@@ -20,6 +20,9 @@ internal sealed record AdmissionOptions
     /// <summary>How long the init container waits for variants before passing the original inputs on.</summary>
     public int PrepareInputsTimeoutSeconds { get; init; } = Mutation.MutationOptions.DefaultTimeoutSeconds;
 
+    /// <summary>The init container's CPU and memory.</summary>
+    public Mutation.InitResources PrepareInputsResources { get; init; } = Mutation.InitResources.Default;
+
     /// <summary>How GPUs are asked for (propeller's settings).</summary>
     public Mutation.GpuSettings Gpu { get; init; } = Mutation.GpuSettings.Default;
 

@@ -24,6 +24,7 @@ internal static class WebhookCommand
         var ownNamespace = new Option<string>("--namespace") { Description = "The webhook's own namespace (never mutated).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("POD_NAMESPACE") ?? "torchferry-system" };
         var prepareInputsTimeout = Seconds("--prepare-inputs-timeout", "Seconds the prepare-inputs init container may take before passing the original inputs on", MutationOptions.DefaultTimeoutSeconds, minimum: 1);
         var prepareInputsOperatorWait = Seconds("--prepare-inputs-operator-wait", "Seconds the prepare-inputs init container waits for the operator's variants before converting itself", MutationOptions.DefaultOperatorWaitSeconds, minimum: 0);
+        var prepareInputsResources = new Option<string?>("--prepare-inputs-resources") { Description = "JSON requests and limits (cpu, memory) of the prepare-inputs init container; each limit is also bounded by the task container's." };
         var gpuResourceName = new Option<string?>("--gpu-resource-name") { Description = "The GPU resource GPU profiles ask for (propeller's gpu-resource-name; default nvidia.com/gpu)." };
         var gpuDeviceNodeLabel = new Option<string?>("--gpu-device-node-label") { Description = "Node label a profile's gpuProduct is matched on (propeller's gpu-device-node-label; default k8s.amazonaws.com/accelerator)." };
         var gpuPartitionLabel = new Option<string?>("--gpu-partition-size-node-label") { Description = "Node label a profile's migProfile is matched on (propeller's gpu-partition-size-node-label; default k8s.amazonaws.com/gpu-partition-size)." };
@@ -32,7 +33,7 @@ internal static class WebhookCommand
         var root = new RootCommand("TorchFerry admission webhook for Flyte task pods.")
         {
             listen, cert, key, profilesDir, kubeconfig, prepareInputsImage, prepareInputsTimeout, prepareInputsOperatorWait, ownNamespace, inputsDevices,
-            gpuResourceName, gpuDeviceNodeLabel, gpuPartitionLabel, gpuTolerations,
+            gpuResourceName, gpuDeviceNodeLabel, gpuPartitionLabel, gpuTolerations, prepareInputsResources,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -55,6 +56,7 @@ internal static class WebhookCommand
                     PrepareInputsOperatorWaitSeconds = parse.GetValue(prepareInputsOperatorWait),
                     OwnNamespace = parse.GetValue(ownNamespace)!,
                     InputsDeviceByNamespace = InputsDevices.Parse(parse.GetValue(inputsDevices)),
+                    PrepareInputsResources = InitResources.Parse(parse.GetValue(prepareInputsResources)),
                     Gpu = GpuArguments.Parse(parse.GetValue(gpuResourceName), parse.GetValue(gpuDeviceNodeLabel), parse.GetValue(gpuPartitionLabel), parse.GetValue(gpuTolerations)),
                 };
                 using var shutdown = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

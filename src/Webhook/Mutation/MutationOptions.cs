@@ -9,6 +9,9 @@ internal sealed record MutationOptions(string PrepareInputsImage, int PrepareInp
     /// <summary>How GPUs are asked for (propeller's settings).</summary>
     public GpuSettings Gpu { get; init; } = GpuSettings.Default;
 
+    /// <summary>The init container's CPU and memory.</summary>
+    public InitResources PrepareInputsResources { get; init; } = InitResources.Default;
+
     public const int DefaultTimeoutSeconds = 300;
 
     public const int DefaultOperatorWaitSeconds = 10;

@@ -20,10 +20,6 @@ internal static class PodMutator
     public const string InitContainerName = "torchferry-prepare-inputs";
     private const string SharedMemoryVolume = "torchferry-dshm";
     private static readonly string[] ResourceKinds = ["limits", "requests"];
-    private const string InitCpuRequest = "50m";
-    private const string InitCpuLimit = "500m";
-    private const string InitMemoryRequest = "64Mi";
-    private const string InitMemoryLimit = "256Mi";
 
     // The image's USER (Dockerfile: the chiseled ASP.NET image's non-root app user).
     private const int InitRunAsUser = 1654;
@@ -290,7 +286,7 @@ internal static class PodMutator
                 ["image"] = options.PrepareInputsImage,
                 ["args"] = new JsonArray("prepare-inputs", "--source", source, "--target", derived, "--device", device.Name, "--timeout", options.PrepareInputsTimeoutSeconds.ToString(CultureInfo.InvariantCulture), "--operator-wait", options.PrepareInputsOperatorWaitSeconds.ToString(CultureInfo.InvariantCulture)),
                 ["env"] = new JsonArray([.. ((container["env"] as JsonArray) ?? []).Select(e => e?.DeepClone()), new JsonObject { ["name"] = "NVIDIA_VISIBLE_DEVICES", ["value"] = "void" }]),
-                ["resources"] = InitResources(container),
+                ["resources"] = options.PrepareInputsResources.For(container),
                 ["imagePullPolicy"] = "IfNotPresent",
                 ["securityContext"] = new JsonObject
                 {
@@ -325,38 +321,6 @@ internal static class PodMutator
         }
 
         return null;
-    }
-
-    /// <summary>
-    /// Requests and limits for CPU and memory, always both: a namespace with a compute ResourceQuota
-    /// (flyte-core's default) refuses a pod whose init container lacks a limit. Each is bounded by the
-    /// task container's own limit, so the pod's effective limits (the larger of the biggest init
-    /// container and the sum of the containers) and its quota usage are what they were without us.
-    /// </summary>
-    private static JsonObject InitResources(JsonObject task)
-    {
-        var limits = new JsonObject();
-        var requests = new JsonObject();
-        foreach (var (resource, request, limit) in new[] { ("cpu", InitCpuRequest, InitCpuLimit), ("memory", InitMemoryRequest, InitMemoryLimit) })
-        {
-            var bound = task["resources"]?["limits"]?[resource]?.ToString() is { } taskLimit && Quantity(taskLimit) is { } parsed && parsed < Quantity(limit) ? taskLimit : limit;
-            limits[resource] = bound;
-            requests[resource] = Quantity(bound) < Quantity(request) ? bound : request;
-        }
-
-        return new JsonObject { ["requests"] = requests, ["limits"] = limits };
-    }
-
-    private static decimal? Quantity(string text)
-    {
-        try
-        {
-            return new k8s.Models.ResourceQuantity(text).ToDecimal();
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
     }
 
     private static IEnumerable<string> Words(JsonObject container) =>

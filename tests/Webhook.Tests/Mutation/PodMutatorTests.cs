@@ -238,6 +238,19 @@ public sealed class PodMutatorTests
     }
 
     [Fact]
+    public void InitContainer_ConfiguredResources_StillBoundedByTheTasks()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu" };
+        var options = Options with { PrepareInputsResources = InitResources.Parse("""{"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": 4, "memory": "1Gi"}}""") };
+
+        var init = Kubectl.PatchLocally(pod, PodMutator.Mutate(pod, null, options).Patch)["spec"]!["initContainers"]![0]!["resources"]!;
+
+        // The fixture's task asks for cpu 2, memory 4Gi.
+        Assert.Equal(("2", "1Gi", "100m", "128Mi"), (init["limits"]!["cpu"]!.GetValue<string>(), init["limits"]!["memory"]!.GetValue<string>(), init["requests"]!["cpu"]!.GetValue<string>(), init["requests"]!["memory"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public void InitContainer_WaitsTheConfiguredTimeout()
     {
         var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
