@@ -67,12 +67,26 @@ public sealed partial class ImageLayoutTests
         Assert.Contains("prepare-inputs", help, StringComparison.Ordinal);
     }
 
-    private static string AssertStarts(string imagePath)
+    [Fact]
+    public void HelmTest_RunsThePrepareInputsImagesEntryPoint_WhichAnswers()
+    {
+        // `helm test` pulls and starts the init container's image: a task would otherwise stay Initializing on a bad one.
+        var chart = Helm.Template("torchferry", "torchferry-system", "--set", "prepareInputs.image=registry.local/torchferry:9");
+        var test = chart.OfKind("Pod").Single(p => p["metadata"]!["annotations"]?["helm.sh/hook"]?.GetValue<string>() == "test");
+        var container = test["spec"]!["containers"]![0]!;
+
+        Assert.Equal("registry.local/torchferry:9", container["image"]!.GetValue<string>());
+        var args = container["args"]!.AsArray().Select(a => a!.GetValue<string>()).ToArray();
+        var entry = JsonNode.Parse(EntryPointLine().Match(Dockerfile).Groups[1].Value)![0]!.GetValue<string>();
+        Assert.Matches(@"^\d+\.\d+\.\d+", AssertStarts(entry, args));
+    }
+
+    private static string AssertStarts(string imagePath, params string[] args)
     {
         Assert.StartsWith("/app/", imagePath, StringComparison.Ordinal);
         var local = Path.Combine(Published, imagePath["/app/".Length..]);
         Assert.True(File.Exists(local), $"{imagePath} is not in the published image layout ({local})");
-        var start = new ProcessStartInfo(local, ["--help"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(local, args.Length == 0 ? ["--help"] : args) { RedirectStandardOutput = true, RedirectStandardError = true };
 
         // The app host finds the runtime the tests run on (<root>/shared/Microsoft.NETCore.App/<version>/), as the image's finds its own.
         start.Environment["DOTNET_ROOT"] = Path.GetFullPath(Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
@@ -80,7 +94,7 @@ public sealed partial class ImageLayoutTests
         var output = process.StandardOutput.ReadToEnd();
         var error = process.StandardError.ReadToEnd();
         process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{imagePath} --help exited {process.ExitCode}: {error}");
+        Assert.True(process.ExitCode == 0, $"{imagePath} {string.Join(' ', start.ArgumentList)} exited {process.ExitCode}: {error}");
         return output;
     }
 
