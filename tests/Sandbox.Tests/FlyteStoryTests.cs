@@ -76,6 +76,48 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task GpuProfileWithAccelerator_OnPropellersDeviceLabel_TrainRunsOnTheMatchingNode()
+    {
+        await using var box = await StartAsync(new SandboxOptions
+        {
+            GpuProduct = "nvidia-tesla-a100",
+            NodeLabels = new Dictionary<string, string> { ["k8s.amazonaws.com/accelerator"] = "nvidia-tesla-a100" },
+        });
+
+        var outcomes = await box.RunTrainPredictAsync();
+
+        Assert.Empty(StoryCheck.Problems(box, outcomes));
+    }
+
+    [Fact]
+    public async Task GpuProfileWithAccelerator_NoNodeHasIt_TrainIsNeverScheduled()
+    {
+        // The test world fails as a cluster does: the scheduler finds no node with the accelerator label.
+        await using var box = await StartAsync(new SandboxOptions { GpuProduct = "nvidia-tesla-a100", NodeTimeout = TimeSpan.FromSeconds(10) });
+
+        var outcomes = await box.RunTrainPredictAsync();
+
+        Assert.False(Assert.Single(outcomes).Succeeded);
+        Assert.NotNull(box.Timeline.When("scheduler", "didn't match Pod's node affinity"));
+    }
+
+    [Fact]
+    public async Task InterruptibleTrain_KeepsItsSpotTerm_WithTheAcceleratorAdded_AndRuns()
+    {
+        await using var box = await StartAsync(new SandboxOptions
+        {
+            GpuProduct = "nvidia-tesla-a100",
+            NodeLabels = new Dictionary<string, string> { ["k8s.amazonaws.com/accelerator"] = "nvidia-tesla-a100", ["node-lifecycle"] = "spot" },
+        });
+
+        var outcomes = await box.RunTrainPredictAsync(trainInterruptible: true);
+
+        Assert.Empty(StoryCheck.Problems(box, outcomes));
+        var term = Assert.Single(box.Api.Get(string.Empty, "v1", "pods", box.Options.Namespace, outcomes[0].Pod)!["spec"]!["affinity"]!["nodeAffinity"]!["requiredDuringSchedulingIgnoredDuringExecution"]!["nodeSelectorTerms"]!.AsArray())!;
+        Assert.Equal(["node-lifecycle", "k8s.amazonaws.com/accelerator"], term["matchExpressions"]!.AsArray().Select(e => e!["key"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task ComputeQuotaNamespace_EveryPodIsAdmittedAndRuns()
     {
         await using var box = await StartAsync(new SandboxOptions { ComputeQuota = true });

@@ -236,6 +236,13 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
             spec["tolerations"] = tolerations;
         }
 
+        if (node.Interruptible)
+        {
+            tolerations.Add(new JsonObject { ["key"] = "node-lifecycle", ["operator"] = "Equal", ["value"] = "spot", ["effect"] = "NoSchedule" });
+            spec["tolerations"] = tolerations;
+            spec["affinity"] = JsonNode.Parse("""{"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "node-lifecycle", "operator": "In", "values": ["spot"]}]}]}}}""");
+        }
+
         if (node.PodRunsAsRoot)
         {
             spec["securityContext"] = new JsonObject { ["runAsUser"] = 0 };
@@ -252,7 +259,7 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
                 {
                     ["domain"] = domain,
                     ["execution-id"] = execution,
-                    ["interruptible"] = "false",
+                    ["interruptible"] = node.Interruptible ? "true" : "false",
                     ["node-id"] = index is { } n ? $"n{n}" : node.Id,
                     ["project"] = project,
                     ["shard-key"] = "21",

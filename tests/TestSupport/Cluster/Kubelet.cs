@@ -51,6 +51,12 @@ public sealed class Kubelet : IAsyncDisposable
 
     public int Gpus { get; }
 
+    /// <summary>The node's labels, for node selectors and required node affinity.</summary>
+    public IReadOnlyDictionary<string, string> NodeLabels { get; init; } = new Dictionary<string, string> { ["kubernetes.io/hostname"] = "sandbox" };
+
+    /// <summary>The node's NoSchedule taints (key, value); a pod must tolerate each.</summary>
+    public IReadOnlyList<(string Key, string? Value)> NodeTaints { get; init; } = [];
+
     /// <summary>What a container wrote to stdout and stderr so far (kubectl logs).</summary>
     public string Logs(string @namespace, string pod, string container)
     {
@@ -89,18 +95,19 @@ public sealed class Kubelet : IAsyncDisposable
                     {
                         await deleted.StopAsync().ConfigureAwait(false);
                     }
-                    else if (!runs.ContainsKey(key) && pod["status"]?["phase"]?.GetValue<string>() is null or "Pending" && Fits(pod))
+                    else if (!runs.ContainsKey(key) && pod["status"]?["phase"]?.GetValue<string>() is null or "Pending" && Unschedulable(pod) is null)
                     {
                         var run = new PodRun(this, pod);
                         runs[key] = run;
                         run.Start(cancellationToken);
                     }
-                    else if (!runs.ContainsKey(key) && pod["status"]?["conditions"] is null && !Fits(pod))
+                    else if (!runs.ContainsKey(key) && pod["status"]?["conditions"] is null && Unschedulable(pod) is { } why)
                     {
+                        timeline.Add("scheduler", $"pod {pod["metadata"]!["name"]}: 0/1 nodes are available: {why}");
                         await ReportAsync(pod, new JsonObject
                         {
                             ["phase"] = "Pending",
-                            ["conditions"] = new JsonArray(new JsonObject { ["type"] = "PodScheduled", ["status"] = "False", ["reason"] = "Unschedulable", ["message"] = $"0/1 nodes are available: 1 Insufficient nvidia.com/gpu." }),
+                            ["conditions"] = new JsonArray(new JsonObject { ["type"] = "PodScheduled", ["status"] = "False", ["reason"] = "Unschedulable", ["message"] = $"0/1 nodes are available: {why}" }),
                         }, cancellationToken).ConfigureAwait(false);
                     }
                 }
@@ -123,10 +130,51 @@ public sealed class Kubelet : IAsyncDisposable
         }
     }
 
-    private bool Fits(JsonObject pod)
+    // Why the scheduler would not bind the pod to this node, or null: GPUs free, node selector and
+    // required node affinity (one term's expressions all hold; terms are ORed), NoSchedule taints tolerated.
+    private string? Unschedulable(JsonObject pod)
     {
+        var spec = pod["spec"]!;
         var used = runs.Values.Where(r => !r.Finished).Sum(r => GpuRequest(r.Pod));
-        return used + GpuRequest(pod) <= Gpus;
+        if (used + GpuRequest(pod) > Gpus)
+        {
+            return "1 Insufficient nvidia.com/gpu.";
+        }
+
+        var selector = (spec["nodeSelector"] as JsonObject) ?? [];
+        var terms = (spec["affinity"]?["nodeAffinity"]?["requiredDuringSchedulingIgnoredDuringExecution"]?["nodeSelectorTerms"] as JsonArray) ?? [];
+        if (selector.Any(kv => !NodeLabels.TryGetValue(kv.Key, out var v) || v != kv.Value?.GetValue<string>())
+            || (terms.Count > 0 && !terms.Any(t => (t?["matchExpressions"] as JsonArray ?? []).All(e => Holds(e!.AsObject())))))
+        {
+            return "1 node(s) didn't match Pod's node affinity/selector.";
+        }
+
+        var tolerations = ((spec["tolerations"] as JsonArray) ?? []).OfType<JsonObject>().ToList();
+        foreach (var (key, value) in NodeTaints)
+        {
+            if (!tolerations.Any(t => t["key"]?.GetValue<string>() == key
+                && (t["operator"]?.GetValue<string>() == "Exists" || t["value"]?.GetValue<string>() == value)
+                && t["effect"]?.GetValue<string>() is null or "NoSchedule"))
+            {
+                return $"1 node(s) had untolerated taint {{{key}: {value}}}.";
+            }
+        }
+
+        return null;
+    }
+
+    private bool Holds(JsonObject expression)
+    {
+        var has = NodeLabels.TryGetValue(expression["key"]!.GetValue<string>(), out var value);
+        var values = ((expression["values"] as JsonArray) ?? []).Select(v => v!.GetValue<string>()).ToList();
+        return expression["operator"]!.GetValue<string>() switch
+        {
+            "In" => has && values.Contains(value!),
+            "NotIn" => !has || !values.Contains(value!),
+            "Exists" => has,
+            "DoesNotExist" => !has,
+            _ => false,
+        };
     }
 
     private static int GpuRequest(JsonObject pod) =>

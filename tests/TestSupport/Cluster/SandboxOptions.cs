@@ -37,6 +37,18 @@ public sealed record SandboxOptions
     /// <summary>Task pods' store access refuses writes of variants (403), as a role that may not write there would.</summary>
     public bool TasksMayNotWriteVariants { get; init; }
 
+    /// <summary>The train DeviceProfile's gpuProduct (required on the webhook's device node label).</summary>
+    public string? GpuProduct { get; init; }
+
+    /// <summary>The node's labels (besides its hostname).</summary>
+    public IReadOnlyDictionary<string, string> NodeLabels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The node's NoSchedule taints.</summary>
+    public IReadOnlyList<(string Key, string? Value)> NodeTaints { get; init; } = [];
+
+    /// <summary>How long a node may take before the workflow fails.</summary>
+    public TimeSpan NodeTimeout { get; init; } = TimeSpan.FromMinutes(3);
+
     /// <summary>GPUs the node has.</summary>
     public int Gpus { get; init; } = 1;
 }

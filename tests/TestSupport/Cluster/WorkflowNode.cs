@@ -32,6 +32,12 @@ public sealed record WorkflowNode(string Id, string Task)
     /// <summary>GPUs the task requests itself (propeller sets the GPU resource, toleration and affinity).</summary>
     public int Gpus { get; init; }
 
+    /// <summary>
+    /// An interruptible task: propeller labels it, adds its interruptible toleration and appends its
+    /// interruptible node selector requirement (here node-lifecycle In [spot]) as a required term.
+    /// </summary>
+    public bool Interruptible { get; init; }
+
     /// <summary>A pod template that runs the pod as root (securityContext.runAsUser: 0 at pod level).</summary>
     public bool PodRunsAsRoot { get; init; }
 
