@@ -27,20 +27,6 @@ internal static class AdmissionFixtures
             """.Replace("ARGS", args, StringComparison.Ordinal))!.AsObject();
     }
 
-    public static JsonObject Review(string uid, JsonObject pod, string @namespace = "flytesnacks-development") => new()
-    {
-        ["apiVersion"] = "admission.k8s.io/v1",
-        ["kind"] = "AdmissionReview",
-        ["request"] = new JsonObject
-        {
-            ["uid"] = uid,
-            ["kind"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["kind"] = "Pod" },
-            ["resource"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["resource"] = "pods" },
-            ["namespace"] = @namespace,
-            ["operation"] = "CREATE",
-            ["userInfo"] = new JsonObject { ["username"] = "system:serviceaccount:flyte:flytepropeller" },
-            ["object"] = pod.DeepClone(),
-            ["dryRun"] = false,
-        },
-    };
+    public static JsonObject Review(string uid, JsonObject pod, string @namespace = "flytesnacks-development") =>
+        TestSupport.Kubernetes.PodAdmissionReview.Create(uid, pod, @namespace);
 }

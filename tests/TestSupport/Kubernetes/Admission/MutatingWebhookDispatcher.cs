@@ -152,27 +152,7 @@ internal sealed class MutatingWebhookDispatcher(Func<string, string, int, Uri?> 
         };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(webhook["timeoutSeconds"]?.GetValue<int>() ?? 10) };
         var uid = Guid.NewGuid().ToString();
-        var review = new JsonObject
-        {
-            ["apiVersion"] = "admission.k8s.io/v1",
-            ["kind"] = "AdmissionReview",
-            ["request"] = new JsonObject
-            {
-                ["uid"] = uid,
-                ["kind"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["kind"] = "Pod" },
-                ["resource"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["resource"] = "pods" },
-                ["requestKind"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["kind"] = "Pod" },
-                ["requestResource"] = new JsonObject { ["group"] = string.Empty, ["version"] = "v1", ["resource"] = "pods" },
-                ["name"] = pod["metadata"]?["name"]?.DeepClone(),
-                ["namespace"] = @namespace,
-                ["operation"] = "CREATE",
-                ["userInfo"] = new JsonObject { ["username"] = "system:serviceaccount:flyte:flytepropeller", ["groups"] = new JsonArray("system:serviceaccounts", "system:authenticated") },
-                ["object"] = pod.DeepClone(),
-                ["oldObject"] = null,
-                ["dryRun"] = false,
-                ["options"] = new JsonObject { ["apiVersion"] = "meta.k8s.io/v1", ["kind"] = "CreateOptions" },
-            },
-        };
+        var review = PodAdmissionReview.Create(uid, pod, @namespace);
         HttpResponseMessage answer;
         try
         {
