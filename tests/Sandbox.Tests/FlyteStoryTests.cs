@@ -102,6 +102,32 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task TrainAlreadyAskingPropellerForAGpu_UnderAMigProfile_KeepsItsGpuAndRuns()
+    {
+        // The node has whole GPUs only: a MIG slice added on top would leave train unschedulable.
+        await using var box = await StartAsync(new SandboxOptions { MigProfile = "1g.10gb" });
+
+        var outcomes = await box.RunTrainPredictAsync(trainGpus: 1);
+
+        Assert.Empty(StoryCheck.Problems(box, outcomes));
+        var limits = box.Api.Get(string.Empty, "v1", "pods", box.Options.Namespace, outcomes[0].Pod)!["spec"]!["containers"]![0]!["resources"]!["limits"]!.AsObject();
+        Assert.Equal(["nvidia.com/gpu"], limits.Select(kv => kv.Key).Where(k => k.StartsWith("nvidia.com/", StringComparison.Ordinal)));
+        Assert.Contains("gpu-resource", box.Api.Get(string.Empty, "v1", "pods", box.Options.Namespace, outcomes[0].Pod)!["metadata"]!["annotations"]![Contract.Annotations.Conflicts]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MigProfile_OnANodeWithWholeGpusOnly_TrainIsNeverScheduled()
+    {
+        // The other side of the story above: the slice the webhook asks for has no capacity on this node.
+        await using var box = await StartAsync(new SandboxOptions { MigProfile = "1g.10gb", NodeLabels = new Dictionary<string, string> { ["k8s.amazonaws.com/gpu-partition-size"] = "1g.10gb" }, NodeTimeout = TimeSpan.FromSeconds(8) });
+
+        var outcomes = await box.RunTrainPredictAsync();
+
+        Assert.False(Assert.Single(outcomes).Succeeded);
+        Assert.NotNull(box.Timeline.When("scheduler", "Insufficient nvidia.com/mig-1g.10gb"));
+    }
+
+    [Fact]
     public async Task InterruptibleTrain_KeepsItsSpotTerm_WithTheAcceleratorAdded_AndRuns()
     {
         await using var box = await StartAsync(new SandboxOptions

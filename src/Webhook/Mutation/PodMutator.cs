@@ -132,11 +132,13 @@ internal static class PodMutator
         var device = spec.Device;
         var resource = device.MigProfile is { } mig ? $"nvidia.com/mig-{mig}" : device.ResourceName ?? settings.ResourceName;
         var count = (device.Count ?? 1).ToString(CultureInfo.InvariantCulture);
+        var kept = false;
         var asked = ResourceKinds.SelectMany(kind => ((container["resources"]?[kind] as JsonObject) ?? []).Select(kv => kv.Key)).Where(settings.IsGpu).Distinct().ToList();
         if (asked.Count > 0 && !asked.SequenceEqual([resource]))
         {
             // The pod already asks for a GPU of another kind (propeller set it, or a MIG slice): keep it, add none on top.
             conflicts.Add("gpu-resource");
+            kept = true;
         }
         else if (container["resources"] is not JsonObject resources)
         {
@@ -183,7 +185,8 @@ internal static class PodMutator
             expressions.Add(new JsonObject { ["key"] = settings.DeviceNodeLabel, ["operator"] = "In", ["values"] = new JsonArray(product) });
         }
 
-        if (device.MigProfile is { } partition)
+        // A partition is required only of the slice we asked for, not of a GPU the pod already had.
+        if (device.MigProfile is { } partition && !kept)
         {
             expressions.Add(new JsonObject { ["key"] = settings.PartitionSizeNodeLabel, ["operator"] = "In", ["values"] = new JsonArray(partition) });
         }

@@ -74,9 +74,9 @@ public sealed class ClusterInABox : IAsyncDisposable
     /// (predict opens its inputs with a plain torch.load, predict_typed as flytekit's typed loaders do),
     /// its inputs opted in by annotation when <paramref name="annotatePredict"/>.
     /// </summary>
-    public Task<IReadOnlyList<NodeOutcome>> RunTrainPredictAsync(string predictTask = "predict", TaskShape predictShape = TaskShape.Container, bool annotatePredict = true, bool predictRunsAsRoot = false, TaskShape trainShape = TaskShape.Container, bool trainInterruptible = false, CancellationToken cancellationToken = default) =>
+    public Task<IReadOnlyList<NodeOutcome>> RunTrainPredictAsync(string predictTask = "predict", TaskShape predictShape = TaskShape.Container, bool annotatePredict = true, bool predictRunsAsRoot = false, TaskShape trainShape = TaskShape.Container, bool trainInterruptible = false, int trainGpus = 0, CancellationToken cancellationToken = default) =>
         Propeller.RunAsync(Options.Project, Options.Domain, "workflows.sandbox.train_predict", [
-            new WorkflowNode("n0", "train") { Integers = new Dictionary<string, long> { ["seed"] = 7 }, Shape = trainShape, Interruptible = trainInterruptible },
+            new WorkflowNode("n0", "train") { Integers = new Dictionary<string, long> { ["seed"] = 7 }, Shape = trainShape, Interruptible = trainInterruptible, Gpus = trainGpus },
             new WorkflowNode("n1", predictTask)
             {
                 Bindings = new Dictionary<string, string> { ["checkpoint"] = "n0.checkpoint", ["weights"] = "n0.weights" },
@@ -166,7 +166,7 @@ public sealed class ClusterInABox : IAsyncDisposable
                 ["spec"] = new JsonObject
                 {
                     ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["task-name"] = $"workflows-sandbox-{gpuTask}" } },
-                    ["device"] = Options.GpuProduct is { } product ? new JsonObject { ["type"] = "gpu", ["count"] = 1, ["gpuProduct"] = product } : new JsonObject { ["type"] = "gpu", ["count"] = 1 },
+                    ["device"] = Device(),
                 },
             }, cancellationToken).ConfigureAwait(false);
             Timeline.Add("api", $"DeviceProfile {gpuTask}-gpu: task {gpuTask} gets one nvidia.com/gpu");
@@ -195,6 +195,22 @@ public sealed class ClusterInABox : IAsyncDisposable
         };
         Propeller = new FlytePropeller(Api.Endpoint, S3Server.CreateClient(S3.Endpoint), S3Server.Bucket, Images, Timeline) { DefaultEnvironment = TaskEnvironment, NodeTimeout = Options.NodeTimeout };
         watching = Task.Run(() => WatchAsync(stop.Token), CancellationToken.None);
+    }
+
+    private JsonObject Device()
+    {
+        var device = new JsonObject { ["type"] = "gpu", ["count"] = 1 };
+        if (Options.GpuProduct is { } product)
+        {
+            device["gpuProduct"] = product;
+        }
+
+        if (Options.MigProfile is { } mig)
+        {
+            device["migProfile"] = mig;
+        }
+
+        return device;
     }
 
     // Puts admissions and artifact changes on the timeline as they happen.

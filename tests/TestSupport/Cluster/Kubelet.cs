@@ -141,6 +141,12 @@ public sealed class Kubelet : IAsyncDisposable
             return "1 Insufficient nvidia.com/gpu.";
         }
 
+        // The node advertises whole GPUs only: any other extended resource (a MIG slice) has no capacity here.
+        if (ExtendedResources(pod).FirstOrDefault(r => r != "nvidia.com/gpu") is { } missing)
+        {
+            return $"1 Insufficient {missing}.";
+        }
+
         var selector = (spec["nodeSelector"] as JsonObject) ?? [];
         var terms = (spec["affinity"]?["nodeAffinity"]?["requiredDuringSchedulingIgnoredDuringExecution"]?["nodeSelectorTerms"] as JsonArray) ?? [];
         if (selector.Any(kv => !NodeLabels.TryGetValue(kv.Key, out var v) || v != kv.Value?.GetValue<string>())
@@ -176,6 +182,11 @@ public sealed class Kubelet : IAsyncDisposable
             _ => false,
         };
     }
+
+    private static IEnumerable<string> ExtendedResources(JsonObject pod) =>
+        ((pod["spec"]?["containers"] as JsonArray) ?? []).Concat((pod["spec"]?["initContainers"] as JsonArray) ?? [])
+            .SelectMany(c => ((c?["resources"]?["limits"] as JsonObject) ?? []).Select(kv => kv.Key))
+            .Where(r => r.Contains('/', StringComparison.Ordinal) && !r.StartsWith("hugepages-", StringComparison.Ordinal));
 
     private static int GpuRequest(JsonObject pod) =>
         ((pod["spec"]?["containers"] as JsonArray) ?? []).Sum(c => int.TryParse(c?["resources"]?["limits"]?["nvidia.com/gpu"]?.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0);

@@ -85,6 +85,7 @@ public sealed class PodMutatorTests
 
         Assert.Equal([asked], limits.Select(kv => kv.Key).Where(k => k.StartsWith("nvidia.com/", StringComparison.Ordinal)));
         Assert.Contains("gpu-resource", mutation.Conflicts);
+        Assert.DoesNotContain("gpu-partition-size", mutation.Patch.ToJsonString(), StringComparison.Ordinal);
     }
 
     [Fact]
