@@ -194,9 +194,12 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
         Assert.Contains($"from {checkpoint}: tensors on cpu", box.Kubelet.Logs(box.Options.Namespace, predict.Pod, predict.Container), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task MapTask_EachSubtaskGetsOnlyItsOwnItemConverted_AndLoadsItWithPlainTorchLoad()
+    [Theory]
+    [InlineData(TaskShape.Container)]
+    [InlineData(TaskShape.LegacyMap)]
+    public async Task MapTask_EachSubtaskGetsOnlyItsOwnItemConverted_AndLoadsItWithPlainTorchLoad(TaskShape shape)
     {
+        // ArrayNode subtasks write under <out>/<index>/<attempt>; legacy ones (pyflyte-map-execute) share one output prefix.
         await using var box = await StartAsync(new SandboxOptions { GpuProfileTask = "train_many" });
 
         var outcomes = await box.Propeller.RunAsync(box.Options.Project, box.Options.Domain, "workflows.sandbox.map", [
@@ -204,6 +207,7 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
             new WorkflowNode("n1", "predict_item")
             {
                 MapSize = 3,
+                Shape = shape,
                 Bindings = new Dictionary<string, string> { ["models"] = "n0.models" },
                 Annotations = new Dictionary<string, string> { [Contract.Annotations.InputsDevice] = "cpu" },
             },
@@ -215,6 +219,11 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
             Assert.Contains("1 of 1 PyTorch inputs point at cpu variants", box.Kubelet.Logs(box.Options.Namespace, subtask.Pod, "torchferry-prepare-inputs"), StringComparison.Ordinal);
             Assert.Matches(@"input models loaded with a plain torch\.load from \S+\.torchferry-cpu: tensors on cpu", box.Kubelet.Logs(box.Options.Namespace, subtask.Pod, subtask.Container));
         }
+
+        // Each subtask reads a prepared map of its own, even where they share an output prefix.
+        var prepared = outcomes.Skip(1).Select(o => box.Api.Get(string.Empty, "v1", "pods", box.Options.Namespace, o.Pod)!["spec"]!["containers"]![0]!["args"]!.AsArray().Select(a => a!.GetValue<string>()).ToList()).Select(a => a[a.IndexOf("--inputs") + 1]).ToList();
+        Assert.Equal(3, prepared.Distinct().Count());
+        Assert.All(prepared.Select((uri, i) => (uri, i)), p => Assert.EndsWith($"/torchferry-inputs-{p.i}.pb", p.uri, StringComparison.Ordinal));
     }
 
     [Fact]

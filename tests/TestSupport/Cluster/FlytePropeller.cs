@@ -58,7 +58,8 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
             var subtasks = node.MapSize is { } size ? Enumerable.Range(0, size).Select(i => (int?)i).ToList() : [null];
             var results = await Task.WhenAll(subtasks.Select(async index =>
             {
-                var pod = Pod(project, domain, workflow, execution, ownerUid, node, $"{metadata}/inputs.pb", index is { } i ? $"{metadata}/0/{i}/0" : $"{metadata}/0", raw, index);
+                var legacy = node.Shape == TaskShape.LegacyMap;
+                var pod = Pod(project, domain, workflow, execution, ownerUid, node, $"{metadata}/inputs.pb", index is { } i && !legacy ? $"{metadata}/0/{i}/0" : $"{metadata}/0", raw, index);
                 var name = pod["metadata"]!["name"]!.GetValue<string>();
                 using (var created = await api.PostAsync(new Uri($"/api/v1/namespaces/{@namespace}/pods", UriKind.Relative), new StringContent(pod.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken).ConfigureAwait(false))
                 {
@@ -72,7 +73,7 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
                 }
 
                 timeline.Add("propeller", $"node {node.Id} ({node.Task}): created pod {name}");
-                var done = await AwaitAsync(api, @namespace, name, node, index is { } j ? $"{metadata}/0/{j}/0" : $"{metadata}/0", cancellationToken).ConfigureAwait(false);
+                var done = await AwaitAsync(api, @namespace, name, node, index is { } j ? (legacy ? $"{metadata}/0/{j}" : $"{metadata}/0/{j}/0") : $"{metadata}/0", cancellationToken).ConfigureAwait(false);
                 timeline.Add("propeller", $"node {node.Id} ({node.Task}){(index is { } k ? $"[{k}]" : string.Empty)}: {(done.Succeeded ? "succeeded" : "failed: " + done.Error)}");
                 return done;
             })).ConfigureAwait(false);
@@ -146,7 +147,7 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
         var name = index is { } item ? $"{execution}-{node.Id}-0-n{item}-0" : $"{execution}-{node.Id}-0";
         var taskName = $"workflows.sandbox.{node.Task}";
         var taskArgs = new JsonArray(
-            "pyflyte-execute", "--inputs", inputs, "--output-prefix", outputPrefix, "--raw-output-data-prefix", raw,
+            node.Shape == TaskShape.LegacyMap ? "pyflyte-map-execute" : "pyflyte-execute", "--inputs", inputs, "--output-prefix", outputPrefix, "--raw-output-data-prefix", raw,
             "--checkpoint-path", raw + "/_flytecheckpoints", "--prev-checkpoint", string.Empty,
             "--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--", "task-module", "workflows.sandbox", "task-name", node.Task);
         if (node.Shape == TaskShape.FastRegistered)
@@ -176,7 +177,7 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
             ["FLYTE_INTERNAL_DOMAIN"] = domain,
             ["FLYTE_INTERNAL_NAME"] = taskName,
             ["FLYTE_INTERNAL_VERSION"] = "v1",
-        }.Concat(DefaultEnvironment).Concat(index is { } subtask ? [KeyValuePair.Create(Flyte.MapTaskInputs.IndexVariable, subtask.ToString(CultureInfo.InvariantCulture))] : []))
+        }.Concat(DefaultEnvironment).Concat(index is { } subtask ? [KeyValuePair.Create(Flyte.MapTaskInputs.IndexVariable, subtask.ToString(CultureInfo.InvariantCulture)), KeyValuePair.Create("BATCH_JOB_ARRAY_INDEX_VAR_NAME", Flyte.MapTaskInputs.IndexVariable)] : []))
         {
             env.Add(new JsonObject { ["name"] = key, ["value"] = value });
         }

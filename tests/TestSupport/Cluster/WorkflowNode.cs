@@ -11,6 +11,9 @@ public enum TaskShape
 
     /// <summary>Fast-registered code: pyflyte-fast-execute --additional-distribution ... -- pyflyte-execute ...</summary>
     FastRegistered,
+
+    /// <summary>A legacy map task (with MapSize): pyflyte-map-execute, every subtask sharing one --output-prefix (flytekit appends its index).</summary>
+    LegacyMap,
 }
 
 /// <summary>One node of a sandbox workflow: a task of sandbox_tasks.py and where its inputs come from.</summary>

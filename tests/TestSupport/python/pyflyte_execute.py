@@ -37,14 +37,18 @@ def parse(argv):
     if argv and argv[0] == "pyflyte-fast-execute":
         # --additional-distribution URI --dest-dir DIR -- pyflyte-execute ...: the code is already here.
         argv = argv[argv.index("--") + 1:]
-    if not argv or argv[0] != "pyflyte-execute":
-        raise SystemExit(f"pyflyte-execute stand-in: expected pyflyte-execute, got {argv[:1]}")
+    if not argv or argv[0] not in ("pyflyte-execute", "pyflyte-map-execute"):
+        raise SystemExit(f"pyflyte-execute stand-in: expected pyflyte-execute or pyflyte-map-execute, got {argv[:1]}")
     options, at = {}, 1
     while at < len(argv) and argv[at] != "--":
         options[argv[at]] = argv[at + 1]
         at += 2
     rest = argv[at + 1:]
     options["task-name"] = rest[rest.index("task-name") + 1]
+    if argv[0] == "pyflyte-map-execute":
+        # Legacy map subtasks share one --output-prefix; flytekit appends the subtask's index.
+        index = os.environ[os.environ.get("BATCH_JOB_ARRAY_INDEX_VAR_NAME", "FLYTE_K8S_ARRAY_INDEX")]
+        options["--output-prefix"] = options["--output-prefix"].rstrip("/") + "/" + index
     return options
 
 
