@@ -74,7 +74,7 @@ internal sealed class AdmissionHandler(IDeviceProfileSource profiles, AdmissionO
 
         // The pod's namespace comes from the request when the object does not carry it yet.
         var profile = DeviceProfileMatcher.Best(profiles.Profiles, @namespace, labels);
-        var mutation = PodMutator.Mutate(pod, profile, new MutationOptions(options.PrepareInputsImage, options.PrepareInputsTimeoutSeconds, options.PrepareInputsOperatorWaitSeconds) { Gpu = options.Gpu, PrepareInputsResources = options.PrepareInputsResources }, options.InputsDeviceByNamespace.TryGetValue(@namespace, out var device) ? device : null);
+        var mutation = PodMutator.Mutate(pod, profile, options.Mutation, options.InputsDeviceByNamespace.TryGetValue(@namespace, out var device) ? device : null);
         if (mutation.RefusedInputsDevice is { } problem)
         {
             metrics.Refused("inputs_device");

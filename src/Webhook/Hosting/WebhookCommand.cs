@@ -51,13 +51,13 @@ internal static class WebhookCommand
 
                 var options = new AdmissionOptions
                 {
-                    PrepareInputsImage = parse.GetValue(prepareInputsImage)!,
-                    PrepareInputsTimeoutSeconds = parse.GetValue(prepareInputsTimeout),
-                    PrepareInputsOperatorWaitSeconds = parse.GetValue(prepareInputsOperatorWait),
                     OwnNamespace = parse.GetValue(ownNamespace)!,
                     InputsDeviceByNamespace = InputsDevices.Parse(parse.GetValue(inputsDevices)),
-                    PrepareInputsResources = InitResources.Parse(parse.GetValue(prepareInputsResources)),
-                    Gpu = GpuArguments.Parse(parse.GetValue(gpuResourceName), parse.GetValue(gpuDeviceNodeLabel), parse.GetValue(gpuPartitionLabel), parse.GetValue(gpuTolerations)),
+                    Mutation = new MutationOptions(parse.GetValue(prepareInputsImage)!, parse.GetValue(prepareInputsTimeout), parse.GetValue(prepareInputsOperatorWait))
+                    {
+                        PrepareInputsResources = InitResources.Parse(parse.GetValue(prepareInputsResources)),
+                        Gpu = GpuArguments.Parse(parse.GetValue(gpuResourceName), parse.GetValue(gpuDeviceNodeLabel), parse.GetValue(gpuPartitionLabel), parse.GetValue(gpuTolerations)),
+                    },
                 };
                 using var shutdown = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 IDeviceProfileSource profiles;

@@ -8,6 +8,7 @@ using TorchFerry.Runtime.Hosting;
 using TorchFerry.TestSupport;
 using TorchFerry.Webhook.Admission;
 using TorchFerry.Webhook.Hosting;
+using TorchFerry.Webhook.Mutation;
 using TorchFerry.Webhook.Profiles;
 
 namespace TorchFerry.Webhook.Tests.Admission;
@@ -126,7 +127,7 @@ public sealed class InputsDeviceTests
         registry = new MetricsRegistry();
         var options = new AdmissionOptions
         {
-            PrepareInputsImage = "ghcr.io/torchferry/torchferry:test",
+            Mutation = new MutationOptions("ghcr.io/torchferry/torchferry:test"),
             InputsDeviceByNamespace = namespaceDefault is { } device ? new Dictionary<string, TorchDevice> { [Namespace] = device } : new Dictionary<string, TorchDevice>(),
         };
         return new AdmissionHandler(new FixedProfiles(profiles), options, new AdmissionMetrics(registry), new LoggerConfiguration().CreateLogger());

@@ -13,6 +13,7 @@ using TorchFerry.TestSupport;
 using TorchFerry.TestSupport.Kubernetes;
 using TorchFerry.Webhook.Admission;
 using TorchFerry.Webhook.Hosting;
+using TorchFerry.Webhook.Mutation;
 using TorchFerry.Webhook.Profiles;
 
 namespace TorchFerry.Webhook.Tests.Hosting;
@@ -63,7 +64,7 @@ public sealed class ChartInstallationTests : IAsyncLifetime
         var args = chart.Arguments("webhook");
         server = new WebhookServer(
             profiles,
-            new AdmissionOptions { PrepareInputsImage = args["--prepare-inputs-image"], OwnNamespace = args["--namespace"] },
+            new AdmissionOptions { Mutation = new MutationOptions(args["--prepare-inputs-image"]), OwnNamespace = args["--namespace"] },
             new CertificateReloader(folder.File("tls.crt"), folder.File("tls.key"), TimeProvider.System, log),
             new IPEndPoint(IPAddress.Loopback, 0),
             log);

@@ -8,6 +8,7 @@ using Serilog;
 using TorchFerry.TestSupport;
 using TorchFerry.Webhook.Admission;
 using TorchFerry.Webhook.Hosting;
+using TorchFerry.Webhook.Mutation;
 using TorchFerry.Webhook.Profiles;
 
 namespace TorchFerry.Webhook.Tests.Hosting;
@@ -31,7 +32,7 @@ public sealed class WebhookServerTests : IAsyncLifetime
         profiles = new DirectoryProfileSource(profilesDir, log);
         server = new WebhookServer(
             profiles,
-            new AdmissionOptions { PrepareInputsImage = "ghcr.io/torchferry/torchferry:test" },
+            new AdmissionOptions { Mutation = new MutationOptions("ghcr.io/torchferry/torchferry:test") },
             new CertificateReloader(folder.File("tls.crt"), folder.File("tls.key"), TimeProvider.System, log),
             new IPEndPoint(IPAddress.Loopback, 0),
             log);
