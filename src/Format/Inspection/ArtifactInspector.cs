@@ -38,9 +38,12 @@ public static class ArtifactInspector
         }
         catch (OverflowException e)
         {
-            throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, $"{archive.Source.Name}: tensor sizes overflow 64 bits (crafted shapes)", e);
+            throw SizesOverflow(archive, e);
         }
     }
+
+    private static ArtifactFormatException SizesOverflow(TorchArchive archive, OverflowException e) =>
+        new(FormatErrorKind.LimitExceeded, $"{archive.Source.Name}: tensor sizes overflow 64 bits (crafted shapes)", e);
 
     private static ArtifactDescription DescribeCore(TorchArchive archive)
     {
@@ -90,7 +93,7 @@ public static class ArtifactInspector
         }
         catch (OverflowException e)
         {
-            throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, $"{archive.Source.Name}: tensor sizes overflow 64 bits (crafted shapes)", e);
+            throw SizesOverflow(archive, e);
         }
 
         return walker.Unsupported;
