@@ -19,39 +19,7 @@ internal sealed class StructuralSchema(JsonObject root)
     public IReadOnlyList<string> Admit(JsonObject obj)
     {
         var errors = new List<string>();
-        foreach (var (field, schema) in Properties(root))
-        {
-            // The API server owns metadata, apiVersion and kind; the schema speaks for the rest.
-            if (field is "metadata" or "apiVersion" or "kind")
-            {
-                continue;
-            }
-
-            Default(obj, field, schema);
-        }
-
-        foreach (var field in obj.Select(kv => kv.Key).ToList())
-        {
-            if (field is "metadata" or "apiVersion" or "kind")
-            {
-                continue;
-            }
-
-            if (root["properties"]?[field] is JsonObject schema)
-            {
-                Walk(obj[field], schema, field, errors);
-            }
-            else if (root["x-kubernetes-preserve-unknown-fields"]?.GetValue<bool>() != true)
-            {
-                obj.Remove(field);
-            }
-        }
-
-        foreach (var required in Required(root).Where(r => !obj.ContainsKey(r)))
-        {
-            errors.Add($"{required}: Required value");
-        }
-
+        Object(obj, root, string.Empty, errors);
         return errors;
     }
 
@@ -141,17 +109,14 @@ internal sealed class StructuralSchema(JsonObject root)
     private static void Object(JsonObject obj, JsonObject schema, string path, List<string> errors)
     {
         var properties = schema["properties"] as JsonObject;
-        if (properties is not null)
+        foreach (var (field, fieldSchema) in Properties(schema).Where(p => !OwnedByTheServer(path, p.Field)))
         {
-            foreach (var (field, fieldSchema) in Properties(schema))
-            {
-                Default(obj, field, fieldSchema);
-            }
+            Default(obj, field, fieldSchema);
         }
 
-        foreach (var field in obj.Select(kv => kv.Key).ToList())
+        foreach (var field in obj.Select(kv => kv.Key).Where(f => !OwnedByTheServer(path, f)).ToList())
         {
-            var child = $"{path}.{field}";
+            var child = Join(path, field);
             if (properties?[field] is JsonObject fieldSchema)
             {
                 Walk(obj[field], fieldSchema, child, errors);
@@ -168,9 +133,14 @@ internal sealed class StructuralSchema(JsonObject root)
 
         foreach (var required in Required(schema).Where(r => !obj.ContainsKey(r)))
         {
-            errors.Add($"{path}.{required}: Required value");
+            errors.Add($"{Join(path, required)}: Required value");
         }
     }
+
+    // The API server owns a resource's metadata, apiVersion and kind; the schema speaks for the rest.
+    private static bool OwnedByTheServer(string path, string field) => path.Length == 0 && field is "metadata" or "apiVersion" or "kind";
+
+    private static string Join(string path, string field) => path.Length == 0 ? field : $"{path}.{field}";
 
     private static void Default(JsonObject obj, string field, JsonObject schema)
     {
