@@ -880,7 +880,8 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         lock (gate)
         {
             configurations = [.. objects[Key("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations")].Values.Select(c => (JsonObject)c.DeepClone())];
-            namespaceLabels = objects[Key(string.Empty, "v1", "namespaces")].TryGetValue($"/{@namespace}", out var ns) || objects[Key(string.Empty, "v1", "namespaces")].TryGetValue($"{@namespace}/{@namespace}", out ns)
+            // Cluster-scoped objects are stored under "/name".
+            namespaceLabels = objects[Key(string.Empty, "v1", "namespaces")].TryGetValue($"/{@namespace}", out var ns)
                 ? LabelSelector.Labels(ns)
                 : new Dictionary<string, string> { ["kubernetes.io/metadata.name"] = @namespace };
         }

@@ -63,7 +63,7 @@ internal sealed class MutatingWebhookDispatcher(Func<string, string, int, Uri?> 
         {
             response = await ReviewAsync(webhook, pod, @namespace, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or InvalidDataException or System.Text.Json.JsonException or AuthenticationExceptionWrapper)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or InvalidDataException or System.Text.Json.JsonException)
         {
             var why = $"failed calling webhook \"{name}\": {e.Message}";
             if (ignore && !cancellationToken.IsCancellationRequested)
@@ -160,7 +160,7 @@ internal sealed class MutatingWebhookDispatcher(Func<string, string, int, Uri?> 
         }
         catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException auth)
         {
-            throw new AuthenticationExceptionWrapper($"x509: certificate not trusted ({auth.Message})", e);
+            throw new HttpRequestException($"x509: certificate not trusted ({auth.Message})", e);
         }
 
         using (answer)
@@ -175,6 +175,4 @@ internal sealed class MutatingWebhookDispatcher(Func<string, string, int, Uri?> 
             return response["uid"]?.GetValue<string>() == uid ? response : throw new InvalidDataException($"expected response.uid=\"{uid}\", got \"{response["uid"]}\"");
         }
     }
-
-    private sealed class AuthenticationExceptionWrapper(string message, Exception inner) : Exception(message, inner);
 }
