@@ -150,7 +150,7 @@ public sealed class Kubelet : IAsyncDisposable
         var selector = (spec["nodeSelector"] as JsonObject) ?? [];
         var terms = (spec["affinity"]?["nodeAffinity"]?["requiredDuringSchedulingIgnoredDuringExecution"]?["nodeSelectorTerms"] as JsonArray) ?? [];
         if (selector.Any(kv => !NodeLabels.TryGetValue(kv.Key, out var v) || v != kv.Value?.GetValue<string>())
-            || (terms.Count > 0 && !terms.Any(t => (t?["matchExpressions"] as JsonArray ?? []).All(e => Holds(e!.AsObject())))))
+            || (terms.Count > 0 && !terms.Any(t => (t?["matchExpressions"] as JsonArray ?? []).All(e => Kubernetes.Admission.LabelSelector.Holds(e!.AsObject(), NodeLabels) ?? false))))
         {
             return "1 node(s) didn't match Pod's node affinity/selector.";
         }
@@ -167,20 +167,6 @@ public sealed class Kubelet : IAsyncDisposable
         }
 
         return null;
-    }
-
-    private bool Holds(JsonObject expression)
-    {
-        var has = NodeLabels.TryGetValue(expression["key"]!.GetValue<string>(), out var value);
-        var values = ((expression["values"] as JsonArray) ?? []).Select(v => v!.GetValue<string>()).ToList();
-        return expression["operator"]!.GetValue<string>() switch
-        {
-            "In" => has && values.Contains(value!),
-            "NotIn" => !has || !values.Contains(value!),
-            "Exists" => has,
-            "DoesNotExist" => !has,
-            _ => false,
-        };
     }
 
     private static IEnumerable<string> ExtendedResources(JsonObject pod) =>

@@ -20,26 +20,26 @@ internal static class LabelSelector
             }
         }
 
-        foreach (var expression in ((s["matchExpressions"] as JsonArray) ?? []).OfType<JsonObject>())
-        {
-            var key = expression["key"]!.GetValue<string>();
-            var values = ((expression["values"] as JsonArray) ?? []).Select(v => v!.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
-            var has = labels.TryGetValue(key, out var actual);
-            var ok = expression["operator"]!.GetValue<string>() switch
-            {
-                "In" => has && values.Contains(actual!),
-                "NotIn" => !has || !values.Contains(actual!),
-                "Exists" => has,
-                "DoesNotExist" => !has,
-                var other => throw new ApiError(422, "Invalid", $"{other} is not a valid label selector operator"),
-            };
-            if (!ok)
-            {
-                return false;
-            }
-        }
+        return ((s["matchExpressions"] as JsonArray) ?? []).OfType<JsonObject>().All(e =>
+            Holds(e, labels) ?? throw new ApiError(422, "Invalid", $"{e["operator"]} is not a valid label selector operator"));
+    }
 
-        return true;
+    /// <summary>
+    /// Whether labels meet one requirement (In, NotIn, Exists, DoesNotExist), as label selectors and
+    /// node selector terms both write them; null for another operator.
+    /// </summary>
+    public static bool? Holds(JsonObject expression, IReadOnlyDictionary<string, string> labels)
+    {
+        var has = labels.TryGetValue(expression["key"]!.GetValue<string>(), out var actual);
+        var values = ((expression["values"] as JsonArray) ?? []).Select(v => v!.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
+        return expression["operator"]!.GetValue<string>() switch
+        {
+            "In" => has && values.Contains(actual!),
+            "NotIn" => !has || !values.Contains(actual!),
+            "Exists" => has,
+            "DoesNotExist" => !has,
+            _ => null,
+        };
     }
 
     public static IReadOnlyDictionary<string, string> Labels(JsonObject obj) =>
