@@ -50,7 +50,7 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
 
         // Flyte decided train by its primary container; its pod runs on with the sidecar, and the operator registered its outputs.
         Assert.Equal("Running", box.Api.Get(string.Empty, "v1", "pods", box.Options.Namespace, outcomes[0].Pod)!["status"]!["phase"]!.GetValue<string>());
-        var checkpoint = outcomes[0].Outputs!["literals"]!["checkpoint"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+        var checkpoint = outcomes[0].BlobUri("checkpoint");
         await TestSupport.Poll.UntilAsync(() => box.Artifact("checkpointartifacts", checkpoint)?["spec"]?["producer"]?["node"]?.GetValue<string>() == "n0", TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100), () => box.Timeline.ToString());
     }
 
@@ -190,7 +190,7 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
         Assert.True(outcomes.All(o => o.Succeeded), box.Timeline.ToString());
         var predict = outcomes[1];
         Assert.Contains("passing it on unchanged", box.Kubelet.Logs(box.Options.Namespace, predict.Pod, "torchferry-prepare-inputs"), StringComparison.Ordinal);
-        var checkpoint = outcomes[0].Outputs!["literals"]!["checkpoint"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+        var checkpoint = outcomes[0].BlobUri("checkpoint");
         Assert.Contains($"from {checkpoint}: tensors on cpu", box.Kubelet.Logs(box.Options.Namespace, predict.Pod, predict.Container), StringComparison.Ordinal);
     }
 

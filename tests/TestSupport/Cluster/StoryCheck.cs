@@ -24,7 +24,7 @@ public static class StoryCheck
         }
 
         var (train, predict) = (outcomes[0], outcomes[1]);
-        var checkpoint = train.Outputs!["literals"]!["checkpoint"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+        var checkpoint = train.BlobUri("checkpoint");
         var ns = box.Options.Namespace;
         var trainLog = box.Kubelet.Logs(ns, train.Pod, train.Container);
         if (!trainLog.Contains("saved on cuda:0", StringComparison.Ordinal))

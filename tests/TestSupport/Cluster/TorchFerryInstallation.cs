@@ -49,12 +49,9 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
     {
         var chart = Helm.Template(Release, ReleaseNamespace, [.. values]);
         var installation = new TorchFerryInstallation(chart, folder, api, timeline);
-        foreach (var file in Directory.GetFiles(Path.Combine(RepositoryPaths.Root, "config", "crd"), "*.yaml").Order(StringComparer.Ordinal))
+        foreach (var crd in Kubernetes.TorchFerryCrds.All)
         {
-            foreach (var crd in Yaml.ToJsonDocuments(await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false)))
-            {
-                await installation.CreateAsync("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, cancellationToken).ConfigureAwait(false);
-            }
+            await installation.CreateAsync("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, cancellationToken).ConfigureAwait(false);
         }
 
         await installation.CreateAsync("/api/v1/namespaces", new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Namespace", ["metadata"] = new JsonObject { ["name"] = ReleaseNamespace } }, cancellationToken).ConfigureAwait(false);

@@ -55,4 +55,8 @@ public sealed record WorkflowNode(string Id, string Task)
 /// <param name="Succeeded">Whether the task succeeded (outputs.pb written, pod not failed).</param>
 /// <param name="Error">Why not: error.pb's message, the pod's failure or the API server's refusal.</param>
 /// <param name="Outputs">The outputs LiteralMap as Flyte's own code decodes it.</param>
-public sealed record NodeOutcome(string Node, string Pod, string Container, bool Succeeded, string? Error, System.Text.Json.Nodes.JsonNode? Outputs);
+public sealed record NodeOutcome(string Node, string Pod, string Container, bool Succeeded, string? Error, System.Text.Json.Nodes.JsonNode? Outputs)
+{
+    /// <summary>The URI of the blob the task returned as <paramref name="output"/>.</summary>
+    public string BlobUri(string output) => Outputs!["literals"]![output]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+}
