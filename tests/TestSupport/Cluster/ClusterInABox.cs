@@ -96,27 +96,44 @@ public sealed class ClusterInABox : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await stop.CancelAsync().ConfigureAwait(false);
-        await watching.ConfigureAwait(false);
-        if (Kubelet is not null)
+        // Each piece is stopped even when one before it fails: no process outlives the sandbox.
+        try
         {
-            await Kubelet.DisposeAsync().ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            await watching.ConfigureAwait(false);
         }
-
-        if (TorchFerry is not null)
+        finally
         {
-            await TorchFerry.DisposeAsync().ConfigureAwait(false);
-        }
+            try
+            {
+                if (Kubelet is not null)
+                {
+                    await Kubelet.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                try
+                {
+                    if (TorchFerry is not null)
+                    {
+                        await TorchFerry.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    if (taskStore is not null)
+                    {
+                        await taskStore.DisposeAsync().ConfigureAwait(false);
+                    }
 
-        if (taskStore is not null)
-        {
-            await taskStore.DisposeAsync().ConfigureAwait(false);
+                    S3?.Dispose();
+                    await Api.DisposeAsync().ConfigureAwait(false);
+                    folder.Dispose();
+                    stop.Dispose();
+                }
+            }
         }
-
-        S3?.Dispose();
-        await Api.DisposeAsync().ConfigureAwait(false);
-        folder.Dispose();
-        stop.Dispose();
     }
 
     private async Task StartAsync(CancellationToken cancellationToken)
