@@ -22,8 +22,8 @@ internal sealed class CustomResourceClient<T>(IKubernetes client, string group, 
     {
         var seconds = (int)Math.Max(1, timeout.TotalSeconds);
         var events = @namespace is null
-            ? client.CustomObjects.WatchListClusterCustomObjectAsync(group, version, plural, resourceVersion: resourceVersion, timeoutSeconds: seconds, onError: onError, cancellationToken: cancellationToken)
-            : client.CustomObjects.WatchListNamespacedCustomObjectAsync(group, version, @namespace, plural, resourceVersion: resourceVersion, timeoutSeconds: seconds, onError: onError, cancellationToken: cancellationToken);
+            ? client.CustomObjects.WatchListClusterCustomObjectAsync(group, version, plural, resourceVersion: resourceVersion, allowWatchBookmarks: true, timeoutSeconds: seconds, onError: onError, cancellationToken: cancellationToken)
+            : client.CustomObjects.WatchListNamespacedCustomObjectAsync(group, version, @namespace, plural, resourceVersion: resourceVersion, allowWatchBookmarks: true, timeoutSeconds: seconds, onError: onError, cancellationToken: cancellationToken);
         await foreach (var (type, item) in events.ConfigureAwait(false))
         {
             yield return (type, KubernetesJson.Deserialize<T>(item is JsonElement element ? element.GetRawText() : KubernetesJson.Serialize(item)));

@@ -19,8 +19,8 @@ internal sealed class PodClient(IKubernetes client, string labelSelector, string
     {
         var seconds = (int)Math.Max(1, timeout.TotalSeconds);
         var events = @namespace is null
-            ? client.CoreV1.WatchListPodForAllNamespacesAsync(labelSelector: labelSelector, resourceVersion: resourceVersion, timeoutSeconds: seconds, onError: onError, cancellationToken: cancellationToken)
-            : client.CoreV1.WatchListNamespacedPodAsync(@namespace, labelSelector: labelSelector, resourceVersion: resourceVersion, timeoutSeconds: seconds, onError: onError, cancellationToken: cancellationToken);
+            ? client.CoreV1.WatchListPodForAllNamespacesAsync(labelSelector: labelSelector, resourceVersion: resourceVersion, allowWatchBookmarks: true, timeoutSeconds: seconds, onError: onError, cancellationToken: cancellationToken)
+            : client.CoreV1.WatchListNamespacedPodAsync(@namespace, labelSelector: labelSelector, resourceVersion: resourceVersion, allowWatchBookmarks: true, timeoutSeconds: seconds, onError: onError, cancellationToken: cancellationToken);
         await foreach (var item in events.ConfigureAwait(false))
         {
             yield return item;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using k8s;
+using k8s.Models;
 using Serilog;
 using TorchFerry.TestSupport;
 using TorchFerry.Crds;
@@ -121,6 +122,34 @@ public sealed class ResourceInformerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Watch_HundredCyclesOnABusyServer_ResumeFromBookmarks_WithoutA410OrRelist()
+    {
+        // A label-filtered pod watch on a busy cluster: other pods change all the time, the server keeps
+        // a short window of history and ends each watch quickly. Resuming from the last Flyte pod's
+        // version would fall out of the window (410, relist); resuming from bookmarks does not.
+        api.HistoryLimit = 40;
+        api.BookmarkInterval = TimeSpan.FromMilliseconds(20);
+        api.Fault = r => r.Query["watch"] == "true" ? new EmulatorFault { EndWatchAfter = TimeSpan.FromMilliseconds(100) } : null;
+        await CreatePodAsync("flyte-task", "flyte");
+        await CreatePodAsync("noise", "other");
+        var informer = new ResourceInformer<V1Pod>(new PodClient(client, "app=flyte", Namespace), new InformerOptions(), TimeProvider.System, new LoggerConfiguration().CreateLogger());
+        _ = Task.Run(() => informer.RunAsync(stop.Token));
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var churn = 0;
+        while (informer.Watches < 101)
+        {
+            await client.CoreV1.PatchNamespacedPodAsync(new V1Patch($$$$"""{"metadata":{"annotations":{"churn":"{{{{++churn}}}}"}}}""", V1Patch.PatchType.MergePatch), "noise", Namespace);
+        }
+
+        await CreatePodAsync("flyte-late", "flyte");
+        await Eventually(() => informer.Get(Namespace, "flyte-late") is not null);
+        Assert.True(churn > 2 * api.HistoryLimit, $"the server was not busy enough to expire a version ({churn} changes)");
+        Assert.Equal(1, informer.Lists);
+        Assert.DoesNotContain(api.Requests, r => r.Contains("watch=true", StringComparison.Ordinal) && !r.Contains("allowWatchBookmarks=true", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task List_ServerErrors_AreRetried()
     {
         var lists = 0;
@@ -148,6 +177,14 @@ public sealed class ResourceInformerTests : IAsyncLifetime
         _ = Task.Run(() => informer.RunAsync(stop.Token));
         return informer;
     }
+
+    private Task<V1Pod> CreatePodAsync(string name, string app) => client.CoreV1.CreateNamespacedPodAsync(
+        new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = name, Labels = new Dictionary<string, string> { ["app"] = app } },
+            Spec = new V1PodSpec { Containers = [new V1Container { Name = "main", Image = "busybox" }] },
+        },
+        Namespace);
 
     private Task CreateAsync(string name) => client.CustomObjects.CreateNamespacedCustomObjectAsync(
         new CheckpointArtifact

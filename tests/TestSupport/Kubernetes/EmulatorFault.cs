@@ -12,6 +12,9 @@ public sealed record EmulatorFault
     /// <summary>For watches: close the stream after this many events.</summary>
     public int? DropWatchAfter { get; init; }
 
+    /// <summary>For watches: the server ends the stream after this long, as it does at <c>timeoutSeconds</c> (which is whole seconds).</summary>
+    public TimeSpan? EndWatchAfter { get; init; }
+
     /// <summary>For watches: keep the stream open and send nothing, ever.</summary>
     public bool HangWatch { get; init; }
 }

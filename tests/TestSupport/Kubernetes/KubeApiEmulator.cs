@@ -539,9 +539,9 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         var response = context.Response;
         response.StatusCode = 200;
         response.ContentType = "application/json";
-        var timeout = int.TryParse(context.Request.Query["timeoutSeconds"], out var seconds) ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromMinutes(30);
-        using var ending = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        ending.CancelAfter(timeout);
+        var timeout = fault?.EndWatchAfter ?? (int.TryParse(context.Request.Query["timeoutSeconds"], out var seconds) ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromMinutes(30));
+        using var timedOut = new CancellationTokenSource(timeout);
+        using var ending = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, timedOut.Token);
         if (fault?.HangWatch == true)
         {
             await response.Body.FlushAsync(context.RequestAborted);
@@ -584,7 +584,8 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         var sent = 0;
         var bookmarks = context.Request.Query["allowWatchBookmarks"] is ["true" or "1"];
         var bookmarked = 0L;
-        while (!ending.IsCancellationRequested)
+        var nextBookmark = DateTime.UtcNow + BookmarkInterval;
+        while (true)
         {
             Task wake;
             lock (gate)
@@ -625,33 +626,47 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             }
 
             pending.Clear();
+
+            // Bookmarks come on a timer whatever the traffic (a busy server sends them too) and as the
+            // last line when the server ends the watch, carrying the version everything before was sent
+            // for, so a filtered watch resumes from there instead of from its last matching object.
+            if (bookmarks && from != long.MaxValue && from > bookmarked && (timedOut.IsCancellationRequested || DateTime.UtcNow >= nextBookmark))
+            {
+                await WriteBookmarkAsync(context, type, from);
+                bookmarked = from;
+                nextBookmark = DateTime.UtcNow + BookmarkInterval;
+            }
+
+            if (ending.IsCancellationRequested)
+            {
+                return;
+            }
+
             try
             {
-                await wake.WaitAsync(bookmarks ? BookmarkInterval : Timeout.InfiniteTimeSpan, ending.Token);
+                var untilBookmark = nextBookmark - DateTime.UtcNow;
+                await wake.WaitAsync(bookmarks ? (untilBookmark > TimeSpan.Zero ? untilBookmark : TimeSpan.Zero) : Timeout.InfiniteTimeSpan, ending.Token);
             }
             catch (TimeoutException)
             {
-                // Quiet for a while: a bookmark carries the current resourceVersion, so a filtered watch can resume from it.
-                long current;
-                lock (gate)
-                {
-                    current = resourceVersion;
-                }
-
-                if (current > bookmarked && from != long.MaxValue)
-                {
-                    var bookmark = new JsonObject { ["apiVersion"] = type.ApiVersion, ["kind"] = type.Kind, ["metadata"] = new JsonObject { ["resourceVersion"] = current.ToString(CultureInfo.InvariantCulture) } };
-                    var line = new JsonObject { ["type"] = "BOOKMARK", ["object"] = bookmark }.ToJsonString() + "\n";
-                    await response.Body.WriteAsync(Encoding.UTF8.GetBytes(line), context.RequestAborted);
-                    await response.Body.FlushAsync(context.RequestAborted);
-                    bookmarked = current;
-                }
+            }
+            catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                // Timed out: one more round sends what is left and the last bookmark.
             }
             catch (OperationCanceledException)
             {
                 return;
             }
         }
+    }
+
+    private static async Task WriteBookmarkAsync(HttpContext context, ResourceType type, long version)
+    {
+        var bookmark = new JsonObject { ["apiVersion"] = type.ApiVersion, ["kind"] = type.Kind, ["metadata"] = new JsonObject { ["resourceVersion"] = version.ToString(CultureInfo.InvariantCulture) } };
+        var line = new JsonObject { ["type"] = "BOOKMARK", ["object"] = bookmark }.ToJsonString() + "\n";
+        await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(line), context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
     }
 
     private JsonObject? Find(ResourceType type, string @namespace, string name)
