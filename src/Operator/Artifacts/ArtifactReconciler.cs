@@ -28,27 +28,22 @@ internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchron
     {
         ArgumentNullException.ThrowIfNull(item);
         var (ns, name) = (item.Metadata.NamespaceProperty, item.Metadata.Name);
-        var finalizers = item.Metadata.Finalizers ?? [];
         if (item.Metadata.DeletionTimestamp is not null)
         {
-            if (finalizers.Contains(Finalizer))
+            if (Finalizers.Remove(item.Metadata, Finalizer) is { } release)
             {
                 await synchronizer.CleanupAsync(ns, item.Spec, item.Status, cancellationToken).ConfigureAwait(false);
-                var index = finalizers.IndexOf(Finalizer);
-                await PatchAsync(name, ns, $$"""[{"op":"test","path":"/metadata/finalizers/{{index}}","value":"{{Finalizer}}"},{"op":"remove","path":"/metadata/finalizers/{{index}}"}]""", cancellationToken).ConfigureAwait(false);
+                await PatchAsync(name, ns, release, cancellationToken).ConfigureAwait(false);
                 log.Information("{Namespace:l}/{Name:l}: variants cleaned up, finalizer removed", ns, name);
             }
 
             return ReconcileResult.Done;
         }
 
-        if (!finalizers.Contains(Finalizer))
+        if (Finalizers.Add(item.Metadata, Finalizer) is { } hold)
         {
             // Before any variant exists, so a deletion can always clean up what we made.
-            var patch = finalizers.Count == 0
-                ? $$"""[{"op":"add","path":"/metadata/finalizers","value":["{{Finalizer}}"]}]"""
-                : $$"""[{"op":"add","path":"/metadata/finalizers/-","value":"{{Finalizer}}"}]""";
-            await PatchAsync(name, ns, patch, cancellationToken).ConfigureAwait(false);
+            await PatchAsync(name, ns, hold, cancellationToken).ConfigureAwait(false);
             return ReconcileResult.Done; // the update brings the object back through the queue
         }
 
@@ -100,8 +95,8 @@ internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchron
         }
     }
 
-    private Task<object> PatchAsync(string name, string ns, string jsonPatch, CancellationToken cancellationToken) =>
-        client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(jsonPatch, V1Patch.PatchType.JsonPatch), TorchFerryResource<ArtifactSpec, ArtifactStatus>.Group, TorchFerryResource<ArtifactSpec, ArtifactStatus>.Version, ns, plural, name, cancellationToken: cancellationToken);
+    private Task<object> PatchAsync(string name, string ns, V1Patch patch, CancellationToken cancellationToken) =>
+        client.CustomObjects.PatchNamespacedCustomObjectAsync(patch, TorchFerryResource<ArtifactSpec, ArtifactStatus>.Group, TorchFerryResource<ArtifactSpec, ArtifactStatus>.Version, ns, plural, name, cancellationToken: cancellationToken);
 
     private static bool SameJson<TValue>(TValue? a, TValue? b)
         where TValue : class =>

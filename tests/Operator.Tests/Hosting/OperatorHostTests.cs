@@ -87,6 +87,32 @@ public sealed class OperatorHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FinalizerAddedFromAStaleCache_KeepsTheFinalizerAnotherControllerAddedMeanwhile()
+    {
+        var source = folder.File("shared.pt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), source);
+        using var other = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Endpoint.ToString() });
+        var raced = 0;
+
+        // Another controller adds its finalizer just before the operator's first patch arrives, so the
+        // operator decides from a cached object that has none.
+        api.Fault = request =>
+        {
+            if (request.Method == "PATCH" && request.Path.Value!.EndsWith("/checkpointartifacts/shared", StringComparison.Ordinal) && Interlocked.Exchange(ref raced, 1) == 0)
+            {
+                other.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("""{"metadata":{"finalizers":["example.com/audit"]}}""", V1Patch.PatchType.MergePatch), Group, Version, Namespace, "checkpointartifacts", "shared").GetAwaiter().GetResult();
+            }
+
+            return null;
+        };
+        await CreateAsync("shared", "file://" + source);
+
+        var ready = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, "shared") is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" ? o : null);
+        Assert.Equal(1, raced);
+        Assert.Equal(["example.com/audit", ManagedObjects.VariantsFinalizer], ready["metadata"]!["finalizers"]!.AsArray().Select(f => f!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task SourceReplaced_IsReconvertedWhenTheArtifactIsTouched()
     {
         var source = folder.File("changing.pt");
