@@ -63,6 +63,147 @@ public sealed class LeaderGateTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Leader_ThroughResetsAndThreeRestartsShorterThanTheRenewDeadline_KeepsItsOneTerm()
+    {
+        await using var network = new TransportFaults(api.Endpoint);
+        using var through = new Kubernetes(new KubernetesClientConfiguration { Host = network.Endpoint.ToString() });
+        var registry = new TorchFerry.Runtime.Hosting.MetricsRegistry();
+        var terms = 0;
+        var cancelled = 0;
+        using var stop = new CancellationTokenSource();
+        var gate = Gate("replica-a", through, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(3), new LeaderElectionMetrics(registry));
+        var running = gate.RunAsync(
+            async token =>
+            {
+                Interlocked.Increment(ref terms);
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, token);
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref cancelled);
+                }
+            },
+            stop.Token);
+        await Eventually(() => Volatile.Read(ref terms) == 1);
+
+        // Renewals reset on the wire, then an API server that restarts three times (1 s down each).
+        var resetRenewals = 0;
+        network.ResetRequests = line => line.StartsWith("PUT /apis/coordination.k8s.io/", StringComparison.Ordinal) && Interlocked.Increment(ref resetRenewals) <= 3;
+        await Eventually(() => Volatile.Read(ref resetRenewals) > 3);
+        for (var i = 0; i < 3; i++)
+        {
+            await network.RestartAsync(TimeSpan.FromSeconds(1));
+            await Eventually(() => api.Get("coordination.k8s.io", "v1", "leases", "torchferry-system", "torchferry-operator")?["spec"]?["renewTime"] is not null && network.Connections > i + 1);
+            await Task.Delay(400); // a renewal or two through the restarted server
+        }
+
+        Assert.Equal(1, Volatile.Read(ref terms));
+        Assert.Equal(0, Volatile.Read(ref cancelled));
+        Assert.Equal("replica-a", api.Get("coordination.k8s.io", "v1", "leases", "torchferry-system", "torchferry-operator")!["spec"]!["holderIdentity"]!.GetValue<string>());
+        Assert.True(network.Resets >= 3, $"only {network.Resets} connections were reset");
+        Assert.Contains("leader_election_errors_total{name=\"torchferry-operator\"}", await registry.RenderAsync(), StringComparison.Ordinal);
+
+        await stop.CancelAsync();
+        await running;
+        Assert.Equal(1, Volatile.Read(ref cancelled));
+    }
+
+    [Fact]
+    public async Task Leader_CutOffLongerThanTheRenewDeadline_StopsItsWork_AndANewTermStartsOnlyAfterTheOldOneStopped()
+    {
+        await using var network = new TransportFaults(api.Endpoint);
+        using var through = new Kubernetes(new KubernetesClientConfiguration { Host = network.Endpoint.ToString() });
+        var active = 0;
+        var mostActive = 0;
+        var terms = 0;
+        using var stop = new CancellationTokenSource();
+        var running = Gate("replica-a", through, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1.5)).RunAsync(
+            async token =>
+            {
+                Interlocked.Increment(ref terms);
+                var now = Interlocked.Increment(ref active);
+                InterlockedMax(ref mostActive, now);
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, token);
+                }
+                catch (OperationCanceledException)
+                {
+                    await Task.Delay(700, CancellationToken.None); // stopping takes a while: in-flight work winds down
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref active);
+                }
+            },
+            stop.Token);
+        await Eventually(() => Volatile.Read(ref terms) == 1);
+
+        network.Stalled = true; // every connection hangs: renewals time out
+        await Eventually(() => Volatile.Read(ref active) == 0 && Volatile.Read(ref terms) == 1);
+        network.Stalled = false;
+        network.ResetAll();
+        await Eventually(() => Volatile.Read(ref terms) == 2);
+
+        Assert.Equal(1, Volatile.Read(ref mostActive));
+        await stop.CancelAsync();
+        await running;
+    }
+
+    [Fact]
+    public async Task Stop_ReleasesTheLease_SoTheOtherReplicaTakesOverLongBeforeItWouldExpire()
+    {
+        var leader = new List<string>();
+        using var stopFirst = new CancellationTokenSource();
+        using var stopSecond = new CancellationTokenSource();
+        Task Work(string who, CancellationToken token)
+        {
+            lock (leader)
+            {
+                leader.Add(who);
+            }
+
+            return Task.Delay(Timeout.Infinite, token);
+        }
+
+        // A 60 s lease: without a release, the second replica would wait a minute.
+        var first = Gate("replica-a", client, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(10)).RunAsync(t => Work("replica-a", t), stopFirst.Token);
+        await Eventually(() => Snapshot(leader).Contains("replica-a"));
+        var second = Gate("replica-b", client, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(10)).RunAsync(t => Work("replica-b", t), stopSecond.Token);
+        await Eventually(() => api.Requests.Count(r => r.Contains("/leases/torchferry-operator", StringComparison.Ordinal)) > 6);
+
+        await stopFirst.CancelAsync();
+        await first;
+        Assert.Null(api.Get("coordination.k8s.io", "v1", "leases", "torchferry-system", "torchferry-operator")!["spec"]!["holderIdentity"]);
+        await Poll.UntilAsync(() => Snapshot(leader).Contains("replica-b"), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
+
+        await stopSecond.CancelAsync();
+        await second;
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
+        {
+        }
+    }
+
+    private static LeaderGate Gate(string identity, Kubernetes through, TimeSpan leaseDuration, TimeSpan renewDeadline, LeaderElectionMetrics? metrics = null) => new(
+        through,
+        new LeaderGateOptions("torchferry-system", "torchferry-operator", identity)
+        {
+            LeaseDuration = leaseDuration,
+            RenewDeadline = renewDeadline,
+            RetryPeriod = TimeSpan.FromMilliseconds(200),
+        },
+        TimeProvider.System,
+        new LoggerConfiguration().CreateLogger(),
+        metrics);
+
     private LeaderGate Gate(string identity) => new(
         client,
         new LeaderGateOptions("torchferry-system", "torchferry-operator", identity)
@@ -71,6 +212,7 @@ public sealed class LeaderGateTests : IAsyncLifetime
             RenewDeadline = TimeSpan.FromSeconds(1.5),
             RetryPeriod = TimeSpan.FromMilliseconds(200),
         },
+        TimeProvider.System,
         new LoggerConfiguration().CreateLogger());
 
     private static List<string> Snapshot(List<string> list)

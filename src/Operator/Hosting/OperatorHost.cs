@@ -47,7 +47,7 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
                     LeaseDuration = options.LeaseDuration,
                     RenewDeadline = options.RenewDeadline,
                     RetryPeriod = options.RetryPeriod,
-                }, log);
+                }, time, log, new LeaderElectionMetrics(metrics.Registry));
                 await gate.RunAsync(RunControllersAsync, cancellationToken).ConfigureAwait(false);
             }
             else
