@@ -39,7 +39,7 @@ internal static class TorchFerryCommand
         });
         try
         {
-            var exitCode = await CommandLine.InvokeAsync(root, "torchferry", args, error, configuration, cancellation.Token).ConfigureAwait(false);
+            var exitCode = await CommandLine.InvokeAsync(root, "torchferry", args, error, configuration, cancellationToken: cancellation.Token).ConfigureAwait(false);
             return terminated && exitCode == CommandErrors.Cancelled ? CommandErrors.Terminated : exitCode;
         }
         finally

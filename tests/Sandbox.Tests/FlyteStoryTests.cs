@@ -10,6 +10,7 @@ namespace TorchFerry.Sandbox.Tests;
 /// torchferry) and the tasks (PyTorch), the operator converts what train saved on cuda:0.
 /// One test at a time (one class): each starts its own cluster.
 /// </summary>
+[Collection(SandboxCollection.Name)]
 public sealed class FlyteStoryTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Budget = TimeSpan.FromMinutes(4);

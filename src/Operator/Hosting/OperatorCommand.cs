@@ -21,9 +21,10 @@ internal static class OperatorCommand
         var leaseName = new Option<string>("--lease-name") { Description = "Name of the leader Lease (one per installation).", DefaultValueFactory = _ => "torchferry-operator" };
         var prefixes = new Option<string?>("--allowed-prefixes") { Description = "JSON file: {\"namespace\": [\"s3://bucket/prefix/\"], \"*\": [...]}; URIs outside are refused." };
         var http = new Option<string>("--http-address") { Description = "Where /metrics, /healthz and /readyz listen.", DefaultValueFactory = _ => "http://0.0.0.0:8080" };
+        var shutdownTimeout = CommandLine.Seconds("--shutdown-timeout", "Seconds after SIGTERM for conversions in flight to abort cleanly and the Lease to be released, before the process exits", 25, minimum: 1);
         var root = new RootCommand("TorchFerry operator: keeps converted variants of Flyte's PyTorch artifacts ready.")
         {
-            kubeconfig, watchNamespace, workers, noLeaderElection, leaseNamespace, leaseName, prefixes, http,
+            kubeconfig, watchNamespace, workers, noLeaderElection, leaseNamespace, leaseName, prefixes, http, shutdownTimeout,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -62,6 +63,6 @@ internal static class OperatorCommand
                 await Log.CloseAndFlushAsync().ConfigureAwait(false);
             }
         });
-        return await CommandLine.InvokeAsync(root, "torchferry-operator", args, Console.Error).ConfigureAwait(false);
+        return await CommandLine.InvokeAsync(root, "torchferry-operator", args, Console.Error, terminationTimeout: parse => TimeSpan.FromSeconds(parse.GetValue(shutdownTimeout))).ConfigureAwait(false);
     }
 }

@@ -17,7 +17,7 @@ namespace TorchFerry.Operator.Hosting;
 /// <summary>
 /// The operator process: controllers for TensorArtifact, CheckpointArtifact and Flyte task pods running only while
 /// this replica holds the Lease, and an HTTP endpoint with /metrics, /healthz and /readyz. Stops
-/// gracefully when its token is cancelled (SIGTERM).
+/// gracefully when its token is cancelled (SIGTERM): controllers first, then the Lease is released.
 /// </summary>
 internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores, OperatorOptions options, TimeProvider time, ILogger log)
 {
@@ -35,9 +35,8 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
         HttpEndpoint = new Uri(app.Urls.First());
         log.Information("Serving /metrics, /healthz and /readyz on {Address}", HttpEndpoint);
 
-        // ASP.NET's console lifetime takes SIGTERM; its stopping token ends our work too.
-        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, app.Lifetime.ApplicationStopping);
-        cancellationToken = stopping.Token;
+        // SIGTERM cancels the token: the controllers stop (conversions abort, nothing partial is left),
+        // then the Lease is released so the other replica takes over at once, then /healthz goes.
         try
         {
             if (options.LeaderElection)
@@ -106,6 +105,7 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.LeaveSignalsToTheCommandLine();
         builder.WebHost.UseUrls(options.HttpAddress);
         var app = builder.Build();
 

@@ -18,8 +18,12 @@ internal static class CommandLine
     /// <param name="args">The arguments.</param>
     /// <param name="error">Where problems go.</param>
     /// <param name="configuration">Where the command writes.</param>
+    /// <param name="terminationTimeout">
+    /// How long the action may take to finish after SIGTERM or SIGINT (which cancel its token) before the
+    /// process is ended: servers pass their configured grace period, instead of System.CommandLine's 2 s.
+    /// </param>
     /// <param name="cancellationToken">Ends the command.</param>
-    public static async Task<int> InvokeAsync(RootCommand root, string program, string[] args, TextWriter error, InvocationConfiguration? configuration = null, CancellationToken cancellationToken = default)
+    public static async Task<int> InvokeAsync(RootCommand root, string program, string[] args, TextWriter error, InvocationConfiguration? configuration = null, Func<ParseResult, TimeSpan>? terminationTimeout = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(error);
@@ -39,6 +43,11 @@ internal static class CommandLine
         {
             configuration ??= new InvocationConfiguration();
             configuration.EnableDefaultExceptionHandler = false;
+            if (terminationTimeout is not null)
+            {
+                configuration.ProcessTerminationTimeout = terminationTimeout(parsed);
+            }
+
             return await parsed.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
         }
         catch (ArgumentException e)
@@ -46,6 +55,21 @@ internal static class CommandLine
             await error.WriteLineAsync($"{program}: {e.Message}").ConfigureAwait(false);
             return Usage;
         }
+    }
+
+    /// <summary>A whole number of seconds from <paramref name="minimum"/> to 3600, refused with one line otherwise.</summary>
+    public static Option<int> Seconds(string name, string description, int defaultValue, int minimum)
+    {
+        var option = new Option<int>(name) { Description = $"{description} ({minimum} to 3600).", DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            // A value that is not a number is already the parser's error.
+            if (result.Tokens is [.., var token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && (seconds < minimum || seconds > 3600))
+            {
+                result.AddError($"{name} must be from {minimum} to 3600 seconds");
+            }
+        });
+        return option;
     }
 
     /// <summary>The parse errors as lines that name the argument and say where help is.</summary>

@@ -22,8 +22,10 @@ internal static class WebhookCommand
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "A kubeconfig file; in-cluster configuration in a pod." };
         var prepareInputsImage = new Option<string>("--prepare-inputs-image", "--serializer-image") { Description = "Image of the prepare-inputs init container (entry point torchferry). --serializer-image is the old name, kept for one release.", Required = true };
         var ownNamespace = new Option<string>("--namespace") { Description = "The webhook's own namespace (never mutated).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("POD_NAMESPACE") ?? "torchferry-system" };
-        var prepareInputsTimeout = Seconds("--prepare-inputs-timeout", "Seconds the prepare-inputs init container may take before passing the original inputs on", MutationOptions.DefaultTimeoutSeconds, minimum: 1);
-        var prepareInputsOperatorWait = Seconds("--prepare-inputs-operator-wait", "Seconds the prepare-inputs init container waits for the operator's variants before converting itself", MutationOptions.DefaultOperatorWaitSeconds, minimum: 0);
+        var prepareInputsTimeout = CommandLine.Seconds("--prepare-inputs-timeout", "Seconds the prepare-inputs init container may take before passing the original inputs on", MutationOptions.DefaultTimeoutSeconds, minimum: 1);
+        var prepareInputsOperatorWait = CommandLine.Seconds("--prepare-inputs-operator-wait", "Seconds the prepare-inputs init container waits for the operator's variants before converting itself", MutationOptions.DefaultOperatorWaitSeconds, minimum: 0);
+        var shutdownDelay = CommandLine.Seconds("--shutdown-delay", "Seconds the webhook keeps serving after SIGTERM while the Service's endpoints drop this replica (what a preStop sleep would do)", 5, minimum: 0);
+        var shutdownTimeout = CommandLine.Seconds("--shutdown-timeout", "Seconds reviews in flight may take to finish after the delay, before the process exits", 20, minimum: 1);
         var prepareInputsResources = new Option<string?>("--prepare-inputs-resources") { Description = "JSON requests and limits (cpu, memory) of the prepare-inputs init container; each limit is also bounded by the task container's." };
         var gpuResourceName = new Option<string?>("--gpu-resource-name") { Description = "The GPU resource GPU profiles ask for (propeller's gpu-resource-name; default nvidia.com/gpu)." };
         var gpuDeviceNodeLabel = new Option<string?>("--gpu-device-node-label") { Description = "Node label a profile's gpuProduct is matched on (propeller's gpu-device-node-label; default k8s.amazonaws.com/accelerator)." };
@@ -33,7 +35,7 @@ internal static class WebhookCommand
         var root = new RootCommand("TorchFerry admission webhook for Flyte task pods.")
         {
             listen, cert, key, profilesDir, kubeconfig, prepareInputsImage, prepareInputsTimeout, prepareInputsOperatorWait, ownNamespace, inputsDevices,
-            gpuResourceName, gpuDeviceNodeLabel, gpuPartitionLabel, gpuTolerations, prepareInputsResources,
+            gpuResourceName, gpuDeviceNodeLabel, gpuPartitionLabel, gpuTolerations, prepareInputsResources, shutdownDelay, shutdownTimeout,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -78,15 +80,22 @@ internal static class WebhookCommand
                 await using var server = new WebhookServer(profiles, options, new CertificateReloader(certPath, keyPath, TimeProvider.System, Log.Logger), IPEndPoint.Parse(parse.GetValue(listen)!), Log.Logger);
                 await server.StartAsync(cancellationToken).ConfigureAwait(false);
                 Log.Information("Serving admission reviews on {Endpoint}", server.Endpoint);
-                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, server.Stopping);
                 try
                 {
-                    await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+                    await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
                 }
 
+                // The API server keeps calling this replica until the Service's endpoints drop it.
+                var delay = TimeSpan.FromSeconds(parse.GetValue(shutdownDelay));
+                var drain = TimeSpan.FromSeconds(parse.GetValue(shutdownTimeout));
+                Log.Information("Terminating: serving {Delay} more while endpoints drop this replica, then draining for up to {Drain}", delay, drain);
+                server.BeginTermination();
+                await Task.Delay(delay, CancellationToken.None).ConfigureAwait(false);
+                await server.StopAsync(drain).ConfigureAwait(false);
+                Log.Information("Stopped serving admission reviews");
                 await shutdown.CancelAsync().ConfigureAwait(false);
                 await informing.ConfigureAwait(false);
                 client?.Dispose();
@@ -97,20 +106,11 @@ internal static class WebhookCommand
                 await Log.CloseAndFlushAsync().ConfigureAwait(false);
             }
         });
-        return await CommandLine.InvokeAsync(root, "torchferry-webhook", args, Console.Error).ConfigureAwait(false);
-    }
-
-    private static Option<int> Seconds(string name, string description, int defaultValue, int minimum)
-    {
-        var option = new Option<int>(name) { Description = $"{description} ({minimum} to 3600).", DefaultValueFactory = _ => defaultValue };
-        option.Validators.Add(result =>
-        {
-            // A value that is not a number is already the parser's error.
-            if (result.Tokens is [.., var token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && (seconds < minimum || seconds > 3600))
-            {
-                result.AddError($"{name} must be from {minimum} to 3600 seconds");
-            }
-        });
-        return option;
+        return await CommandLine.InvokeAsync(
+            root,
+            "torchferry-webhook",
+            args,
+            Console.Error,
+            terminationTimeout: parse => TimeSpan.FromSeconds(parse.GetValue(shutdownDelay) + parse.GetValue(shutdownTimeout) + 1)).ConfigureAwait(false);
     }
 }

@@ -29,15 +29,32 @@ internal sealed class WebhookServer(IDeviceProfileSource profiles, AdmissionOpti
     public Uri? Endpoint { get; private set; }
 
     /// <summary>
-    /// Cancelled when the host is told to stop (SIGTERM, handled by ASP.NET's console lifetime), so
-    /// the process can shut down gracefully instead of ignoring the signal.
+    /// True once <see cref="BeginTermination"/> was called: the server still answers every review, but
+    /// readiness fails and each response closes its connection, so clients reconnect through the
+    /// Service, which no longer routes new connections here.
     /// </summary>
-    public CancellationToken Stopping => app?.Lifetime.ApplicationStopping ?? CancellationToken.None;
+    public bool Terminating => terminating;
+
+    private volatile bool terminating;
+
+    /// <summary>The first step of a graceful stop (SIGTERM): keep serving, move clients off this replica.</summary>
+    public void BeginTermination() => terminating = true;
+
+    /// <summary>Stops accepting connections and waits up to <paramref name="drain"/> for reviews in flight.</summary>
+    public async Task StopAsync(TimeSpan drain)
+    {
+        if (app is not null)
+        {
+            using var bounded = new CancellationTokenSource(drain);
+            await app.StopAsync(bounded.Token).ConfigureAwait(false);
+        }
+    }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.LeaveSignalsToTheCommandLine();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = MaxBodyBytes;
@@ -51,8 +68,18 @@ internal sealed class WebhookServer(IDeviceProfileSource profiles, AdmissionOpti
         app = builder.Build();
         var metrics = new AdmissionMetrics(registry);
         var handler = new AdmissionHandler(profiles, options, metrics, log);
+        app.Use((context, next) =>
+        {
+            if (terminating && HttpProtocol.IsHttp11(context.Request.Protocol))
+            {
+                // Keep-alive connections would carry on to this replica after the Service dropped it.
+                context.Response.Headers.Connection = "close";
+            }
+
+            return next(context);
+        });
         app.MapPost("/mutate-pods", context => MutateAsync(context, handler, metrics));
-        app.MapProbes(() => profiles.Ready ? null : "device profiles not loaded", registry);
+        app.MapProbes(() => terminating ? "shutting down" : profiles.Ready ? null : "device profiles not loaded", registry);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         Endpoint = new Uri(app.Urls.First());
     }

@@ -153,6 +153,9 @@ public sealed class ClusterInABox : IAsyncDisposable
             "--set", $"prepareInputs.operatorWaitSeconds={Options.PrepareInputsOperatorWaitSeconds}",
             "--set", $"storage.endpoint={S3.Endpoint.ToString().TrimEnd('/')}",
             "--set-json", $"allowedPrefixes={{\"{Options.Namespace}\":[\"s3://{S3Server.Bucket}/\"]}}",
+
+            // One cluster per story: a short drain keeps teardown quick (the rollout tests use the chart's default).
+            "--set", "webhook.shutdownDelaySeconds=1",
         };
         if (Options.InputsDeviceNamespaces.Count > 0)
         {

@@ -74,23 +74,47 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
     /// <summary>Starts the webhook from the chart's Deployment and routes its Service to it; returns when it serves.</summary>
     public async Task StartWebhookAsync(CancellationToken cancellationToken)
     {
-        var deployment = Chart.Deployment("webhook");
+        var replica = await StartWebhookReplicaAsync("webhook", cancellationToken).ConfigureAwait(false);
+        webhook = replica.Process;
+        WebhookEndpoint = replica.Endpoint;
+        api.RouteService(ReleaseNamespace, WebhookServiceName, 443, WebhookEndpoint);
+        timeline.Add("webhook", $"torchferry-webhook serving on {WebhookEndpoint} (Service {WebhookServiceName}.{ReleaseNamespace}.svc:443)");
+    }
+
+    /// <summary>The name of the webhook's Service.</summary>
+    public string WebhookServiceName => Chart.OfKind("Service").Single(s => s["metadata"]!["labels"]?["app.kubernetes.io/component"]?.GetValue<string>() == "webhook")["metadata"]!["name"]!.GetValue<string>();
+
+    /// <summary>
+    /// Starts one more webhook replica from the chart's Deployment (its log is <c>{name}.log</c>), not
+    /// routed anywhere; returns when it serves. The caller stops it (<see cref="TerminateAsync"/>).
+    /// </summary>
+    public async Task<Replica> StartWebhookReplicaAsync(string name, CancellationToken cancellationToken)
+    {
         var secret = Chart.Single("Secret");
         await File.WriteAllTextAsync(Path.Combine(folder, "tls.crt"), RenderedChart.SecretText(secret, "tls.crt"), cancellationToken).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(folder, "tls.key"), RenderedChart.SecretText(secret, "tls.key"), cancellationToken).ConfigureAwait(false);
         var port = FreePort();
-        webhook = Start("webhook", deployment, new Dictionary<string, string>
+        var process = Start("webhook", Chart.Deployment("webhook"), new Dictionary<string, string>
         {
             ["--listen"] = $"127.0.0.1:{port}",
             ["--tls-cert-file"] = Path.Combine(folder, "tls.crt"),
             ["--tls-key-file"] = Path.Combine(folder, "tls.key"),
-        }, new Dictionary<string, string>());
-        WebhookEndpoint = new Uri($"https://127.0.0.1:{port}");
-        await WaitForAsync(webhook, "webhook", new Uri(WebhookEndpoint, "/readyz"), cancellationToken).ConfigureAwait(false);
-        var service = Chart.OfKind("Service").Single(s => s["metadata"]!["labels"]?["app.kubernetes.io/component"]?.GetValue<string>() == "webhook");
-        api.RouteService(ReleaseNamespace, service["metadata"]!["name"]!.GetValue<string>(), 443, WebhookEndpoint);
-        timeline.Add("webhook", $"torchferry-webhook serving on {WebhookEndpoint} (Service {service["metadata"]!["name"]}.{ReleaseNamespace}.svc:443)");
+        }, new Dictionary<string, string>(), name);
+        var endpoint = new Uri($"https://127.0.0.1:{port}");
+        await WaitForAsync(process, name, new Uri(endpoint, "/readyz"), cancellationToken).ConfigureAwait(false);
+        return new Replica(name, process, endpoint);
     }
+
+    /// <summary>SIGTERM, as the kubelet sends it; the exit code once the process is gone (killed after <paramref name="grace"/>, as the kubelet would).</summary>
+    public static async Task<int> TerminateAsync(Replica replica, TimeSpan grace)
+    {
+        ArgumentNullException.ThrowIfNull(replica);
+        await StopAsync(replica.Process, grace).ConfigureAwait(false);
+        return replica.Process.ExitCode;
+    }
+
+    /// <summary>The log a started replica wrote so far.</summary>
+    public string LogOf(Replica replica) => Read((replica ?? throw new ArgumentNullException(nameof(replica))).Name + ".log");
 
     /// <summary>Starts the operator from the chart's Deployment with <paramref name="environment"/> added (what the storage Secret would give); returns when it is ready.</summary>
     public async Task StartOperatorAsync(IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken)
@@ -114,9 +138,9 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
     /// <summary>Stops the webhook; its Service has no endpoints then.</summary>
     public async Task StopWebhookAsync()
     {
+        // As Kubernetes does: the endpoint goes, then the pod is told to stop.
+        api.RouteService(ReleaseNamespace, WebhookServiceName, 443, null);
         await StopAsync(webhook).ConfigureAwait(false);
-        var service = Chart.OfKind("Service").Single(s => s["metadata"]!["labels"]?["app.kubernetes.io/component"]?.GetValue<string>() == "webhook");
-        api.RouteService(ReleaseNamespace, service["metadata"]!["name"]!.GetValue<string>(), 443, null);
     }
 
     public async ValueTask DisposeAsync()
@@ -127,8 +151,9 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
         webhook?.Dispose();
     }
 
-    private Process Start(string component, JsonObject deployment, IReadOnlyDictionary<string, string> local, IReadOnlyDictionary<string, string> environment)
+    private Process Start(string component, JsonObject deployment, IReadOnlyDictionary<string, string> local, IReadOnlyDictionary<string, string> environment, string? replica = null)
     {
+        replica ??= component;
         var container = deployment["spec"]!["template"]!["spec"]!["containers"]![0]!;
         var command = container["command"]![0]!.GetValue<string>().Replace("/app/", LocalImages.PublishedApp + "/", StringComparison.Ordinal);
         if (!File.Exists(command))
@@ -150,7 +175,7 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
             UseShellExecute = false,
         };
         start.Environment["POD_NAMESPACE"] = ReleaseNamespace;
-        start.Environment["POD_NAME"] = $"{Release}-{component}-0";
+        start.Environment["POD_NAME"] = $"{Release}-{replica}-0";
         foreach (var variable in ((container["env"] as JsonArray) ?? []).OfType<JsonObject>().Where(v => v["value"] is not null))
         {
             start.Environment[variable["name"]!.GetValue<string>()] = variable["value"]!.GetValue<string>();
@@ -162,7 +187,7 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {command}");
-        var log = new StreamWriter(Path.Combine(folder, $"{component}.log")) { AutoFlush = true };
+        var log = new StreamWriter(Path.Combine(folder, $"{replica}.log")) { AutoFlush = true };
         var gate = new Lock();
         void Write(string? line)
         {
@@ -224,7 +249,9 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
         throw new TimeoutException($"torchferry-{component} was not ready at {ready} within 60 s:\n{Read(component + ".log")}");
     }
 
-    private static async Task StopAsync(Process? process)
+    private static Task StopAsync(Process? process) => StopAsync(process, TimeSpan.FromSeconds(10));
+
+    private static async Task StopAsync(Process? process, TimeSpan grace)
     {
         if (process is null || process.HasExited)
         {
@@ -236,10 +263,10 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
             await term!.WaitForExitAsync().ConfigureAwait(false);
         }
 
-        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var bounded = new CancellationTokenSource(grace);
         try
         {
-            await process.WaitForExitAsync(grace.Token).ConfigureAwait(false);
+            await process.WaitForExitAsync(bounded.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -268,4 +295,7 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
         probe.Start();
         return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
+
+    /// <summary>A webhook replica started by <see cref="StartWebhookReplicaAsync"/>.</summary>
+    public sealed record Replica(string Name, Process Process, Uri Endpoint);
 }

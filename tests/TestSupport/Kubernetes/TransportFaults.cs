@@ -11,13 +11,16 @@ namespace TorchFerry.TestSupport.Kubernetes;
 /// stream), stalls them, answers with TLS where the client speaks plain HTTP, and restarts (stops
 /// listening, drops every connection, listens again on the same port after a while; the emulator
 /// behind keeps all its state, as etcd does). Clients are pointed at <see cref="Endpoint"/>.
+/// With several backends it is a Service as kube-proxy makes one: each new connection goes to the
+/// next backend, and a connection stays with its backend when the backends change.
 /// </summary>
 public sealed class TransportFaults : IAsyncDisposable
 {
     // A TLS alert record (fatal handshake_failure): what a TLS listener sends to a peer it cannot talk to.
     private static readonly byte[] TlsAlert = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28];
 
-    private readonly IPEndPoint target;
+    private IPEndPoint[] targets;
+    private int nextTarget;
     private readonly ConcurrentDictionary<int, Link> links = new();
     private readonly CancellationTokenSource disposing = new();
     private readonly Lock gate = new();
@@ -31,7 +34,7 @@ public sealed class TransportFaults : IAsyncDisposable
     public TransportFaults(Uri target)
     {
         ArgumentNullException.ThrowIfNull(target);
-        this.target = new IPEndPoint(IPAddress.Parse(target.Host), target.Port);
+        targets = [EndPointOf(target)];
         listener = Listen(0);
         Port = ((IPEndPoint)listener.LocalEndpoint).Port;
         Endpoint = new Uri($"http://127.0.0.1:{Port}/");
@@ -88,6 +91,15 @@ public sealed class TransportFaults : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Where new connections go from now on (round robin); open connections stay where they are.</summary>
+    public void RouteTo(IReadOnlyList<Uri> backends)
+    {
+        ArgumentNullException.ThrowIfNull(backends);
+        Volatile.Write(ref targets, [.. backends.Select(EndPointOf)]);
+    }
+
+    private static IPEndPoint EndPointOf(Uri uri) => new(IPAddress.Parse(uri.Host), uri.Port);
 
     /// <summary>Resets every open connection (requests in flight and watch streams alike).</summary>
     public void ResetAll()
@@ -175,9 +187,15 @@ public sealed class TransportFaults : IAsyncDisposable
         }
 
         var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var backends = Volatile.Read(ref targets);
         try
         {
-            await server.ConnectAsync(target).ConfigureAwait(false);
+            if (backends.Length == 0)
+            {
+                throw new SocketException((int)SocketError.ConnectionRefused); // a Service without endpoints
+            }
+
+            await server.ConnectAsync(backends[(int)((uint)Interlocked.Increment(ref nextTarget) % backends.Length)]).ConfigureAwait(false);
         }
         catch (SocketException)
         {
