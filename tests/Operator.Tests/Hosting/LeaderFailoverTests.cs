@@ -13,8 +13,9 @@ namespace TorchFerry.Operator.Tests.Hosting;
 
 /// <summary>
 /// Two operator replicas. The leader's reads from the store are slowed down (through the test proxy)
-/// so it is stopped in the middle of a conversion; the other replica takes the Lease over and
-/// converts. There must be exactly one complete variant and nothing partial.
+/// so it is stopped (SIGTERM's path) in the middle of a conversion; it releases the Lease, the other
+/// replica takes it over at its next retry and converts. There must be exactly one complete variant
+/// and nothing partial. Order is decided by signals (who holds the Lease, reads seen), not sleeps.
 /// </summary>
 [Collection(S3Collection.Name)]
 public sealed class LeaderFailoverTests(S3Fixture s3, TorchFixtures torch) : IAsyncLifetime
@@ -48,12 +49,12 @@ public sealed class LeaderFailoverTests(S3Fixture s3, TorchFixtures torch) : IAs
         var prefix = S3Fixture.UniqueKey(string.Empty);
         var sourceKey = prefix + "ck.pt";
         await s3.PutFileAsync(sourceKey, torch.GpuFile("large"));
-        var started = new TaskCompletionSource();
+        var rangeReads = 0;
         s3.Proxy.BeforeForward = async request =>
         {
             if (request.Method == "GET" && request.Headers.ContainsKey("Range"))
             {
-                started.TrySetResult();
+                Interlocked.Increment(ref rangeReads);
                 await Task.Delay(300); // replica A reads slowly: a conversion takes seconds
             }
         };
@@ -63,7 +64,7 @@ public sealed class LeaderFailoverTests(S3Fixture s3, TorchFixtures torch) : IAs
         using var storesA = Stores(s3.Proxy.Endpoint);
         using var storesB = Stores(s3.Server.Endpoint);
         var a = Host(storesA, "replica-a").RunAsync(stopA.Token);
-        await Task.Delay(500); // A takes the Lease first
+        await Poll.UntilAsync(() => Holder() == "replica-a", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
         var b = Host(storesB, "replica-b").RunAsync(stopB.Token);
 
         await client.CustomObjects.CreateNamespacedCustomObjectAsync(
@@ -77,10 +78,14 @@ public sealed class LeaderFailoverTests(S3Fixture s3, TorchFixtures torch) : IAs
             Namespace,
             "checkpointartifacts");
 
-        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        await Task.Delay(600); // A is now in the middle of reading
-        await stopA.CancelAsync();
+        // A is in the middle of reading (its metadata read, then storage ranges, each slowed down).
+        await Poll.UntilAsync(() => Volatile.Read(ref rangeReads) >= 3, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
+        Assert.Equal("replica-a", Holder());
+        await stopA.CancelAsync(); // SIGTERM
         await a;
+
+        // A released the Lease on its way out: B takes over at its next retry, not after the 30 s lease.
+        await Poll.UntilAsync(() => Holder() == "replica-b", TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(20));
         // A was stopped before it could complete its upload: the variant is B's.
         var seen = s3.Proxy.Requests;
         Assert.DoesNotContain(seen, r => r.StartsWith("POST ", StringComparison.Ordinal) && r.Contains("uploadId=", StringComparison.Ordinal));
@@ -113,10 +118,12 @@ public sealed class LeaderFailoverTests(S3Fixture s3, TorchFixtures torch) : IAs
         AllowedPrefixes = new Dictionary<string, IReadOnlyList<string>> { [Namespace] = [$"s3://{S3Server.Bucket}/"] },
         HttpAddress = "http://127.0.0.1:0",
         Identity = identity,
-        LeaseDuration = TimeSpan.FromSeconds(2),
-        RenewDeadline = TimeSpan.FromSeconds(1.5),
+        LeaseDuration = TimeSpan.FromSeconds(30),
+        RenewDeadline = TimeSpan.FromSeconds(20),
         RetryPeriod = TimeSpan.FromMilliseconds(200),
     }, TimeProvider.System, new LoggerConfiguration().CreateLogger());
+
+    private string? Holder() => api.Get("coordination.k8s.io", "v1", "leases", "torchferry-system", "torchferry-operator")?["spec"]?["holderIdentity"]?.GetValue<string>();
 
     private static Task<JsonObject> EventuallyAsync(Func<JsonObject?> probe) =>
         Poll.UntilAsync(probe, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));

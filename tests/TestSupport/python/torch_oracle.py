@@ -100,6 +100,10 @@ def build(case):
     if case == "large":
         # Big enough (24 MiB of storages) for server-side copies of 5 MiB parts to kick in.
         return {"module_state_dict": {"embedding": torch.randn(2048, 2048), "head": torch.randn(1024, 1024), "bias": torch.randn(7)}, "epochs": 1}
+    if case == "huge":
+        # 2 GiB of storages (64 of 32 MiB) for scenarios that need a conversion to take seconds.
+        # torch.zeros maps zero pages: making it costs disk, not memory.
+        return {"model": {"w%d" % i: torch.zeros(8 * 1024 * 1024) for i in range(64)}, "epochs": 1}
     if case == "legacy":
         return {"w": torch.randn(3)}
     if case == "torchscript":
@@ -162,7 +166,8 @@ def make(request):
         save(obj, path, case)
     finally:
         TAG["location"] = None
-    OBJECTS[case] = obj
+    if case != "huge":  # compared by loading, not kept: 2 GiB
+        OBJECTS[case] = obj
     return {"path": path}
 
 
