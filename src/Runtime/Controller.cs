@@ -9,6 +9,8 @@ namespace TorchFerry.Runtime;
 /// Informer, work queue and workers for one resource type: every change queues the object's key;
 /// workers (as many as configured, never two on one key) reconcile the cached object, requeue on
 /// request, back off on errors, forget keys whose error is terminal; exceptions never escape a worker.
+/// A request the API server refused for good (400, 413, 415, 422) is also reported through
+/// <paramref name="reportRefused"/> (an Event on the object), once per change of the object.
 /// </summary>
 internal sealed class Controller<T>(
     string name,
@@ -17,7 +19,8 @@ internal sealed class Controller<T>(
     int workers,
     ControllerMetrics metrics,
     TimeProvider time,
-    ILogger log)
+    ILogger log,
+    Func<T, string, CancellationToken, Task>? reportRefused = null)
     where T : IKubernetesObject<V1ObjectMeta>
 {
     private readonly WorkQueue<string> queue = WorkQueue<string>.CreateDefault(time);
@@ -53,10 +56,11 @@ internal sealed class Controller<T>(
         {
             var watch = Stopwatch.StartNew();
             var result = "success";
+            T? item = default;
             try
             {
                 var slash = key.IndexOf('/', StringComparison.Ordinal);
-                var item = informer.Get(key[..slash], key[(slash + 1)..]);
+                item = informer.Get(key[..slash], key[(slash + 1)..]);
                 if (item is null)
                 {
                     queue.Forget(key); // deleted: nothing to do
@@ -81,6 +85,10 @@ internal sealed class Controller<T>(
                 result = "terminal";
                 queue.Forget(key);
                 log.Warning("{Controller:l}: reconciling {Key:l} failed for good ({Error:l}); not retried until it changes", name, key, ApiErrors.Describe(e));
+                if (e is not TerminalReconcileException && reportRefused is not null && item is not null)
+                {
+                    await ReportAsync(item, $"the API server refused a change ({ApiErrors.Describe(e)}); not retried until the object changes", cancellationToken).ConfigureAwait(false);
+                }
             }
 #pragma warning disable CA1031 // a worker must survive any reconcile failure; the key backs off and is retried
             catch (Exception e)
@@ -96,6 +104,20 @@ internal sealed class Controller<T>(
                 queue.Done(key);
                 metrics.Reconciled(name, result, watch.Elapsed);
             }
+        }
+    }
+
+    private async Task ReportAsync(T item, string message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await reportRefused!(item, message, cancellationToken).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // a report that fails must not take the worker down; the log line stays
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            log.Warning("{Controller:l}: could not report the refusal ({Error:l})", name, e.Message);
         }
     }
 }

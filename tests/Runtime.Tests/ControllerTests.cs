@@ -11,8 +11,9 @@ namespace TorchFerry.Runtime.Tests;
 
 /// <summary>
 /// What the controller does with a reconcile's failure, with real answers from the API server
-/// emulator: terminal failures (our terminal error, 4xx other than 409 and 429) are forgotten and
-/// counted as <c>result="terminal"</c>; others back off and retry.
+/// emulator: terminal failures (our terminal error; 400, 413, 415 and 422 answers) are forgotten,
+/// counted as <c>result="terminal"</c> and, for the API server's refusals, reported once; others
+/// (401, 403, 404 and 408 as well as 409, 429 and 5xx) back off and retry.
 /// </summary>
 public sealed class ControllerTests : IAsyncLifetime
 {
@@ -38,9 +39,10 @@ public sealed class ControllerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Reconcile_RefusedByTheApiServer_IsForgottenNotRetried()
+    public async Task Reconcile_RefusedByTheApiServer_IsForgottenNotRetried_AndReportedOnce()
     {
         var attempts = 0;
+        var reports = new System.Collections.Concurrent.ConcurrentQueue<(string Name, string Message)>();
         Start(async (item, token) =>
         {
             Interlocked.Increment(ref attempts);
@@ -48,6 +50,10 @@ public sealed class ControllerTests : IAsyncLifetime
             // A real 422: a JSON patch whose test fails.
             await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("""[{"op":"test","path":"/spec/source/uri","value":"s3://elsewhere/x.pt"}]""", V1Patch.PatchType.JsonPatch), CheckpointArtifact.Group, CheckpointArtifact.Version, Namespace, CheckpointArtifact.Plural, item.Metadata.Name, cancellationToken: token);
             return ReconcileResult.Done;
+        }, (item, message, _) =>
+        {
+            reports.Enqueue((item.Metadata.Name, message));
+            return Task.CompletedTask;
         });
 
         await CreateAsync("a");
@@ -56,6 +62,9 @@ public sealed class ControllerTests : IAsyncLifetime
         await Task.Delay(500);
         Assert.Equal(1, attempts);
         Assert.Equal(0, Count("error"));
+        var report = Assert.Single(reports);
+        Assert.Equal("a", report.Name);
+        Assert.Contains("422", report.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -116,11 +125,11 @@ public sealed class ControllerTests : IAsyncLifetime
         Assert.Equal(0, Count("terminal"));
     }
 
-    private void Start(Func<CheckpointArtifact, CancellationToken, Task<ReconcileResult>> reconcile)
+    private void Start(Func<CheckpointArtifact, CancellationToken, Task<ReconcileResult>> reconcile, Func<CheckpointArtifact, string, CancellationToken, Task>? reportRefused = null)
     {
         var log = new LoggerConfiguration().CreateLogger();
         var informer = new ResourceInformer<CheckpointArtifact>(new CustomResourceClient<CheckpointArtifact>(client, CheckpointArtifact.Group, CheckpointArtifact.Version, CheckpointArtifact.Plural, Namespace), new InformerOptions(), TimeProvider.System, log);
-        var controller = new Controller<CheckpointArtifact>("test", informer, reconcile, 1, new ControllerMetrics(registry), TimeProvider.System, log);
+        var controller = new Controller<CheckpointArtifact>("test", informer, reconcile, 1, new ControllerMetrics(registry), TimeProvider.System, log, reportRefused);
         _ = Task.Run(() => controller.RunAsync(stop.Token));
     }
 

@@ -98,7 +98,7 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
             time,
             log);
         var reconciler = new ArtifactReconciler<T>(client, synchronizer, events, plural, log);
-        return new Controller<T>(plural, informer, reconciler.ReconcileAsync, options.Workers, metrics, time, log);
+        return new Controller<T>(plural, informer, reconciler.ReconcileAsync, options.Workers, metrics, time, log, (item, message, token) => events.RecordAsync(item, "Warning", ConditionReasons.Rejected, message, token));
     }
 
     private WebApplication BuildHttp()

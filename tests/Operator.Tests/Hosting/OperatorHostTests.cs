@@ -146,6 +146,40 @@ public sealed class OperatorHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TaskOutputs_OneBlobTheCrdRefuses_TheOtherIsRegistered_TheRefusalReportedOnceWithoutRetries()
+    {
+        // A GCS blob next to a local one: the CRD's URI pattern refuses the first (422).
+        var prefix = Path.Combine(folder.Path, "exec2", "n0", "data", "0");
+        Directory.CreateDirectory(Path.Combine(prefix, "o1"));
+        var checkpoint = Path.Combine(prefix, "o1", "ck.pt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), checkpoint);
+        await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject
+        {
+            ["literals"] = new JsonObject
+            {
+                ["o0"] = FlyteIdl.BlobLiteral("PyTorchCheckpoint", "gs://flyte-bucket/exec2/n0/o0/ck.pt"),
+                ["o1"] = FlyteIdl.BlobLiteral("PyTorchCheckpoint", "file://" + checkpoint),
+            },
+        }));
+        await FlyteTaskPods.CreateAsync(client, Namespace, "mixed-train", "n0", $"file://{folder.Path}/exec2/n0/inputs.pb", $"file://{prefix}", annotations: null, succeeded: true);
+
+        var good = TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + checkpoint);
+        await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, good) is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" ? o : null);
+        var refused = await EventuallyAsync(async () => (await client.CoreV1.ListNamespacedEventAsync(Namespace)).Items.FirstOrDefault(e => e.Reason == ConditionReasons.Rejected));
+        await Task.Delay(TimeSpan.FromSeconds(2)); // a retry loop would have sent many more by now (backoff starts at 5 ms)
+
+        var rejectedName = TorchFerry.Operator.Flyte.ArtifactNames.For("gs://flyte-bucket/exec2/n0/o0/ck.pt");
+        Assert.Equal(("Pod", "mixed-train", "Warning"), (refused.InvolvedObject.Kind, refused.InvolvedObject.Name, refused.Type));
+        Assert.Contains("gs://flyte-bucket/exec2/n0/o0/ck.pt", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("422", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(1, refused.Count ?? 1);
+        Assert.Single((await client.CoreV1.ListNamespacedEventAsync(Namespace)).Items, e => e.Reason == ConditionReasons.Rejected);
+        Assert.Equal(2, api.Requests.Count(r => r.StartsWith($"POST /apis/{Group}/{Version}/namespaces/{Namespace}/checkpointartifacts", StringComparison.Ordinal))); // the good one and the refused one, once
+        Assert.Equal(1, api.Requests.Count(r => r == $"GET /apis/{Group}/{Version}/namespaces/{Namespace}/checkpointartifacts/{rejectedName}"));
+        Assert.Null(api.Get(Group, Version, "checkpointartifacts", Namespace, rejectedName));
+    }
+
+    [Fact]
     public async Task GpuTaskOutput_IsRegistered_AndACpuConsumerPodGetsItConverted()
     {
         // A GPU task wrote a checkpoint and its outputs.pb, as flytekit does.
