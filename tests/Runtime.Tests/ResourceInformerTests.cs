@@ -150,6 +150,52 @@ public sealed class ResourceInformerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Watch_ThroughResetsATlsAnswerAStallAndARestart_MissesNothing_AndNeverRelists()
+    {
+        await using var network = new TransportFaults(api.Endpoint);
+        using var through = new Kubernetes(new KubernetesClientConfiguration { Host = network.Endpoint.ToString() });
+        var informer = new ResourceInformer<CheckpointArtifact>(
+            new CustomResourceClient<CheckpointArtifact>(through, Group, Version, Plural, Namespace),
+            new InformerOptions { InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(200), Watchdog = TimeSpan.FromSeconds(2) },
+            TimeProvider.System,
+            new LoggerConfiguration().CreateLogger());
+        _ = Task.Run(() => informer.RunAsync(stop.Token));
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(10));
+
+        async Task FaultAsync(Func<Task> fault, string name)
+        {
+            var watches = informer.Watches;
+            await fault();
+            await CreateAsync(name); // changed while the informer could not see
+            await Eventually(() => informer.Get(Namespace, name) is not null && informer.Watches > watches);
+        }
+
+        await FaultAsync(() => { network.ResetAll(); return Task.CompletedTask; }, "after-reset");
+        await FaultAsync(
+            async () =>
+            {
+                network.AnswerWithTls = true;
+                network.ResetAll();
+                await Eventually(() => network.Connections > 3);
+                network.AnswerWithTls = false;
+            },
+            "after-tls");
+        await FaultAsync(
+            async () =>
+            {
+                network.Stalled = true;
+                await Task.Delay(TimeSpan.FromSeconds(2.5)); // past the watchdog
+                network.Stalled = false;
+            },
+            "after-stall");
+        await FaultAsync(() => network.RestartAsync(TimeSpan.FromMilliseconds(500)), "after-restart");
+
+        Assert.Equal(["after-reset", "after-restart", "after-stall", "after-tls"], informer.Items.Select(i => i.Metadata.Name).Order());
+        Assert.Equal(1, informer.Lists);
+        Assert.True(network.Resets > 0);
+    }
+
+    [Fact]
     public async Task List_ServerErrors_AreRetried()
     {
         var lists = 0;

@@ -132,8 +132,13 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
         timeline.Add("operator", "torchferry-operator ready (leader)");
     }
 
-    /// <summary>Stops the operator (SIGTERM, as Kubernetes does), e.g. to show tasks do not depend on it.</summary>
-    public Task StopOperatorAsync() => StopAsync(@operator);
+    /// <summary>Stops the operator (SIGTERM, as Kubernetes does; killed after <paramref name="grace"/>); its exit code.</summary>
+    public async Task<int> TerminateOperatorAsync(TimeSpan grace)
+    {
+        var process = @operator ?? throw new InvalidOperationException("the operator was not started");
+        await StopAsync(process, grace).ConfigureAwait(false);
+        return process.ExitCode;
+    }
 
     /// <summary>Stops the webhook; its Service has no endpoints then.</summary>
     public async Task StopWebhookAsync()
