@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -79,16 +77,7 @@ public sealed class WebhookRolloutTests(ITestOutputHelper output)
                 },
                 SslOptions =
                 {
-                    RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                    {
-                        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
-                        {
-                            return false;
-                        }
-
-                        using var served = new X509Certificate2(certificate);
-                        return CaBundle.ChainProblems(roots, served).Count == 0;
-                    },
+                    RemoteCertificateValidationCallback = CaBundle.Trusting(roots),
                 },
             })
             { Timeout = TimeSpan.FromSeconds(5) };

@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 
 namespace TorchFerry.TestSupport;
@@ -20,4 +21,16 @@ public static class CaBundle
         chain.ChainPolicy.CustomTrustStore.AddRange(roots);
         return chain.Build(certificate) ? [] : [.. chain.ChainStatus.Select(s => s.StatusInformation.Trim()).DefaultIfEmpty("the chain did not build")];
     }
+
+    /// <summary>A TLS check as the API server makes it for a webhook: a certificate for the name dialled that chains to one of <paramref name="roots"/>.</summary>
+    public static RemoteCertificateValidationCallback Trusting(X509Certificate2Collection roots) => (_, certificate, _, errors) =>
+    {
+        if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
+        {
+            return false;
+        }
+
+        using var served = new X509Certificate2(certificate);
+        return ChainProblems(roots, served).Count == 0;
+    };
 }

@@ -1,8 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using k8s;
@@ -153,16 +151,7 @@ public sealed class ChartInstallationTests : IAsyncLifetime
             },
             SslOptions =
             {
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                {
-                    if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
-                    {
-                        return false;
-                    }
-
-                    using var served = new X509Certificate2(certificate);
-                    return CaBundle.ChainProblems(roots, served).Count == 0;
-                },
+                RemoteCertificateValidationCallback = CaBundle.Trusting(roots),
             },
         });
     }

@@ -1,6 +1,5 @@
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -144,10 +143,7 @@ internal sealed class MutatingWebhookDispatcher(Func<string, string, int, Uri?> 
             SslOptions = new SslClientAuthenticationOptions
             {
                 TargetHost = url.Host,
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                    certificate is not null
-                    && (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0
-                    && CaBundle.ChainProblems(roots, new X509Certificate2(certificate)).Count == 0,
+                RemoteCertificateValidationCallback = CaBundle.Trusting(roots),
             },
         };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(webhook["timeoutSeconds"]?.GetValue<int>() ?? 10) };
