@@ -108,6 +108,23 @@ public sealed class ResourceInformerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Watch_RequestAnsweredWith410_Relists()
+    {
+        // An API server whose watch cache no longer has the version answers the watch request itself
+        // with 410 (not an ERROR event in the stream): the informer must list again, not retry the watch.
+        await CreateAsync("before");
+        var watches = 0;
+        api.Fault = r => r.Query["watch"] == "true" && Interlocked.Increment(ref watches) == 1 ? new EmulatorFault { Status = 410 } : null;
+        var informer = Start(new InformerOptions { InitialBackoff = TimeSpan.FromMilliseconds(10) });
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await Eventually(() => informer.Lists == 2);
+        await CreateAsync("after");
+        await Eventually(() => informer.Get(Namespace, "after") is not null);
+        Assert.Equal(2, informer.Lists);
+    }
+
+    [Fact]
     public async Task Watch_ThatHangsSilently_IsRestartedByTheWatchdog()
     {
         var watches = 0;

@@ -3,7 +3,7 @@ namespace TorchFerry.TestSupport.Kubernetes;
 /// <summary>What the emulator does to one request instead of (or before) answering it normally.</summary>
 public sealed record EmulatorFault
 {
-    /// <summary>Answer with this status code (500, 429, ...) and a Status body.</summary>
+    /// <summary>Answer with this status code (500, 429, 410 for a watch whose version is gone, ...) and a Status body.</summary>
     public int? Status { get; init; }
 
     /// <summary>Wait this long first.</summary>

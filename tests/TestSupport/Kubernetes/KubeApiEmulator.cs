@@ -249,7 +249,8 @@ public sealed class KubeApiEmulator : IAsyncDisposable
 
         if (fault?.Status is { } status)
         {
-            await StatusAsync(context, status, status == 429 ? "TooManyRequests" : "InternalError", "injected by the emulator");
+            var reason = status switch { 429 => "TooManyRequests", 410 => "Expired", _ => "InternalError" };
+            await StatusAsync(context, status, reason, status == 410 ? "too old resource version (injected by the emulator)" : "injected by the emulator");
             return;
         }
 
