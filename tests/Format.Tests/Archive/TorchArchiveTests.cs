@@ -52,14 +52,18 @@ public sealed class TorchArchiveTests : IDisposable
     }
 
     [Fact]
-    public async Task Open_CorruptPickleCrc_IsRefused()
+    public async Task Open_PickleCorruptedIntoAnotherValidPickle_IsRefusedByItsCrc()
     {
-        var pickle = new PickleBuilder().Proto(2).Tensor1d("ByteStorage", "0", "cpu", 8).Stop().ToArray();
+        // One flipped bit turns cuda:0 into cuda:1: still a pickle the parser accepts, so only the
+        // CRC can tell that the bytes are not what was written.
+        var pickle = new PickleBuilder().Proto(2).Tensor1d("ByteStorage", "0", "cuda:0", 8).Stop().ToArray();
         var bytes = new ZipBuilder().Add("m/data.pkl", pickle).Add("m/data/0", new byte[8]).ToArray();
-        bytes[40] ^= 0x01; // inside data.pkl's content
+        var at = bytes.AsSpan().IndexOf("cuda:0"u8);
+        Assert.True(at > 0 && bytes.AsSpan(at + 1).IndexOf("cuda:0"u8) < 0, "the location must appear once, inside data.pkl");
+        bytes[at + 5] = (byte)'1';
         var path = Write(bytes);
 
-        Assert.Matches("CRC check|corrupt", await OpenFailsAsync(path));
+        Assert.Equal($"{path}: record 'm/data.pkl' fails its CRC check (corrupt archive)", await OpenFailsAsync(path));
     }
 
     [Theory]
