@@ -14,8 +14,9 @@ namespace TorchFerry.TestSupport;
 /// An HTTP proxy in front of <see cref="S3Server"/> on 127.0.0.1 that can inject faults (5xx,
 /// throttling, a hook run before a request is forwarded) and, when asked, answers UploadPartCopy
 /// itself the way S3 does (s3rver lacks it): it reads the source range and uploads it as the
-/// part, pinned to the If-Match ETag. Requests are forwarded with their Host header, so the
-/// client's signatures stay valid.
+/// part, pinned to the If-Match ETag. AbortMultipartUpload, which s3rver answers with 405, is
+/// answered as S3 does (the upload and its parts removed, 204; 404 NoSuchUpload when there is none).
+/// Requests are forwarded with their Host header, so the client's signatures stay valid.
 /// </summary>
 public sealed class FaultProxy : IAsyncDisposable
 {
@@ -23,10 +24,12 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly HttpClient forward;
     private readonly IAmazonS3 direct;
     private readonly Uri target;
+    private readonly S3Server server;
 
     public FaultProxy(S3Server server)
     {
         target = server.Endpoint;
+        this.server = server;
         forward = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { Timeout = TimeSpan.FromMinutes(2) };
         direct = S3Server.CreateClient(server.Endpoint);
         var builder = WebApplication.CreateSlimBuilder();
@@ -110,6 +113,20 @@ public sealed class FaultProxy : IAsyncDisposable
         if (BeforeForward is { } hook)
         {
             await hook(request);
+        }
+
+        if (request.Method == "DELETE" && request.Query["uploadId"] is [{ } uploadId])
+        {
+            if (server.AbortUpload(uploadId))
+            {
+                context.Response.StatusCode = 204;
+                return;
+            }
+
+            context.Response.StatusCode = 404;
+            context.Response.ContentType = "application/xml";
+            await context.Response.WriteAsync("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>");
+            return;
         }
 
         if (EmulateUploadPartCopy && IsUploadPart(request) && request.Headers.ContainsKey("x-amz-copy-source"))

@@ -39,6 +39,32 @@ public sealed class S3Server : IDisposable
 
     public Uri Endpoint => new($"http://127.0.0.1:{Port}");
 
+    // s3rver keeps each multipart upload in <directory>/<bucket>/._S3rver_uploads/<uploadId>, the key in a file "key".
+    private string UploadsFolder => Path.Combine(data.Path, Bucket, "._S3rver_uploads");
+
+    /// <summary>
+    /// The keys of multipart uploads begun and neither completed nor aborted, as S3's
+    /// ListMultipartUploads would list them (s3rver does not implement it; its files say the same).
+    /// Their parts cost storage on S3 until aborted.
+    /// </summary>
+    public IReadOnlyList<string> OpenUploads() =>
+        Directory.Exists(UploadsFolder)
+            ? [.. Directory.GetDirectories(UploadsFolder).Where(d => File.Exists(Path.Combine(d, "key"))).Select(d => File.ReadAllText(Path.Combine(d, "key")))]
+            : [];
+
+    /// <summary>AbortMultipartUpload as S3 does it (s3rver answers it with 405): the upload and its parts are gone; false when there was none.</summary>
+    public bool AbortUpload(string uploadId)
+    {
+        var folder = Path.Combine(UploadsFolder, Path.GetFileName(uploadId));
+        if (uploadId.Length == 0 || !Directory.Exists(folder))
+        {
+            return false;
+        }
+
+        Directory.Delete(folder, recursive: true);
+        return true;
+    }
+
     /// <summary>A plain SDK client for this server (s3rver's credentials, path-style, aws-chunked off).</summary>
     public static Amazon.S3.AmazonS3Client CreateClient(Uri endpoint) => new(
         new Amazon.Runtime.BasicAWSCredentials(AccessKey, SecretKey),

@@ -136,6 +136,7 @@ public sealed class StoreArtifactConverterTests : IDisposable
         Assert.StartsWith($"{destination}: the store kept failing on upload of part 1 (SlowDown, HTTP 503) after 3 retries", error.Message, StringComparison.Ordinal);
         s3.ResetProxy();
         Assert.False(await s3.ExistsAsync(destination.Key));
+        Assert.DoesNotContain(destination.Key, s3.Server.OpenUploads());
     }
 
     [Fact]

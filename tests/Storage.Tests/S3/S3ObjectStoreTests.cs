@@ -68,15 +68,18 @@ public sealed class S3ObjectStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task Writer_DisposedWithoutComplete_LeavesNoObject()
+    public async Task Writer_DisposedWithoutComplete_LeavesNoObject_AndAbortsItsUploadSoNoPartsAreLeft()
     {
         var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("abandoned.bin"));
-        await using (var writer = await stores.For(uri).CreateWriterAsync(uri, default))
+        using var proxied = new ObjectStoreRouter(Options(s3.Proxy.Endpoint), new ListLogSink().Logger);
+        await using (var writer = await proxied.For(uri).CreateWriterAsync(uri, default))
         {
             await writer.WriteAsync(new byte[11 << 20], default);
+            Assert.Contains(uri.Key, s3.Server.OpenUploads()); // two parts are stored by now
         }
 
         Assert.False(await s3.ExistsAsync(uri.Key));
+        Assert.DoesNotContain(uri.Key, s3.Server.OpenUploads()); // an unfinished upload never shows in a listing, but its parts are billed
     }
 
     [Fact]
