@@ -22,15 +22,31 @@ public static class CaBundle
         return chain.Build(certificate) ? [] : [.. chain.ChainStatus.Select(s => s.StatusInformation.Trim()).DefaultIfEmpty("the chain did not build")];
     }
 
-    /// <summary>A TLS check as the API server makes it for a webhook: a certificate for the name dialled that chains to one of <paramref name="roots"/>.</summary>
-    public static RemoteCertificateValidationCallback Trusting(X509Certificate2Collection roots) => (_, certificate, _, errors) =>
+    /// <summary>
+    /// A TLS check as the API server makes it for a webhook: a certificate for the name dialled that
+    /// chains to one of <paramref name="roots"/>. Why a certificate was refused goes to <paramref name="refused"/>.
+    /// </summary>
+    public static RemoteCertificateValidationCallback Trusting(X509Certificate2Collection roots, Action<string>? refused = null) => (_, certificate, _, errors) =>
     {
-        if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
+        if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0)
         {
+            refused?.Invoke("no certificate");
+            return false;
+        }
+
+        if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+        {
+            refused?.Invoke("name mismatch");
             return false;
         }
 
         using var served = new X509Certificate2(certificate);
-        return ChainProblems(roots, served).Count == 0;
+        var problems = ChainProblems(roots, served);
+        if (problems.Count > 0)
+        {
+            refused?.Invoke("untrusted chain: " + string.Join("; ", problems));
+        }
+
+        return problems.Count == 0;
     };
 }

@@ -62,18 +62,26 @@ public sealed class ConvertCommandTests(TorchFixtures fixtures)
     [Fact]
     public async Task Convert_PickleThatCallsOsSystem_IsRefusedAndNeverRunsIt()
     {
-        // The fixture's payload writes this file when unpickled (tests/TestSupport/python/torch_oracle.py).
-        const string marker = "/tmp/torchferry-pwned";
-        File.Delete(marker);
+        // The fixture's payload writes torchferry-pwned next to it when unpickled (tests/TestSupport/python/torch_oracle.py).
         using var folder = new TemporaryDirectory();
+        var evil = folder.File("evil.pt");
+        fixtures.Torch.Make("evil", evil);
+        var marker = folder.File("torchferry-pwned");
 
-        var convert = await CliRunner.RunAsync("convert", fixtures.GpuFile("evil"), folder.File("out.pt"), "--device", "cpu");
-        var inspect = await CliRunner.RunAsync("inspect", fixtures.GpuFile("evil"));
+        var convert = await CliRunner.RunAsync("convert", evil, folder.File("out.pt"), "--device", "cpu");
+        var inspect = await CliRunner.RunAsync("inspect", evil);
 
         Assert.Equal((1, 1), (convert.ExitCode, inspect.ExitCode));
         Assert.Contains("refuses to read or carry it", convert.Error, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
-        Assert.False(File.Exists(marker));
+        Assert.Contains("refuses to read or carry it", inspect.Error, StringComparison.Ordinal);
+        Assert.Equal([evil], Directory.GetFileSystemEntries(folder.Path));
+
+        // The payload is live: Python's unpickler (torch.load without weights_only) runs it. (Saved on
+        // the CPU: a cuda:0 tensor before it stops torch.load on this machine first.)
+        var loadable = folder.File("evil-cpu.pt");
+        fixtures.Torch.Make("evil", loadable, "cpu");
+        fixtures.Torch.LoadError(loadable);
+        Assert.True(File.Exists(marker), "the fixture's payload did not run under torch.load: this test proves nothing");
     }
 
     [Theory]
@@ -151,9 +159,11 @@ public sealed class ConvertCommandTests(TorchFixtures fixtures)
     [Fact]
     public async Task Convert_MissingSource_NamesIt()
     {
-        var (exitCode, _, error) = await CliRunner.RunAsync("convert", "/nonexistent/model.pt", "/tmp/out.pt", "--device", "cpu");
+        using var folder = new TemporaryDirectory();
+        var (exitCode, _, error) = await CliRunner.RunAsync("convert", "/nonexistent/model.pt", folder.File("out.pt"), "--device", "cpu");
 
         Assert.Equal(1, exitCode);
         Assert.Equal("torchferry: /nonexistent/model.pt: no such file\n", error);
+        Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
     }
 }

@@ -117,11 +117,14 @@ def build(case):
     raise ValueError("unknown case " + case)
 
 
+EVIL_MARKER = {"path": None}
+
+
 class Evil:
-    """A pickle payload: unpickling it would run a shell command."""
+    """A pickle payload: unpickling it runs a shell command that writes torchferry-pwned next to the fixture."""
 
     def __reduce__(self):
-        return (os.system, ("echo torchferry-was-here > /tmp/torchferry-pwned",))
+        return (os.system, ("echo torchferry-was-here > '%s'" % EVIL_MARKER["path"],))
 
 
 def save(obj, path, case):
@@ -162,6 +165,7 @@ def make(request):
             hyper = {"device": location, "devices": [location, location]}
             obj = dict(hyper, **states) if case == "shared_location_first" else dict(states, **hyper)
         else:
+            EVIL_MARKER["path"] = os.path.join(os.path.dirname(os.path.abspath(path)), "torchferry-pwned")
             obj = build(case)
         save(obj, path, case)
     finally:

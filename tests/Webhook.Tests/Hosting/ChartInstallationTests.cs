@@ -98,19 +98,27 @@ public sealed class ChartInstallationTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Handshake_WithAnotherInstallationsCaBundle_IsRefused()
+    public async Task Handshake_WithAnotherInstallationsCaBundle_IsRefusedForItsChain()
     {
-        using var http = ApiServerLikeClient(Helm.Template(Release, ReleaseNamespace).CaBundlePem);
+        var refusals = new List<string>();
+        using var http = ApiServerLikeClient(Helm.Template(Release, ReleaseNamespace).CaBundlePem, refusals.Add);
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(new Uri($"https://{Release}-webhook.{ReleaseNamespace}.svc/healthz")));
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(new Uri($"https://{Release}-webhook.{ReleaseNamespace}.svc/healthz")));
+
+        Assert.IsType<System.Security.Authentication.AuthenticationException>(error.InnerException);
+        Assert.StartsWith("untrusted chain: ", Assert.Single(refusals), StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task Handshake_UnderANameTheCertificateDoesNotHold_IsRefused()
+    public async Task Handshake_UnderANameTheCertificateDoesNotHold_IsRefusedForTheName()
     {
-        using var http = ApiServerLikeClient(chart.CaBundlePem);
+        var refusals = new List<string>();
+        using var http = ApiServerLikeClient(chart.CaBundlePem, refusals.Add);
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(new Uri($"https://{Release}-webhook.elsewhere.svc/healthz")));
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(new Uri($"https://{Release}-webhook.elsewhere.svc/healthz")));
+
+        Assert.IsType<System.Security.Authentication.AuthenticationException>(error.InnerException);
+        Assert.Equal(["name mismatch"], refusals);
     }
 
     [Fact]
@@ -137,7 +145,7 @@ public sealed class ChartInstallationTests : IAsyncLifetime
     }
 
     /// <summary>A client that dials the webhook on loopback under any host name and trusts only the given PEM bundle, as the API server does.</summary>
-    private HttpClient ApiServerLikeClient(string caBundlePem)
+    private HttpClient ApiServerLikeClient(string caBundlePem, Action<string>? refused = null)
     {
         var roots = CaBundle.Parse(caBundlePem);
         var endpoint = new IPEndPoint(IPAddress.Loopback, server.Endpoint!.Port);
@@ -151,7 +159,7 @@ public sealed class ChartInstallationTests : IAsyncLifetime
             },
             SslOptions =
             {
-                RemoteCertificateValidationCallback = CaBundle.Trusting(roots),
+                RemoteCertificateValidationCallback = CaBundle.Trusting(roots, refused),
             },
         });
     }

@@ -75,12 +75,14 @@ public sealed class WebhookServerTests : IAsyncLifetime
     [Fact]
     public async Task Review_DryRun_IsAnsweredTheSame()
     {
+        var plain = await ReviewAsync(AdmissionFixtures.Review("uid-3", FlytePod()));
         var review = AdmissionFixtures.Review("uid-3", FlytePod());
         review["request"]!["dryRun"] = true;
 
         var response = await ReviewAsync(review);
 
         Assert.Equal("JSONPatch", response["patchType"]!.GetValue<string>());
+        Assert.True(JsonNode.DeepEquals(plain, response), $"dry run answered differently:\n{plain}\n{response}");
     }
 
     [Theory]
@@ -123,17 +125,17 @@ public sealed class WebhookServerTests : IAsyncLifetime
     {
         var huge = new string('x', (int)WebhookServer.MaxBodyBytes + 1024);
 
-        // The server answers 413 as soon as it sees the length; it may close the connection before
-        // the client has finished sending, which the client reports as a broken pipe.
-        try
+        // With Expect: 100-continue the client waits for the server's verdict on the headers before
+        // sending the body, so the 413 always arrives (without it the server may close the
+        // connection mid-upload, which would be indistinguishable from any dropped connection).
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/mutate-pods", UriKind.Relative))
         {
-            using var response = await http.PostAsync(new Uri("/mutate-pods", UriKind.Relative), new StringContent("{\"pad\":\"" + huge + "\"}", Encoding.UTF8, "application/json"));
-            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
-        }
-        catch (HttpRequestException e) when (e.InnerException is IOException)
-        {
-        }
+            Content = new StringContent("{\"pad\":\"" + huge + "\"}", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.ExpectContinue = true;
+        using var response = await http.SendAsync(request);
 
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/healthz", UriKind.Relative))).StatusCode);
     }
 
