@@ -62,6 +62,10 @@ public sealed class TorchOracle : IDisposable
     /// <summary>The tensors torch sees in <paramref name="path"/> (loaded to the CPU), with recorded locations.</summary>
     public JsonArray Describe(string path) => Ask(new JsonObject { ["cmd"] = "describe", ["path"] = path })["tensors"]!.AsArray();
 
+    /// <summary>The location torch's own unpickler hands map_location for each storage of <paramref name="path"/>, sorted: PyTorch's verdict on where a file's storages live.</summary>
+    public IReadOnlyList<string> Locations(string path) =>
+        [.. Ask(new JsonObject { ["cmd"] = "describe", ["path"] = path })["locations"]!.AsArray().Select(l => l!.GetValue<string>())];
+
     public void Dispose()
     {
         try

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using TorchFerry.Format.Archive;
 using TorchFerry.Format.Conversion;
-using TorchFerry.Format.Inspection;
 using TorchFerry.TestSupport;
 
 namespace TorchFerry.Format.Tests.Conversion;
@@ -162,8 +161,9 @@ public sealed class ArchiveRelocatorTests(TorchFixtures fixtures)
 
         Assert.Equal(report.LocationsBefore["cuda:1"], report.StoragesRelocated);
         Assert.Equal(new Dictionary<string, int> { ["cuda:0"] = report.Storages }, report.LocationsAfter);
-        var description = await DescribeAsync(destination);
-        Assert.All(description.Tensors, t => Assert.Equal("cuda:0", t.Location));
+
+        // Judged by PyTorch's own unpickler, not by our inspector.
+        Assert.Equal(Enumerable.Repeat("cuda:0", report.Storages), fixtures.Torch.Locations(destination));
         Assert.Contains(CudaError, fixtures.Torch.LoadError(destination), StringComparison.Ordinal);
     }
 
@@ -175,8 +175,12 @@ public sealed class ArchiveRelocatorTests(TorchFixtures fixtures)
 
         await LocalConversion.ConvertAsync(source, destination, DeviceMap.Create("cpu", new Dictionary<string, string> { ["cuda:1"] = "cuda:2" }), overwrite: true);
 
-        var locations = (await DescribeAsync(destination)).Storages.Select(s => s.Location).Distinct().Order().ToList();
-        Assert.Equal(["cpu", "cuda:2"], locations);
+        var before = fixtures.Torch.Locations(source);
+        var after = fixtures.Torch.Locations(destination);
+
+        Assert.Equal(before.Count(l => l == "cuda:1"), after.Count(l => l == "cuda:2"));
+        Assert.Equal(before.Count(l => l != "cuda:1"), after.Count(l => l == "cpu"));
+        Assert.Equal(["cpu", "cuda:2"], after.Distinct().Order());
     }
 
     [Fact]
@@ -188,7 +192,8 @@ public sealed class ArchiveRelocatorTests(TorchFixtures fixtures)
 
         await LocalConversion.ConvertAsync(cpu, destination, DeviceMap.Create("cuda:3"), overwrite: true);
 
-        Assert.All((await DescribeAsync(destination)).Storages, s => Assert.Equal("cuda:3", s.Location));
+        Assert.All(fixtures.Torch.Locations(destination), l => Assert.Equal("cuda:3", l));
+        Assert.NotEmpty(fixtures.Torch.Locations(destination));
         Assert.Contains(CudaError, fixtures.Torch.LoadError(destination), StringComparison.Ordinal);
     }
 
@@ -229,12 +234,6 @@ public sealed class ArchiveRelocatorTests(TorchFixtures fixtures)
             LocalConversion.ConvertAsync(fixtures.GpuFile("checkpoint_dict"), destination, DeviceMap.Create("cpu"), cancellationToken: cancellation.Token));
 
         Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
-    }
-
-    private static async Task<ArtifactDescription> DescribeAsync(string path)
-    {
-        using var source = FileSource.Open(path);
-        return ArtifactInspector.Describe(await TorchArchive.OpenAsync(source));
     }
 
     private static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
