@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -93,14 +92,13 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
         var secret = Chart.Single("Secret");
         await File.WriteAllTextAsync(Path.Combine(folder, "tls.crt"), RenderedChart.SecretText(secret, "tls.crt"), cancellationToken).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(folder, "tls.key"), RenderedChart.SecretText(secret, "tls.key"), cancellationToken).ConfigureAwait(false);
-        var port = FreePort();
         var process = Start("webhook", Chart.Deployment("webhook"), new Dictionary<string, string>
         {
-            ["--listen"] = $"127.0.0.1:{port}",
+            ["--listen"] = "127.0.0.1:0",
             ["--tls-cert-file"] = Path.Combine(folder, "tls.crt"),
             ["--tls-key-file"] = Path.Combine(folder, "tls.key"),
         }, new Dictionary<string, string>(), name);
-        var endpoint = new Uri($"https://127.0.0.1:{port}");
+        var endpoint = await BoundAddressAsync(process, name, "Endpoint", cancellationToken).ConfigureAwait(false);
         await WaitForAsync(process, name, new Uri(endpoint, "/readyz"), cancellationToken).ConfigureAwait(false);
         return new Replica(name, process, endpoint);
     }
@@ -122,13 +120,13 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
         var configMap = Chart.Single("ConfigMap");
         var prefixes = Path.Combine(folder, "allowed-prefixes.json");
         await File.WriteAllTextAsync(prefixes, configMap["data"]!["allowed-prefixes.json"]!.GetValue<string>(), cancellationToken).ConfigureAwait(false);
-        var port = FreePort();
         @operator = Start("operator", Chart.Deployment("operator"), new Dictionary<string, string>
         {
             ["--allowed-prefixes"] = prefixes,
-            ["--http-address"] = $"http://127.0.0.1:{port}",
+            ["--http-address"] = "http://127.0.0.1:0",
         }, environment);
-        await WaitForAsync(@operator, "operator", new Uri($"http://127.0.0.1:{port}/readyz"), cancellationToken).ConfigureAwait(false);
+        var address = await BoundAddressAsync(@operator, "operator", "Address", cancellationToken).ConfigureAwait(false);
+        await WaitForAsync(@operator, "operator", new Uri(address, "/readyz"), cancellationToken).ConfigureAwait(false);
         timeline.Add("operator", "torchferry-operator ready (leader)");
     }
 
@@ -294,11 +292,31 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    // Servers bind port 0 and say where they listen in their first log lines (compact JSON): no port is
+    // probed and released for another process to take first.
+    private async Task<Uri> BoundAddressAsync(Process process, string name, string property, CancellationToken cancellationToken)
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            foreach (var line in Read(name + ".log").Split('\n'))
+            {
+                if (line.StartsWith('{') && JsonNode.Parse(line)?[property]?.GetValue<string>() is { } bound && Uri.TryCreate(bound, UriKind.Absolute, out var address) && address.Port != 0)
+                {
+                    return address;
+                }
+            }
+
+            if (process.HasExited)
+            {
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+                throw new InvalidOperationException($"torchferry-{name} exited with {process.ExitCode}:\n{Read(name + ".log")}");
+            }
+
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+
+        throw new TimeoutException($"torchferry-{name} did not say where it listens within 60 s:\n{Read(name + ".log")}");
     }
 
     /// <summary>A webhook replica started by <see cref="StartWebhookReplicaAsync"/>.</summary>
