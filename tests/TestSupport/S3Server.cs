@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace TorchFerry.TestSupport;
 
@@ -26,16 +24,11 @@ public sealed class S3Server : IDisposable
             throw new InvalidOperationException($"s3rver is missing at {script}: run scripts/install-test-deps.sh (npm ci in tests/tools)");
         }
 
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
         Start();
     }
 
-    public int Port { get; }
+    /// <summary>The port s3rver chose at its first start (port 0) and binds again after a restart.</summary>
+    public int Port { get; private set; }
 
     public Uri Endpoint => new($"http://127.0.0.1:{Port}");
 
@@ -90,27 +83,28 @@ public sealed class S3Server : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         }) ?? throw new InvalidOperationException("could not start node (apt-get install nodejs)");
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (DateTime.UtcNow < deadline)
+        // s3rver says where it listens ("S3rver listening on 127.0.0.1:PORT") even when silent.
+        var started = process;
+        var listening = Task.Run(() =>
         {
-            if (process.HasExited)
+            while (started.StandardOutput.ReadLine() is { } line)
             {
-                throw new InvalidOperationException($"s3rver exited: {process.StandardError.ReadToEnd()}");
+                if (line.StartsWith("S3rver listening on ", StringComparison.Ordinal))
+                {
+                    return int.Parse(line[(line.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+                }
             }
 
-            try
-            {
-                using var client = new TcpClient();
-                client.Connect(IPAddress.Loopback, Port);
-                return;
-            }
-            catch (SocketException)
-            {
-                Thread.Sleep(50);
-            }
+            return 0;
+        });
+        if (!listening.Wait(TimeSpan.FromSeconds(20)) || listening.Result == 0)
+        {
+            Stop();
+            throw new InvalidOperationException($"s3rver did not say it listens within 20 s: {(started.HasExited ? started.StandardError.ReadToEnd() : "still starting")}");
         }
 
-        throw new InvalidOperationException($"s3rver did not listen on 127.0.0.1:{Port} within 20 s");
+        Port = listening.Result;
+        _ = started.StandardOutput.ReadToEndAsync(); // keep the pipe drained
     }
 
     public void Stop()
