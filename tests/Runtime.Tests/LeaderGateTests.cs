@@ -33,8 +33,11 @@ public sealed class LeaderGateTests : IAsyncLifetime
 
         var first = Gate("replica-a").RunAsync(async token => await WorkAsync("replica-a", token, firstCancelled), stopFirst.Token);
         await Eventually(() => Snapshot(working).Contains("replica-a"), () => string.Join("\n", api.Requests.TakeLast(10)));
+        var reads = LeaseReads();
         var second = Gate("replica-b").RunAsync(async token => await WorkAsync("replica-b", token, null), stopSecond.Token);
-        await Task.Delay(1500);
+
+        // Several of B's attempts have met A's valid lease (each one reads it): B still does not work.
+        await Eventually(() => LeaseReads() >= reads + 10);
         Assert.DoesNotContain("replica-b", Snapshot(working));
 
         await stopFirst.CancelAsync();
@@ -183,6 +186,8 @@ public sealed class LeaderGateTests : IAsyncLifetime
         await stopSecond.CancelAsync();
         await second;
     }
+
+    private int LeaseReads() => api.Requests.Count(r => r.StartsWith("GET /apis/coordination.k8s.io/v1/namespaces/torchferry-system/leases/torchferry-operator", StringComparison.Ordinal));
 
     private static void InterlockedMax(ref int target, int value)
     {
