@@ -143,6 +143,57 @@ public sealed class PodMutatorTests
     }
 
     [Fact]
+    public void GpuPod_MountingItsOwnSharedMemory_KeepsIt_AndRecordsTheConflict()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["volumes"] = JsonNode.Parse("""[{"name":"shm","emptyDir":{"medium":"Memory"}}]""");
+        pod["spec"]!["containers"]![0]!["volumeMounts"] = JsonNode.Parse("""[{"name":"shm","mountPath":"/dev/shm"}]""");
+
+        var mutated = Apply(pod, GpuProfile);
+
+        Assert.Equal(["shm"], mutated["spec"]!["volumes"]!.AsArray().Select(v => v!["name"]!.GetValue<string>()));
+        Assert.Equal(["/dev/shm"], mutated["spec"]!["containers"]![0]!["volumeMounts"]!.AsArray().Select(m => m!["mountPath"]!.GetValue<string>()));
+        Assert.Equal("dshm", mutated["metadata"]!["annotations"]![Annotations.Conflicts]!.GetValue<string>());
+        Assert.Equal("injected:gpu", mutated["metadata"]!["annotations"]![Annotations.Status]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void GpuPod_WithVolumesAndMounts_GetsSharedMemoryAppended_AndItsOwnKept()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["volumes"] = JsonNode.Parse("""[{"name":"data","emptyDir":{}}]""");
+        pod["spec"]!["containers"]![0]!["volumeMounts"] = JsonNode.Parse("""[{"name":"data","mountPath":"/data"}]""");
+
+        var mutated = Apply(pod, GpuProfile);
+
+        var volumes = mutated["spec"]!["volumes"]!.AsArray();
+        Assert.Equal(2, volumes.Count);
+        Assert.Equal("data", volumes[0]!["name"]!.GetValue<string>());
+        Assert.Equal(("Memory", "8Gi"), (volumes[1]!["emptyDir"]!["medium"]!.GetValue<string>(), volumes[1]!["emptyDir"]!["sizeLimit"]!.GetValue<string>()));
+        var mounts = mutated["spec"]!["containers"]![0]!["volumeMounts"]!.AsArray();
+        Assert.Equal(["/data", "/dev/shm"], mounts.Select(m => m!["mountPath"]!.GetValue<string>()));
+        Assert.Equal(volumes[1]!["name"]!.GetValue<string>(), mounts[1]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void GpuPod_AlreadyToleratingTheGpuTaint_GetsNoSecondCopy_AndNoTolerationsListIsCreatedWhenNoneAreMissing()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["tolerations"]!.AsArray().Add(JsonNode.Parse("""{"key":"nvidia.com/gpu","operator":"Exists","effect":"NoSchedule"}"""));
+        pod["spec"]!["tolerations"]!.AsArray().Add(JsonNode.Parse("""{"key":"dedicated","operator":"Equal","value":"ml","effect":"NoSchedule"}"""));
+
+        var mutated = Apply(pod, GpuProfile);
+
+        var keys = mutated["spec"]!["tolerations"]!.AsArray().Select(t => t!["key"]!.GetValue<string>()).ToList();
+        Assert.Equal(["node.kubernetes.io/not-ready", "nvidia.com/gpu", "dedicated"], keys);
+
+        var bare = AdmissionFixtures.FlytePod("pyflyte-execute");
+        bare["spec"]!.AsObject().Remove("tolerations");
+        var added = Apply(bare, GpuProfile)["spec"]!["tolerations"]!.AsArray().Select(t => t!["key"]!.GetValue<string>());
+        Assert.Equal(["nvidia.com/gpu", "dedicated"], added);
+    }
+
+    [Fact]
     public void CpuConsumer_OptedIn_ReadsPreparedInputsFromItsOwnOutputPrefix()
     {
         var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
