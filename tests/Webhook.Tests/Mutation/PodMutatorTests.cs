@@ -50,6 +50,8 @@ public sealed class PodMutatorTests
         Assert.Contains(mutated["spec"]!["volumes"]!.AsArray(), v => v!["emptyDir"]?["medium"]?.GetValue<string>() == "Memory" && v["emptyDir"]!["sizeLimit"]!.GetValue<string>() == "8Gi");
         Assert.Contains(container["volumeMounts"]!.AsArray(), m => m!["mountPath"]!.GetValue<string>() == "/dev/shm");
         Assert.Equal("injected:gpu,dshm", mutated["metadata"]!["annotations"]![Annotations.Status]!.GetValue<string>());
+        Assert.Null(mutated["metadata"]!["annotations"]![Annotations.Conflicts]);
+        Assert.All(required, e => Assert.Equal("In", e!["operator"]!.GetValue<string>()));
         Assert.True(PodMutator.Mutate(mutated, GpuProfile, Options).IsEmpty, "a second pass changes nothing");
     }
 
@@ -191,6 +193,53 @@ public sealed class PodMutatorTests
         bare["spec"]!.AsObject().Remove("tolerations");
         var added = Apply(bare, GpuProfile)["spec"]!["tolerations"]!.AsArray().Select(t => t!["key"]!.GetValue<string>());
         Assert.Equal(["nvidia.com/gpu", "dedicated"], added);
+    }
+
+    [Theory]
+    [InlineData("""{}""")] // as flytepropeller leaves it
+    [InlineData("""{"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname"}}]}}""")]
+    [InlineData("""{"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}}]}}""")]
+    public void GpuPod_WithAffinityButNoRequiredNodeTerms_GetsOneRequiredTerm_AndKeepsTheRest(string affinity)
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["affinity"] = JsonNode.Parse(affinity);
+
+        var mutated = Apply(pod, GpuProfile);
+
+        var terms = mutated["spec"]!["affinity"]!["nodeAffinity"]!["requiredDuringSchedulingIgnoredDuringExecution"]!["nodeSelectorTerms"]!.AsArray();
+        var term = Assert.Single(terms);
+        Assert.Equal(["k8s.amazonaws.com/accelerator", "k8s.amazonaws.com/gpu-partition-size"], term!["matchExpressions"]!.AsArray().Select(e => e!["key"]!.GetValue<string>()));
+        foreach (var (kind, value) in JsonNode.Parse(affinity)!.AsObject())
+        {
+            foreach (var (field, setting) in value!.AsObject())
+            {
+                Assert.True(JsonNode.DeepEquals(setting, mutated["spec"]!["affinity"]![kind]![field]), $"{kind}.{field} was changed");
+            }
+        }
+    }
+
+    [Fact]
+    public void GpuPod_ContainerWithoutResources_GetsTheGpuAsLimitAndRequest()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["containers"]![0]!.AsObject().Remove("resources");
+
+        var container = Apply(pod, GpuProfile)["spec"]!["containers"]![0]!;
+
+        Assert.Equal("1", container["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
+        Assert.Equal("1", container["resources"]!["requests"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void GpuPod_ContainerWithRequestsOnly_GetsALimitsMapAdded()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["containers"]![0]!["resources"]!.AsObject().Remove("limits");
+
+        var container = Apply(pod, GpuProfile)["spec"]!["containers"]![0]!;
+
+        Assert.Equal("1", container["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
+        Assert.Equal("2", container["resources"]!["requests"]!["cpu"]!.GetValue<string>());
     }
 
     [Fact]
