@@ -219,6 +219,22 @@ public sealed class PodMutatorTests
     }
 
     [Fact]
+    public void GpuProfileWithoutProductOrSlice_AddsNoNodeAffinity()
+    {
+        // An empty nodeSelectorTerm matches no node: adding one would leave the pod Pending for ever.
+        var profile = new DeviceProfile
+        {
+            Metadata = new V1ObjectMeta { Name = "any-gpu", NamespaceProperty = "flytesnacks-development" },
+            Spec = new DeviceProfileSpec { Selector = new V1LabelSelector(), Device = new DeviceRequest { Type = DeviceType.Gpu, Count = 1 } },
+        };
+
+        var mutated = Apply(AdmissionFixtures.FlytePod("pyflyte-execute"), profile);
+
+        Assert.Equal("1", mutated["spec"]!["containers"]![0]!["resources"]!["limits"]!["nvidia.com/gpu"]!.GetValue<string>());
+        Assert.Null(mutated["spec"]!["affinity"]);
+    }
+
+    [Fact]
     public void GpuPod_ContainerWithoutResources_GetsTheGpuAsLimitAndRequest()
     {
         var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
@@ -409,6 +425,11 @@ public sealed class PodMutatorTests
         Assert.Equal("c-urgent", DeviceProfileMatcher.Best([broad, specific, urgent, other], "ns", labels)!.Metadata.Name);
         Assert.Equal("b-specific", DeviceProfileMatcher.Best([broad, specific, other], "ns", labels)!.Metadata.Name);
         Assert.Null(DeviceProfileMatcher.Best([broad, specific], "elsewhere", labels));
+
+        // Equal priority and specificity: the first name wins, whatever order they are listed in.
+        var twin = Profile("e-twin", 0, ("task-name", "workflows-train"), ("project", "flytesnacks"));
+        Assert.Equal("b-specific", DeviceProfileMatcher.Best([twin, specific], "ns", labels)!.Metadata.Name);
+        Assert.Equal("b-specific", DeviceProfileMatcher.Best([specific, twin], "ns", labels)!.Metadata.Name);
     }
 
     private static JsonObject Apply(JsonObject pod, DeviceProfile? profile)
