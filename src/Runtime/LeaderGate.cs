@@ -80,21 +80,21 @@ internal sealed class LeaderGate(IKubernetes client, LeaderGateOptions options, 
     {
         while (!cancellationToken.IsCancellationRequested)
         {
-            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            attempt.CancelAfter(options.RenewDeadline);
-            if (await TryAcquireOrRenewAsync(attempt.Token, cancellationToken).ConfigureAwait(false))
-            {
-                return true;
-            }
-
             try
             {
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                attempt.CancelAfter(options.RenewDeadline);
+                if (await TryAcquireOrRenewAsync(attempt.Token, cancellationToken).ConfigureAwait(false))
+                {
+                    return true;
+                }
+
                 // client-go's jitter: replicas that started together do not keep colliding.
                 await Task.Delay(options.RetryPeriod * (1 + (Random.Shared.NextDouble() * 0.2)), time, cancellationToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                return false;
+                return false; // a standby told to stop mid-attempt just stops
             }
         }
 

@@ -75,8 +75,10 @@ public sealed class ApiServerRestartTests(TorchFixtures torch) : IAsyncLifetime
         await Poll.UntilAsync(() => Directory.GetFiles(folder.Path, ".huge.torchferry-cpu.pt.*.tmp").Length > 0, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(10));
         for (var i = 0; i < 3; i++)
         {
-            await network.RestartAsync(TimeSpan.FromMilliseconds(600));
-            await Task.Delay(TimeSpan.FromMilliseconds(200));
+            // Spaced as an upgrade spaces them: a renewal goes through the restarted server before the next restart.
+            var renewed = RenewTime();
+            await network.RestartAsync(TimeSpan.FromMilliseconds(300));
+            await Poll.UntilAsync(() => RenewTime() != renewed, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(20));
         }
 
         Assert.True(Phase() != "Ready", "the conversion finished before the third restart: the scenario did not happen");
@@ -99,6 +101,8 @@ public sealed class ApiServerRestartTests(TorchFixtures torch) : IAsyncLifetime
         && (request.Contains("/checkpointartifacts?", StringComparison.Ordinal) || request.Contains("/tensorartifacts?", StringComparison.Ordinal) || request.Contains("/pods?", StringComparison.Ordinal));
 
     private string? Phase() => api.Get(Group, Version, "checkpointartifacts", Namespace, "huge")?["status"]?["phase"]?.GetValue<string>();
+
+    private string? RenewTime() => Lease()?["spec"]?["renewTime"]?.ToJsonString();
 
     private JsonObject? Lease() => api.Get("coordination.k8s.io", "v1", "leases", LeaseNamespace, "torchferry-operator");
 
