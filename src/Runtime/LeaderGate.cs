@@ -105,28 +105,30 @@ internal sealed class LeaderGate(IKubernetes client, LeaderGateOptions options, 
     private async Task RenewAsync(CancellationToken term)
     {
         var renewed = time.GetTimestamp();
+        var wait = options.RetryPeriod;
         try
         {
             while (true)
             {
-                await Task.Delay(options.RetryPeriod, time, term).ConfigureAwait(false);
-                while (true)
+                await Task.Delay(wait, time, term).ConfigureAwait(false);
+                var left = options.RenewDeadline - time.GetElapsedTime(renewed);
+                if (left <= TimeSpan.Zero)
                 {
-                    var left = options.RenewDeadline - time.GetElapsedTime(renewed);
-                    if (left <= TimeSpan.Zero)
-                    {
-                        return;
-                    }
+                    return;
+                }
 
-                    using var attempt = CancellationTokenSource.CreateLinkedTokenSource(term);
-                    attempt.CancelAfter(left);
-                    if (await TryAcquireOrRenewAsync(attempt.Token, term).ConfigureAwait(false))
-                    {
-                        renewed = time.GetTimestamp();
-                        break;
-                    }
-
-                    await Task.Delay(TimeSpan.FromTicks(Math.Min(options.RetryPeriod.Ticks, Math.Max(0, (options.RenewDeadline - time.GetElapsedTime(renewed)).Ticks))), time, term).ConfigureAwait(false);
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(term);
+                attempt.CancelAfter(left);
+                if (await TryAcquireOrRenewAsync(attempt.Token, term).ConfigureAwait(false))
+                {
+                    renewed = time.GetTimestamp();
+                    wait = options.RetryPeriod;
+                }
+                else
+                {
+                    // Retry every period, but look again at the deadline itself rather than a period past it.
+                    var remaining = options.RenewDeadline - time.GetElapsedTime(renewed);
+                    wait = remaining < options.RetryPeriod ? (remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero) : options.RetryPeriod;
                 }
             }
         }

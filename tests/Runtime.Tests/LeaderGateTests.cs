@@ -212,16 +212,7 @@ public sealed class LeaderGateTests : IAsyncLifetime
         new LoggerConfiguration().CreateLogger(),
         metrics);
 
-    private LeaderGate Gate(string identity) => new(
-        client,
-        new LeaderGateOptions("torchferry-system", "torchferry-operator", identity)
-        {
-            LeaseDuration = TimeSpan.FromSeconds(2),
-            RenewDeadline = TimeSpan.FromSeconds(1.5),
-            RetryPeriod = TimeSpan.FromMilliseconds(200),
-        },
-        TimeProvider.System,
-        new LoggerConfiguration().CreateLogger());
+    private LeaderGate Gate(string identity) => Gate(identity, client, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1.5));
 
     private static List<string> Snapshot(List<string> list)
     {

@@ -28,13 +28,9 @@ internal sealed class WebhookServer(IDeviceProfileSource profiles, AdmissionOpti
 
     public Uri? Endpoint { get; private set; }
 
-    /// <summary>
-    /// True once <see cref="BeginTermination"/> was called: the server still answers every review, but
-    /// readiness fails and each response closes its connection, so clients reconnect through the
-    /// Service, which no longer routes new connections here.
-    /// </summary>
-    public bool Terminating => terminating;
-
+    // Set by BeginTermination: the server still answers every review, but readiness fails and each
+    // response closes its connection, so clients reconnect through the Service, which no longer
+    // routes new connections here.
     private volatile bool terminating;
 
     /// <summary>The first step of a graceful stop (SIGTERM): keep serving, move clients off this replica.</summary>

@@ -24,7 +24,7 @@ public sealed class ApiServerRestartTests(TorchFixtures torch) : IAsyncLifetime
     private const string LeaseNamespace = "torchferry-system";
     private readonly KubeApiEmulator api = new();
     private readonly TemporaryDirectory folder = new();
-    private readonly System.Collections.Concurrent.ConcurrentQueue<string> logs = new();
+    private readonly LogLines log = new();
     private TransportFaults network = null!;
     private k8s.Kubernetes client = null!;
 
@@ -60,7 +60,7 @@ public sealed class ApiServerRestartTests(TorchFixtures torch) : IAsyncLifetime
             LeaseDuration = TimeSpan.FromSeconds(6),
             RenewDeadline = TimeSpan.FromSeconds(4),
             RetryPeriod = TimeSpan.FromMilliseconds(250),
-        }, TimeProvider.System, new LoggerConfiguration().WriteTo.Sink(new Lines(logs)).CreateLogger());
+        }, TimeProvider.System, new LoggerConfiguration().WriteTo.Sink(log).CreateLogger());
         var running = host.RunAsync(stop.Token);
         await Poll.UntilAsync(() => Lease()?["spec"]?["holderIdentity"]?.GetValue<string>() == "operator-a", TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(50));
         await Poll.UntilAsync(() => api.Requests.Count(IsList) >= 3, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(50));
@@ -82,14 +82,14 @@ public sealed class ApiServerRestartTests(TorchFixtures torch) : IAsyncLifetime
         }
 
         Assert.True(Phase() != "Ready", "the conversion finished before the third restart: the scenario did not happen");
-        await Poll.UntilAsync(() => Phase() == "Ready", TimeSpan.FromSeconds(120), TimeSpan.FromMilliseconds(100), () => string.Join("\n", logs.TakeLast(15)));
+        await Poll.UntilAsync(() => Phase() == "Ready", TimeSpan.FromSeconds(120), TimeSpan.FromMilliseconds(100), () => string.Join("\n", log.Lines.TakeLast(15)));
         await stop.CancelAsync();
         await running;
 
         Assert.Equal(3, network.Restarts);
-        Assert.Single(logs, l => l.Contains("operator-a leads", StringComparison.Ordinal));
-        Assert.True(logs.Count(l => l.Contains(": converted ", StringComparison.Ordinal)) == 1, string.Join("\n", logs));
-        Assert.DoesNotContain(logs, l => l.Contains("stopping work", StringComparison.Ordinal));
+        Assert.Single(log.Lines, l => l.Contains("operator-a leads", StringComparison.Ordinal));
+        Assert.True(log.Lines.Count(l => l.Contains(": converted ", StringComparison.Ordinal)) == 1, string.Join("\n", log.Lines));
+        Assert.DoesNotContain(log.Lines, l => l.Contains("stopping work", StringComparison.Ordinal));
         Assert.Equal(3, api.Requests.Count(IsList)); // one LIST per informer: watches resumed, nothing relisted
         var variant = StorageUri.Parse(api.Get(Group, Version, "checkpointartifacts", Namespace, "huge")!["status"]!["variants"]![0]!["uri"]!.GetValue<string>()).Key;
         Assert.Null(torch.Torch.LoadError(variant));
@@ -105,9 +105,4 @@ public sealed class ApiServerRestartTests(TorchFixtures torch) : IAsyncLifetime
     private string? RenewTime() => Lease()?["spec"]?["renewTime"]?.ToJsonString();
 
     private JsonObject? Lease() => api.Get("coordination.k8s.io", "v1", "leases", LeaseNamespace, "torchferry-operator");
-
-    private sealed class Lines(System.Collections.Concurrent.ConcurrentQueue<string> lines) : Serilog.Core.ILogEventSink
-    {
-        public void Emit(Serilog.Events.LogEvent logEvent) => lines.Enqueue(logEvent.RenderMessage(System.Globalization.CultureInfo.InvariantCulture));
-    }
 }

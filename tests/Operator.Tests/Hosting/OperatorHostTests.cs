@@ -317,12 +317,4 @@ public sealed class OperatorHostTests : IAsyncLifetime
     private Task<T> EventuallyAsync<T>(Func<Task<T?>> probe)
         where T : class =>
         Poll.UntilAsync(probe, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50), () => "operator log:\n" + string.Join("\n", logs.Lines.TakeLast(10)));
-
-    private sealed class LogLines : Serilog.Core.ILogEventSink
-    {
-        public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
-
-        public void Emit(Serilog.Events.LogEvent logEvent) =>
-            Lines.Enqueue($"{logEvent.Level}: {logEvent.RenderMessage(System.Globalization.CultureInfo.InvariantCulture)} {logEvent.Exception?.GetType().Name} {logEvent.Exception?.Message}");
-    }
 }
