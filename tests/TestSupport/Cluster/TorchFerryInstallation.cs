@@ -192,26 +192,33 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {command}");
         var log = new StreamWriter(Path.Combine(folder, $"{replica}.log")) { AutoFlush = true };
         var gate = new Lock();
+        var open = 2;
+
+        // Each stream's reader ends with a null line, which can come after Exited: the log is closed
+        // after the second end of stream, never on Exited, so no line is written to a closed writer
+        // (on the reader's thread that would crash the test host) and none is lost.
         void Write(string? line)
         {
-            if (line is not null)
+            lock (gate)
             {
-                lock (gate)
+                if (open == 0)
+                {
+                    return;
+                }
+
+                if (line is not null)
                 {
                     log.WriteLine(line);
+                }
+                else if (--open == 0)
+                {
+                    log.Dispose();
                 }
             }
         }
 
         process.OutputDataReceived += (_, e) => Write(e.Data);
         process.ErrorDataReceived += (_, e) => Write(e.Data);
-        process.Exited += (_, _) =>
-        {
-            lock (gate)
-            {
-                log.Dispose();
-            }
-        };
         process.EnableRaisingEvents = true;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
