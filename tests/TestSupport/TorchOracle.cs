@@ -47,14 +47,17 @@ public sealed class TorchOracle : IDisposable
     public void Make(string fixtureCase, string path, string location = "cuda:0", bool constantTagger = false) =>
         Ask(new JsonObject { ["cmd"] = "make", ["case"] = fixtureCase, ["path"] = path, ["location"] = location, ["tagger"] = constantTagger ? "constant" : "fresh" });
 
-    /// <summary>The error <c>torch.load(path)</c> raises without map_location, or null when it loads.</summary>
-    public string? LoadError(string path) =>
-        Ask(new JsonObject { ["cmd"] = "load_error", ["path"] = path })["error"]?.GetValue<string>();
+    /// <summary>The error <c>torch.load(path)</c> raises without map_location (with <c>weights_only=True</c> if asked), or null when it loads.</summary>
+    public string? LoadError(string path, bool weightsOnly = false) =>
+        Ask(new JsonObject { ["cmd"] = "load_error", ["path"] = path, ["weights_only"] = weightsOnly })["error"]?.GetValue<string>();
 
-    /// <summary>Loads <paramref name="path"/> without map_location and lists how it differs from the saved fixture.</summary>
-    public (int Tensors, IReadOnlyList<string> Problems) Compare(string fixtureCase, string path)
+    /// <summary>
+    /// Loads <paramref name="path"/> without map_location (with <c>weights_only=True</c> if asked) and lists how it
+    /// differs from the saved fixture, or with <paramref name="plain"/> from the plain values its user objects hold.
+    /// </summary>
+    public (int Tensors, IReadOnlyList<string> Problems) Compare(string fixtureCase, string path, bool weightsOnly = false, bool plain = false)
     {
-        var answer = Ask(new JsonObject { ["cmd"] = "compare", ["case"] = fixtureCase, ["path"] = path });
+        var answer = Ask(new JsonObject { ["cmd"] = "compare", ["case"] = fixtureCase, ["path"] = path, ["weights_only"] = weightsOnly, ["plain"] = plain });
         var problems = answer["problems"]!.AsArray().Select(p => p!.GetValue<string>()).ToList();
         return (answer["tensors"]!.GetValue<int>(), problems);
     }
@@ -65,6 +68,10 @@ public sealed class TorchOracle : IDisposable
     /// <summary>The location torch's own unpickler hands map_location for each storage of <paramref name="path"/>, sorted: PyTorch's verdict on where a file's storages live.</summary>
     public IReadOnlyList<string> Locations(string path) =>
         [.. Ask(new JsonObject { ["cmd"] = "describe", ["path"] = path })["locations"]!.AsArray().Select(l => l!.GetValue<string>())];
+
+    /// <summary>The globals this torch's weights_only loader allows (<c>_get_allowed_globals()</c>), sorted.</summary>
+    public IReadOnlyList<string> WeightsOnlyGlobals() =>
+        [.. Ask(new JsonObject { ["cmd"] = "weights_only_globals" })["globals"]!.AsArray().Select(g => g!.GetValue<string>())];
 
     public void Dispose()
     {

@@ -18,6 +18,7 @@ internal static class ConvertCommand
         var force = new Option<bool>("--force", "-f") { Description = "Replace DST if it exists." };
         var noVerify = new Option<bool>("--no-verify") { Description = "Skip checking each copied record's CRC-32 (torch does not check them either)." };
         var noFsync = new Option<bool>("--no-fsync") { Description = "Do not flush a local DST to disk before renaming it into place (faster; a crash may then leave a partial file)." };
+        var weightsOnly = new Option<bool>("--weights-only") { Description = "Also make the result load with torch.load(weights_only=True), torch's default from 2.6: dataclasses and NamedTuples become plain dicts and tuples; refused, converting nothing, where that would lose data." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log what the stores do (server-side copy, retries)." };
         var command = new Command("convert", "Rewrite the device every storage is recorded on; storage bytes are copied untouched, only data.pkl changes.")
         {
@@ -28,6 +29,7 @@ internal static class ConvertCommand
             force,
             noVerify,
             noFsync,
+            weightsOnly,
             verbose,
         };
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(context.Error, async () =>
@@ -47,7 +49,7 @@ internal static class ConvertCommand
                     deviceMap,
                     parse.GetValue(force),
                     progress.Report,
-                    new RelocationOptions { VerifyChecksums = !parse.GetValue(noVerify), Durable = !parse.GetValue(noFsync) },
+                    new RelocationOptions { VerifyChecksums = !parse.GetValue(noVerify), Durable = !parse.GetValue(noFsync), WeightsOnly = parse.GetValue(weightsOnly) },
                     cancellationToken: cancellationToken).ConfigureAwait(false);
             }
             finally
@@ -65,13 +67,19 @@ internal static class ConvertCommand
     {
         var report = result.Relocation;
         var moved = $"{ByteSize.Format(result.Destination.Size)} written, {ByteSize.Format(result.BytesThroughProcess)} through this process, {ByteSize.Format(result.BytesCopiedByStore)} copied by the {(to.Scheme == StorageScheme.S3 ? "store" : "kernel")}";
+        var weightsOnly = report.WeightsOnlyChanges switch
+        {
+            null => string.Empty,
+            [] => "; loads with weights_only as it was",
+            var changes => $"; for weights_only: {string.Join(", ", changes)}",
+        };
         if (report.AlreadyOnTarget)
         {
-            return $"{from}: all {report.Storages} storages already on {map}; wrote an unchanged copy to {to} ({moved})";
+            return $"{from}: all {report.Storages} storages already on {map}; wrote {(report.WeightsOnlyChanges is null or [] ? "an unchanged copy" : "a copy")} to {to} ({moved}){weightsOnly}";
         }
 
         var before = string.Join(", ", report.LocationsBefore.Select(kv => $"{kv.Key} ×{kv.Value}"));
         var after = string.Join(", ", report.LocationsAfter.Select(kv => $"{kv.Key} ×{kv.Value}"));
-        return $"{from} -> {to}: {report.StoragesRelocated} of {report.Storages} storages relocated ({before} => {after}); {moved}";
+        return $"{from} -> {to}: {report.StoragesRelocated} of {report.Storages} storages relocated ({before} => {after}); {moved}{weightsOnly}";
     }
 }

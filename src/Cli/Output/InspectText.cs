@@ -24,6 +24,13 @@ internal static class InspectText
             output.WriteLine($"  hyperparameters: {hyperparameters.ToJsonString(new JsonSerializerOptions { WriteIndented = false })}");
         }
 
+        foreach (var verdict in d.WeightsOnly)
+        {
+            output.WriteLine(verdict.Loads
+                ? $"  weights_only (torch {verdict.Torch}): loads"
+                : $"  weights_only (torch {verdict.Torch}): refused, because of {string.Join(", ", verdict.BlockedBy.Select(Safe))}");
+        }
+
         foreach (var unsupported in d.Unsupported)
         {
             output.WriteLine($"  unsupported: {Name(unsupported.Path)} is built by {Safe(unsupported.Function)}, which TorchFerry does not support");

@@ -53,7 +53,10 @@ public static class ArchiveRelocator
                 $"{archive.Source.Name}: '{(unsupported.Path.Length == 0 ? "<root>" : unsupported.Path)}' is built by {unsupported.Function}, which TorchFerry does not support yet; nothing was converted");
         }
 
-        var writer = new Writer(archive, sink, progress, options, cancellationToken);
+        var (pickle, weightsOnlyChanges) = options.WeightsOnly
+            ? WeightsOnlyRewriter.Rewrite(archive.Pickle, WeightsOnlyAllowlist.Newest, archive.Source.Name)
+            : (archive.Pickle, null);
+        var writer = new Writer(archive, pickle, sink, progress, options, cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
@@ -75,13 +78,16 @@ public static class ArchiveRelocator
             CountBy(storages.Select(s => s.Location)),
             CountBy(storages.Select(s => map.Map(s.Location))),
             sink.Position,
-            writer.Copied);
+            writer.Copied)
+        {
+            WeightsOnlyChanges = weightsOnlyChanges,
+        };
     }
 
     private static Dictionary<string, int> CountBy(IEnumerable<string> locations) =>
         locations.GroupBy(l => l, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
 
-    private sealed class Writer(TorchArchive archive, IArchiveSink sink, IProgress<long>? progress, RelocationOptions options, CancellationToken cancellationToken)
+    private sealed class Writer(TorchArchive archive, PickleDocument document, IArchiveSink sink, IProgress<long>? progress, RelocationOptions options, CancellationToken cancellationToken)
     {
         private readonly IRandomAccessSource source = archive.Source;
 
@@ -89,7 +95,7 @@ public static class ArchiveRelocator
 
         public async Task<List<WrittenRecord>> WriteRecordByRecordAsync(DeviceMap map, byte[] buffer)
         {
-            var (pickle, _) = PickleRewriter.Rewrite(archive.Pickle, map.Map);
+            var (pickle, _) = PickleRewriter.Rewrite(document, map.Map);
             var records = new List<WrittenRecord>(archive.Entries.Count);
             foreach (var entry in archive.Entries)
             {
@@ -122,18 +128,14 @@ public static class ArchiveRelocator
         public async Task<List<WrittenRecord>> WriteWithTailAsync(DeviceMap map, TailLayout tail, byte[] buffer)
         {
             // The tail must land at its old offset modulo 64 to keep every record aligned.
-            var (pickle, _) = PickleRewriter.Rewrite(archive.Pickle, map.Map);
+            var (pickle, _) = PickleRewriter.Rewrite(document, map.Map);
             var header = TorchZipLayout.LocalHeader(archive.PickleEntry.Name, 0, zip64: false);
             var descriptorLength = TorchZipLayout.DataDescriptor(0, 0, zip64: false).Length;
-            var padding = (int)(((tail.Start - header.Length - pickle.Length - descriptorLength) % 64 + 64) % 64);
-            if (padding == 1)
-            {
-                padding = 65;
-            }
+            var padding = PickleRewriter.PaddingFor((int)(((tail.Start - header.Length - pickle.Length - descriptorLength) % 64 + 64) % 64));
 
             if (padding > 0)
             {
-                (pickle, _) = PickleRewriter.Rewrite(archive.Pickle, map.Map, padding);
+                (pickle, _) = PickleRewriter.Rewrite(document, map.Map, padding);
             }
 
             var crc = Crc32.HashToUInt32(pickle);

@@ -15,6 +15,13 @@ public sealed record RelocationOptions
     /// </summary>
     public bool Durable { get; init; } = true;
 
+    /// <summary>
+    /// Turn user objects (dataclasses, NamedTuples, dict and list subclasses) into the plain values
+    /// they hold so that the result loads with <c>torch.load(weights_only=True)</c>, torch's default
+    /// from 2.6; refuse, converting nothing, where that would lose data. Off by default.
+    /// </summary>
+    public bool WeightsOnly { get; init; }
+
     /// <summary>Stored records at least this large are copied file to file by the kernel.</summary>
     public long KernelCopyThreshold { get; init; } = 64 * 1024;
 

@@ -15,6 +15,9 @@ public sealed record RelocationReport(
     long BytesWritten,
     long RecordBytesCopied)
 {
+    /// <summary>With <see cref="RelocationOptions.WeightsOnly"/>: each class turned into plain values (<c>module.Class → dict (2 objects)</c>); otherwise null.</summary>
+    public IReadOnlyList<string>? WeightsOnlyChanges { get; init; }
+
     /// <summary>True when every storage already was where the map sends it; the result is still a valid copy.</summary>
     public bool AlreadyOnTarget => StoragesRelocated == 0;
 }

@@ -31,6 +31,9 @@ public sealed record ArtifactDescription
 
     public required IReadOnlyList<UnsupportedTensor> Unsupported { get; init; }
 
+    /// <summary>Whether each known torch release's weights_only loader takes the archive, oldest first.</summary>
+    public required IReadOnlyList<WeightsOnlyVerdict> WeightsOnly { get; init; }
+
     public required ArtifactTotals Totals { get; init; }
 }
 

@@ -73,6 +73,7 @@ public static class ArtifactInspector
             Tensors = walker.Tensors,
             Storages = storages,
             Unsupported = walker.Unsupported,
+            WeightsOnly = WeightsOnly(archive.Pickle),
             Totals = new ArtifactTotals(
                 walker.Tensors.Count,
                 storages.Count,
@@ -82,6 +83,13 @@ public static class ArtifactInspector
                 walker.Tensors.GroupBy(t => t.Dtype, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal)),
         };
     }
+
+    /// <summary>Each known release's weights_only verdict on <paramref name="pickle"/>, oldest first.</summary>
+    internal static IReadOnlyList<WeightsOnlyVerdict> WeightsOnly(PickleDocument pickle) =>
+        [.. WeightsOnlyAllowlist.All.Select(allowlist => Verdict(allowlist, allowlist.Blockers(pickle)))];
+
+    private static WeightsOnlyVerdict Verdict(WeightsOnlyAllowlist allowlist, IReadOnlyList<string> blockers) =>
+        new(allowlist.Torch, blockers.Count == 0, blockers);
 
     /// <summary>Tensors built by torch functions TorchFerry does not support, with their paths.</summary>
     internal static IReadOnlyList<UnsupportedTensor> FindUnsupported(TorchArchive archive)

@@ -33,7 +33,19 @@ internal sealed class PickleDocument(
 
     /// <summary>For each PUT opcode, the opcode that pushed the value it stores.</summary>
     public IReadOnlyDictionary<int, int> MemoPuts { get; } = memoPuts;
+
+    /// <summary>Every global the pickle names (<c>module.name</c>).</summary>
+    public IReadOnlySet<string> Globals { get; init; } = new HashSet<string>();
+
+    /// <summary>Every NEWOBJ, in order: what weights-only conversion turns into plain values.</summary>
+    public IReadOnlyList<Construction> Constructions { get; init; } = [];
+
+    /// <summary>Every BUILD that set the state of an object, in order.</summary>
+    public IReadOnlyList<(int BuildOp, PyInstance Instance)> Builds { get; init; } = [];
 }
+
+/// <summary>A NEWOBJ at <paramref name="NewObjOp"/> made <paramref name="Instance"/> of the class pushed by <paramref name="ClassOp"/> with the arguments pushed by <paramref name="ArgsOp"/>.</summary>
+internal readonly record struct Construction(int NewObjOp, int ClassOp, int ArgsOp, PyInstance Instance);
 
 /// <summary>The opcode at <paramref name="OpIndex"/> pushes <paramref name="Location"/> into a persistent id.</summary>
 internal readonly record struct LocationSlot(int OpIndex, string Location);

@@ -35,6 +35,9 @@ internal sealed class PickleReader
     private readonly Dictionary<string, StorageReference> storages = new(StringComparer.Ordinal);
     private readonly List<(int GetOp, int PutOp)> memoGets = [];
     private readonly Dictionary<int, int> memoPuts = [];
+    private readonly HashSet<string> globals = new(StringComparer.Ordinal);
+    private readonly List<Construction> constructions = [];
+    private readonly List<(int BuildOp, PyInstance Instance)> builds = [];
     private int pos;
     private int protocol;
     private int objects;
@@ -65,7 +68,12 @@ internal sealed class PickleReader
         }
 
         var table = new OpTable(data, [.. reader.ops], reader.pos);
-        return new PickleDocument(data, root, reader.protocol, table, reader.locationSlots, reader.storages, reader.memoGets, reader.memoPuts);
+        return new PickleDocument(data, root, reader.protocol, table, reader.locationSlots, reader.storages, reader.memoGets, reader.memoPuts)
+        {
+            Globals = reader.globals,
+            Constructions = reader.constructions,
+            Builds = reader.builds,
+        };
     }
 
     private PyValue Run(CancellationToken cancellationToken)
@@ -345,7 +353,9 @@ internal sealed class PickleReader
                     {
                         var args = Pop();
                         var cls = Pop();
-                        Push(new PyInstance(Class(cls.Value), args.Value) { IsConstructed = true }, opIndex);
+                        var instance = new PyInstance(Class(cls.Value), args.Value) { IsConstructed = true };
+                        constructions.Add(new Construction(opIndex, cls.Op, args.Op, instance));
+                        Push(instance, opIndex);
                         break;
                     }
 
@@ -386,6 +396,7 @@ internal sealed class PickleReader
                         {
                             case PyInstance instance:
                                 instance.State = state.Value;
+                                builds.Add((opIndex, instance));
                                 break;
                             case PyTensor or PyUnsupportedTensor:
                                 break;
@@ -488,6 +499,7 @@ internal sealed class PickleReader
             throw Unsafe($"refers to {InputText.Printable(module)}.{InputText.Printable(global)}, {why}");
         }
 
+        globals.Add(module + "." + global);
         return new PyGlobal(module, global);
     }
 
@@ -594,9 +606,11 @@ internal sealed class PickleReader
 
         var top = Peek();
         memo[index] = (top.Value, opIndex);
-        if (top.Value is PyString)
+        if (top.Value is PyString or PyGlobal or PyInstance { IsConstructed: true })
         {
-            memoPuts[opIndex] = top.Op; // the rewriter follows memoized strings only (locations are strings)
+            // The rewriters follow memoized strings (locations) and what weights-only conversion
+            // removes (classes and the objects NEWOBJ made of them).
+            memoPuts[opIndex] = top.Op;
         }
     }
 
@@ -607,10 +621,11 @@ internal sealed class PickleReader
             throw Corrupt($"memo slot {index} is read before it is written");
         }
 
-        if (entry.Value is PyString)
+        if (entry.Value is PyString or PyGlobal or PyInstance { IsConstructed: true })
         {
             memoGets.Add((opIndex, entry.PutOp));
         }
+
         PushExisting(entry.Value, opIndex);
     }
 

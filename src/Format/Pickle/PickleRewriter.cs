@@ -5,13 +5,14 @@ namespace TorchFerry.Format.Pickle;
 
 /// <summary>
 /// Rewrites the storage locations of a parsed pickle by splicing opcodes, leaving every other byte
-/// as it was. A location the pickler memoized is rewritten where it is defined when only storages
-/// read it back; if anything else reads the same memo slot, the original value stays in the memo
-/// and the storage gets a fresh string. Protocol 4+ frame lengths are fixed up.
+/// as it was. A location the pickler memoized is rewritten where it is defined; storages read the
+/// new value back, and anything else that read the same memo slot gets the original string as a
+/// literal. Protocol 4+ frame lengths are fixed up. Only opcodes torch's weights-only unpickler
+/// accepts are written (no POP): the result must load under <c>torch.load(weights_only=True)</c>,
+/// the default since torch 2.6, whenever the source did.
 /// </summary>
 internal static class PickleRewriter
 {
-    private const byte Pop = (byte)'0';
     private const byte Frame = 0x95;
 
     /// <summary>The rewritten pickle and how many location slots changed.</summary>
@@ -32,7 +33,9 @@ internal static class PickleRewriter
         var definedInPlace = new HashSet<int>();
         var changed = 0;
 
-        // Literals first: whether a memoized definition can change in place decides how its reads go.
+        // Literals first: a memoized definition changes in place, so the memo holds the target for
+        // the storages that read it back; every other reader of that slot gets the original string
+        // as a literal of its own (a string's identity means nothing once loaded).
         foreach (var (opIndex, location) in slotOps)
         {
             var op = document.Ops[opIndex];
@@ -48,23 +51,14 @@ internal static class PickleRewriter
             }
 
             changed++;
-            var puts = putsByOrigin[opIndex].ToList();
-            var readElsewhere = puts.SelectMany(p => getsByPut[p]).Any(g => !slotOps.ContainsKey(g));
-            if (!readElsewhere)
+            replacements[opIndex] = Literal(target);
+            foreach (var put in putsByOrigin[opIndex])
             {
-                replacements[opIndex] = Literal(target);
-                definedInPlace.UnionWith(puts);
-                continue;
-            }
-
-            // Keep the memo's value for its other readers: PUT, then POP the original and push the target.
-            var put = puts[0];
-            var putOp = document.Ops[put];
-            replacements[put] = [.. document.Bytes.AsSpan(putOp.Offset, putOp.Length), Pop, .. Literal(target)];
-            foreach (var extra in puts.Skip(1))
-            {
-                var extraOp = document.Ops[extra];
-                replacements[extra] = [Pop, .. Literal(location), .. document.Bytes.AsSpan(extraOp.Offset, extraOp.Length), Pop, .. Literal(target)];
+                definedInPlace.Add(put);
+                foreach (var get in getsByPut[put].Where(g => !slotOps.ContainsKey(g)))
+                {
+                    replacements[get] = Literal(location);
+                }
             }
         }
 
@@ -104,32 +98,37 @@ internal static class PickleRewriter
         return (Splice(document, replacements), changed);
     }
 
-    /// <summary><c>K\0 0</c> (push 0, pop) once for an odd count, then <c>N0</c> (push None, pop) pairs.</summary>
+    /// <summary>
+    /// Bytes that change nothing a loader returns: the root, on top of the stack just before STOP,
+    /// memoized again under slot 0 (<c>BINPUT</c>, 2 bytes; <c>LONG_BINPUT</c>, 5), which nothing reads
+    /// after. Both are opcodes torch's weights-only unpickler accepts; POP, the obvious filler, is not.
+    /// Any count but 1 and 3 can be made of 2s and 5s.
+    /// </summary>
     private static byte[] NoOps(int count)
     {
-        if (count < 2)
+        if (count is < 2 or 3)
         {
-            throw new ArgumentOutOfRangeException(nameof(count), count, "pickle padding needs at least two bytes");
+            throw new ArgumentOutOfRangeException(nameof(count), count, "pickle padding is made of 2- and 5-byte opcodes: 1 and 3 bytes cannot be made");
         }
 
         var bytes = new byte[count];
+        var longPuts = count % 2 == 1 ? 1 : 0;
         var i = 0;
-        if (count % 2 == 1)
+        for (; i < longPuts * 5; i += 5)
         {
-            bytes[0] = (byte)'K';
-            bytes[1] = 0;
-            bytes[2] = Pop;
-            i = 3;
+            bytes[i] = (byte)'r'; // LONG_BINPUT 0
         }
 
         for (; i < count; i += 2)
         {
-            bytes[i] = (byte)'N';
-            bytes[i + 1] = Pop;
+            bytes[i] = (byte)'q'; // BINPUT 0
         }
 
         return bytes;
     }
+
+    /// <summary>The padding to use for <paramref name="gap"/> bytes modulo 64: the gap itself, or 64 more where it cannot be made.</summary>
+    public static int PaddingFor(int gap) => gap is 1 or 3 ? gap + 64 : gap;
 
     private static bool IsStringLiteral(byte code) => code is (byte)'X' or 0x8c or 0x8d or (byte)'V' or (byte)'T' or (byte)'U' or (byte)'S';
 
@@ -143,7 +142,8 @@ internal static class PickleRewriter
         return bytes;
     }
 
-    private static byte[] Splice(PickleDocument document, Dictionary<int, byte[]> replacements)
+    /// <summary>The pickle with the opcodes at the given indexes replaced (an empty replacement removes one); frame lengths follow.</summary>
+    public static byte[] Splice(PickleDocument document, Dictionary<int, byte[]> replacements)
     {
         var ops = document.Ops;
         var source = document.Bytes;

@@ -192,7 +192,15 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
         Dtypes = [.. description.Totals.Dtypes.Keys.Order(StringComparer.Ordinal)],
         Kind = System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(description.Kind.ToString()),
         Hyperparameters = description.Hyperparameters,
+        WeightsOnly = WeightsOnly(description.WeightsOnly[^1]),
     };
+
+    private static WeightsOnlyStatus WeightsOnly(WeightsOnlyVerdict newest) =>
+        new() { Torch = newest.Torch, Loads = newest.Loads, BlockedBy = Bounded(newest.BlockedBy) };
+
+    // A status is stored in etcd: a pickle naming hundreds of classes is summed up after 19 of them.
+    private static List<string> Bounded(IReadOnlyList<string> items) =>
+        items.Count <= 20 ? [.. items] : [.. items.Take(19), $"and {items.Count - 19} more"];
 
     private ArtifactStatus Failed(ArtifactStatus current, long generation, bool inspected, string reason, string message)
     {

@@ -48,6 +48,22 @@ public sealed record InspectedSource
     [Description("A checkpoint's flat hyperparameters.")]
     [PreserveUnknownFields]
     public JsonObject? Hyperparameters { get; init; }
+
+    [Description("Whether torch.load(weights_only=True), torch's default from 2.6, loads the source (the device aside), and what it refuses.")]
+    public WeightsOnlyStatus? WeightsOnly { get; init; }
+}
+
+/// <summary>The source against torch's weights-only loader.</summary>
+public sealed record WeightsOnlyStatus
+{
+    [Description("The torch release whose allowlist was used (major.minor).")]
+    public string? Torch { get; init; }
+
+    [Description("True when that release's weights-only loader takes every global and opcode of the pickle.")]
+    public bool? Loads { get; init; }
+
+    [Description("The globals (module.Name) and opcodes it refuses; at most 20, the last saying how many more.")]
+    public IReadOnlyList<string>? BlockedBy { get; init; }
 }
 
 /// <summary>One converted copy of the artifact.</summary>

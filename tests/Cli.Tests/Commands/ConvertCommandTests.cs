@@ -34,6 +34,37 @@ public sealed class ConvertCommandTests(TorchFixtures fixtures)
         Assert.Null(fixtures.Torch.LoadError(second));
     }
 
+    [Fact]
+    public async Task ConvertWeightsOnly_HeldHyperparameterObjects_LoadWithTorchsWeightsOnlyLoader()
+    {
+        using var folder = new TemporaryDirectory();
+        var destination = folder.File("cpu.pt");
+        var source = fixtures.GpuFile("checkpoint_held");
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("convert", source, destination, "--device", "cpu", "--weights-only");
+
+        Assert.Equal(0, exitCode);
+        Assert.Empty(error);
+        Assert.Contains("; for weights_only: torchferry_fixture_models.AttrDict → dict (1 object), ", output, StringComparison.Ordinal);
+        Assert.Contains("torchferry_fixture_models.Settings → dict (1 object)", output, StringComparison.Ordinal);
+        Assert.Null(fixtures.Torch.LoadError(destination, weightsOnly: true));
+        Assert.Empty(fixtures.Torch.Compare("checkpoint_held", destination, weightsOnly: true, plain: true).Problems);
+    }
+
+    [Fact]
+    public async Task ConvertWeightsOnly_WholeModule_FailsWithOneLineAndWritesNothing()
+    {
+        using var folder = new TemporaryDirectory();
+        var source = fixtures.GpuFile("module");
+
+        var (exitCode, output, error) = await CliRunner.RunAsync("convert", source, folder.File("out.pt"), "--device", "cpu", "--weights-only");
+
+        Assert.Equal(1, exitCode);
+        Assert.Empty(output);
+        Assert.Equal($"torchferry: {source}: cannot be made loadable with torch.load(weights_only=True): it holds a whole torch.nn.Module (torchferry_fixture_models.Net), which a plain dict would not replace: save its state_dict() instead; nothing was converted\n", error);
+        Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
+    }
+
     public static TheoryData<string, string> BadInputs => new()
     {
         { "legacy", "legacy torch.save format" },

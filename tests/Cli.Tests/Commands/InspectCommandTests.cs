@@ -37,4 +37,14 @@ public sealed class InspectCommandTests(TorchFixtures fixtures)
         Assert.Contains("module torchferry_fixture_models.Net", output, StringComparison.Ordinal);
         Assert.Matches(@"fc1\.weight\s+float32\s+\(4, 6\)\s+\(6, 1\)", output);
     }
+
+    [Fact]
+    public async Task Inspect_Text_SaysWhatStopsAWeightsOnlyLoadPerTorchRelease()
+    {
+        var (exitCode, output, _) = await CliRunner.RunAsync("inspect", fixtures.GpuFile("checkpoint_dict"));
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("  weights_only (torch 1.13): refused, because of opcode BINFLOAT (a float)\n", output, StringComparison.Ordinal);
+        Assert.Contains("  weights_only (torch 2.6): loads\n", output, StringComparison.Ordinal);
+    }
 }

@@ -54,6 +54,17 @@ public sealed class ArchiveRelocatorTests(TorchFixtures fixtures)
         Assert.Equal(report.Storages, report.StoragesRelocated);
         Assert.Equal(new Dictionary<string, int> { ["cpu"] = report.Storages }, report.LocationsAfter);
         await ArchiveAssert.IsTorchLayoutAsync(destination);
+
+        // The rewrite adds nothing torch's weights-only loader refuses (no POP in padding or memo fixes).
+        var (before, after) = (await WeightsOnlyAsync(source), await WeightsOnlyAsync(destination));
+        Assert.Equal(before, after);
+    }
+
+    private static async Task<string[]> WeightsOnlyAsync(string path)
+    {
+        using var file = FileSource.Open(path);
+        var description = Format.Inspection.ArtifactInspector.Describe(await TorchArchive.OpenAsync(file));
+        return [.. description.WeightsOnly.Select(v => $"{v.Torch}: {v.Loads} {string.Join(", ", v.BlockedBy)}")];
     }
 
     [Theory]

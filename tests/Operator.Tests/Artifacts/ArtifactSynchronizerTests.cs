@@ -45,6 +45,20 @@ public sealed class ArtifactSynchronizerTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_CheckpointHoldingUserObjects_StatusNamesWhatStopsAWeightsOnlyLoad()
+    {
+        var held = await synchronizer.SyncAsync(Namespace, Spec(Copy("checkpoint_held"), "cpu"), null, 1, default);
+        var plain = await synchronizer.SyncAsync(Namespace, Spec(Copy("tensor"), "cpu"), null, 1, default);
+
+        Assert.Equal(("2.6", false), (held.Source!.WeightsOnly!.Torch, held.Source.WeightsOnly.Loads));
+        Assert.Equal(
+            ["torchferry_fixture_models.AttrDict", "torchferry_fixture_models.Empty", "torchferry_fixture_models.Schedule", "torchferry_fixture_models.Settings", "torchferry_fixture_models.TagList"],
+            held.Source.WeightsOnly.BlockedBy);
+        Assert.Equal((true, 0), (plain.Source!.WeightsOnly!.Loads!.Value, plain.Source.WeightsOnly.BlockedBy!.Count));
+        Assert.Null(torch.Torch.LoadError(StorageUri.Parse(plain.Variants![0].Uri).Key, weightsOnly: true));
+    }
+
+    [Fact]
     public async Task Sync_Again_ReusesTheVariantWhileTheSourceIsUnchanged()
     {
         var spec = Spec(Copy("checkpoint_dict"), "cpu");

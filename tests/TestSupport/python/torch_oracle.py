@@ -9,6 +9,10 @@ Commands:
       dtype, shape, stride, storage offset, shared storages; every tensor must be on the CPU.
   {"cmd": "describe", "path": P}          Loads with map_location='cpu', recording each storage's
       location, and lists tensors the way TorchFerry names their paths.
+  {"cmd": "weights_only_globals"}         The globals this torch's weights_only loader allows.
+"load_error" and "compare" take "weights_only": true to load as torch >= 2.6 does by default;
+"compare" takes "plain": true to expect user objects as the plain values they hold (a dataclass
+as its dict, a NamedTuple as a tuple, a dict or list subclass as a dict or list).
 """
 import collections
 import dataclasses
@@ -78,6 +82,20 @@ def build(case):
         return _adam_checkpoint(models.Hyper(epochs=3, learning_rate=0.5, name="nt")._asdict())
     if case == "checkpoint_dataclass":
         return _adam_checkpoint(dataclasses.asdict(models.HyperData(batch_size=32, dropout=0.1, layers=[64, 32])))
+    if case == "checkpoint_held":
+        # Hyperparameters kept as the user's own objects, as Lightning and hand-written loops do;
+        # no floats anywhere in the pickle (torch 1.13's weights_only loader has no BINFLOAT).
+        torch.manual_seed(1)
+        extras = models.AttrDict(seed=7)
+        extras["tags"] = models.TagList(["a", "b"])
+        return {
+            "module_state_dict": models.Net().state_dict(),
+            "hyper_parameters": models.Settings(batch_size=32, layers=[64, 32], name="run", shuffle=True),
+            "schedule": models.Schedule(steps=100, mode="fit"),
+            "extras": extras,
+            "empty": models.Empty(),
+            "epoch": 3,
+        }
     if case == "tied_weights":
         return models.TiedNet()
     if case == "views":
@@ -175,9 +193,38 @@ def make(request):
     return {"path": path}
 
 
+def _load(request, **kwargs):
+    if request.get("weights_only"):
+        kwargs["weights_only"] = True
+    return torch.load(request["path"], **kwargs)
+
+
+def _plain(value):
+    if isinstance(value, torch.Tensor):
+        return value
+    if dataclasses.is_dataclass(value) or isinstance(value, models.Empty):
+        return {key: _plain(item) for key, item in vars(value).items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return tuple(_plain(item) for item in value)
+    if isinstance(value, collections.OrderedDict):
+        return collections.OrderedDict((key, _plain(item)) for key, item in value.items())
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    return value
+
+
+def weights_only_globals(request):
+    import torch._weights_only_unpickler as unpickler
+    return {"globals": sorted(unpickler._get_allowed_globals().keys())}
+
+
 def load_error(request):
     try:
-        torch.load(request["path"])
+        _load(request)
         return {"error": None}
     except Exception as e:  # the message is what the test asserts on
         return {"error": "%s: %s" % (type(e).__name__, e)}
@@ -233,8 +280,10 @@ def _compare(expected, actual, path, problems, pairs):
 
 
 def compare(request):
-    actual = torch.load(request["path"])
+    actual = _load(request)
     expected = OBJECTS[request["case"]]
+    if request.get("plain"):
+        expected = _plain(expected)
     problems, pairs = [], []
     _compare(expected, actual, "", problems, pairs)
     # Tensors that shared a storage before must share one after (tied weights, views).
@@ -307,7 +356,7 @@ def describe(request):
     return {"tensors": out, "locations": sorted(location for _, location in recorded)}
 
 
-COMMANDS = {"make": make, "load_error": load_error, "compare": compare, "describe": describe}
+COMMANDS = {"make": make, "load_error": load_error, "compare": compare, "describe": describe, "weights_only_globals": weights_only_globals}
 
 
 def main():

@@ -39,3 +39,29 @@ class HyperData:
     batch_size: int
     dropout: float
     layers: list
+
+
+@dataclasses.dataclass
+class Settings:
+    """Float-free hyperparameters kept as an object, not as a dict."""
+    batch_size: int
+    layers: list
+    name: str
+    shuffle: bool
+
+
+class Schedule(NamedTuple):
+    steps: int
+    mode: str
+
+
+class AttrDict(dict):
+    """A dict subclass, as Lightning's AttributeDict."""
+
+
+class TagList(list):
+    """A list subclass."""
+
+
+class Empty:
+    """An object with no attributes."""
