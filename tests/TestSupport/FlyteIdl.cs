@@ -47,6 +47,36 @@ public static class FlyteIdl
         }
     }
 
+    /// <summary>Encodes one Literal (an offloaded literal's file) given in the generated JS classes' object shape.</summary>
+    public static byte[] EncodeLiteral(JsonNode literal)
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            Run(["encode-literal", file], literal.ToJsonString());
+            return File.ReadAllBytes(file);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>Decodes one serialized Literal into the same object shape.</summary>
+    public static JsonNode DecodeLiteral(byte[] literal)
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(file, literal);
+            return JsonNode.Parse(Run(["decode-literal", file], null))!;
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     /// <summary>Decodes an error.pb (flyteidl.core.ErrorDocument) into its object shape (enums as numbers).</summary>
     public static JsonNode DecodeError(byte[] errorDocument)
     {

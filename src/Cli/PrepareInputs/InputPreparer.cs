@@ -30,9 +30,11 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
     public async Task<int> PrepareAsync(StorageUri source, StorageUri target, TorchDevice device, TimeSpan timeout, TimeSpan poll, TimeSpan operatorWait, int? arrayIndex, CancellationToken cancellationToken)
     {
         var original = await stores.For(source).ReadAllAsync(source, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false);
+        var written = new List<StorageUri>();
         try
         {
-            var blobs = FlyteLiterals.FindPyTorchBlobs(original).Where(b => arrayIndex is not { } i || MapTaskInputs.IsRead(b, i)).ToList();
+            var offloaded = await OffloadedAsync(original, cancellationToken).ConfigureAwait(false);
+            var blobs = FlyteLiterals.FindPyTorchBlobs(original, offloaded).Where(b => arrayIndex is not { } i || MapTaskInputs.IsRead(b, i)).ToList();
             var variants = new Dictionary<string, string>(StringComparer.Ordinal);
             var started = time.GetUtcNow();
             var pending = blobs.Select(b => b.Uri).Distinct(StringComparer.Ordinal).ToList();
@@ -78,9 +80,22 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
                 await log.WriteLineAsync($"torchferry: prepare-inputs: no ready {device} variant after {timeout.TotalSeconds:0} s for {string.Join(", ", pending)}; passing those on unchanged").ConfigureAwait(false);
             }
 
-            var (rewritten, replaced) = FlyteLiterals.RewritePyTorchBlobs(original, blob => arrayIndex is { } i && !MapTaskInputs.IsRead(blob, i) ? null : variants.GetValueOrDefault(blob.Uri));
-            await WriteAsync(target, rewritten, cancellationToken).ConfigureAwait(false);
-            await log.WriteLineAsync($"torchferry: prepare-inputs: {replaced} of {blobs.Count} PyTorch inputs point at {device} variants{(converted > 0 ? $" ({converted} converted here)" : string.Empty)}").ConfigureAwait(false);
+            // An offloaded literal with a repointed blob is written anew beside the prepared map, before it.
+            var files = 0;
+            var rewrite = FlyteLiterals.RewritePyTorchBlobs(
+                original,
+                blob => arrayIndex is { } i && !MapTaskInputs.IsRead(blob, i) ? null : variants.GetValueOrDefault(blob.Uri),
+                offloaded,
+                _ => $"{target.ToUriString()}.offloaded-{files++}.pb");
+            foreach (var file in rewrite.Offloaded)
+            {
+                var at = StorageUri.Parse(file.Uri);
+                written.Add(at);
+                await WriteAsync(at, file.Literal, cancellationToken).ConfigureAwait(false);
+            }
+
+            await WriteAsync(target, rewrite.LiteralMap, cancellationToken).ConfigureAwait(false);
+            await log.WriteLineAsync($"torchferry: prepare-inputs: {rewrite.Replaced} of {blobs.Count} PyTorch inputs point at {device} variants{(converted > 0 ? $" ({converted} converted here)" : string.Empty)}{(rewrite.Offloaded.Count > 0 ? $", {rewrite.Offloaded.Count} of them through offloaded literals written anew" : string.Empty)}").ConfigureAwait(false);
             return 0;
         }
 #pragma warning disable CA1031 // any doubt about a blob means its original is passed on: the task never fails because of TorchFerry
@@ -88,8 +103,50 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
 #pragma warning restore CA1031
         {
             await log.WriteLineAsync($"torchferry: prepare-inputs: {e.Message}; passing the inputs on unchanged").ConfigureAwait(false);
+            await DeleteAsync(written).ConfigureAwait(false);
             await WriteAsync(target, original, cancellationToken).ConfigureAwait(false);
             return 0;
+        }
+    }
+
+    // The files of the inputs' offloaded literals; one that cannot be read (or is not a Literal) keeps
+    // its blobs as they are, the rest are prepared.
+    private async Task<Dictionary<string, byte[]>> OffloadedAsync(byte[] map, CancellationToken cancellationToken)
+    {
+        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var offloaded in FlyteLiterals.FindOffloaded(map))
+        {
+            try
+            {
+                var uri = StorageUri.Parse(offloaded.Uri);
+                var file = await stores.For(uri).ReadAllAsync(uri, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false);
+                FlyteLiterals.ValidateOffloaded(offloaded.Uri, file);
+                files[offloaded.Uri] = file;
+            }
+            catch (Exception e) when (e is StorageException or ArgumentException or InvalidDataException)
+            {
+                await log.WriteLineAsync($"torchferry: prepare-inputs: offloaded literal {offloaded.Path}: {e.Message}; passing its PyTorch inputs on unchanged").ConfigureAwait(false);
+            }
+        }
+
+        return files;
+    }
+
+    // Offloaded literals written before a failure: the original inputs go on, so nothing may point at them.
+    private async Task DeleteAsync(List<StorageUri> written)
+    {
+        foreach (var uri in written)
+        {
+            try
+            {
+                await stores.For(uri).DeleteAsync(uri, CancellationToken.None).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // best effort: the task goes on with its original inputs either way
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                await log.WriteLineAsync($"torchferry: prepare-inputs: {uri}: not removed ({e.Message})").ConfigureAwait(false);
+            }
         }
     }
 

@@ -77,7 +77,9 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
 
         try
         {
-            return FlyteLiterals.FindPyTorchBlobs(await stores.For(uri).ReadAllAsync(uri, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false));
+            var map = await stores.For(uri).ReadAllAsync(uri, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false);
+            var offloaded = await OffloadedAsync(task, map, cancellationToken).ConfigureAwait(false);
+            return FlyteLiterals.FindPyTorchBlobs(map, offloaded);
         }
         catch (StorageException e) when (e.Kind == StorageErrorKind.NotFound)
         {
@@ -88,6 +90,35 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
             log.Warning("{Uri:l}: {Error:l}; not read", uri.ToUriString(), e.Message);
             return [];
         }
+    }
+
+    // The files of the map's offloaded literals, under the same prefix rule and size bound as the map;
+    // one that cannot be read costs its own blobs only.
+    private async Task<Dictionary<string, byte[]>> OffloadedAsync(FlyteTaskPod task, byte[] map, CancellationToken cancellationToken)
+    {
+        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var offloaded in FlyteLiterals.FindOffloaded(map))
+        {
+            try
+            {
+                var uri = StorageUri.Parse(offloaded.Uri);
+                if (!policy.Allows(task.Namespace, uri))
+                {
+                    log.Warning("{Namespace:l}/{Name:l}: offloaded literal {Path:l} at {Uri:l} is outside the namespace's allowed prefixes; not read", task.Namespace, task.Name, offloaded.Path, offloaded.Uri);
+                    continue;
+                }
+
+                var file = await stores.For(uri).ReadAllAsync(uri, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false);
+                FlyteLiterals.ValidateOffloaded(offloaded.Uri, file);
+                files[offloaded.Uri] = file;
+            }
+            catch (Exception e) when (e is StorageException or ArgumentException or InvalidDataException)
+            {
+                log.Warning("{Namespace:l}/{Name:l}: offloaded literal {Path:l}: {Error:l}; its PyTorch blobs are not registered", task.Namespace, task.Name, offloaded.Path, e.Message);
+            }
+        }
+
+        return files;
     }
 
     // One refused blob (an object the API server will never accept) must not keep the others from being registered.

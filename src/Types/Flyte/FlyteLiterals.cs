@@ -15,17 +15,35 @@ public static class FlyteLiterals
 
     private const int MaxDepth = 64;
 
-    /// <summary>Every PyTorch blob in <paramref name="literalMap"/> (serialized), in a stable order.</summary>
+    /// <summary>
+    /// The offloaded literals of <paramref name="literalMap"/> (<c>Literal.offloaded_metadata</c>: flytekit
+    /// writes a large literal to a file of its own), with their paths, in a stable order.
+    /// </summary>
     /// <exception cref="InvalidDataException">The bytes are not a LiteralMap.</exception>
-    public static IReadOnlyList<PyTorchBlob> FindPyTorchBlobs(ReadOnlySpan<byte> literalMap)
+    public static IReadOnlyList<OffloadedLiteral> FindOffloaded(ReadOnlySpan<byte> literalMap)
     {
-        var map = Parse(literalMap);
+        var found = new List<OffloadedLiteral>();
+        new Walker(null, null, (path, offloaded) => found.Add(new OffloadedLiteral(path, offloaded.Uri))).Visit(Parse(literalMap));
+        return found;
+    }
+
+    /// <summary>Checks that an offloaded literal's file is a serialized Literal, so that one bad file can be left out alone.</summary>
+    /// <exception cref="InvalidDataException">It is not.</exception>
+    public static void ValidateOffloaded(string uri, byte[] file) => ParseLiteral(file, uri);
+
+    /// <summary>
+    /// Every PyTorch blob in <paramref name="literalMap"/> (serialized), in a stable order, and in the
+    /// offloaded literals whose files are given in <paramref name="offloaded"/> (serialized Literals by URI).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The bytes are not a LiteralMap, or a given file not a Literal.</exception>
+    public static IReadOnlyList<PyTorchBlob> FindPyTorchBlobs(ReadOnlySpan<byte> literalMap, IReadOnlyDictionary<string, byte[]>? offloaded = null)
+    {
         var found = new List<PyTorchBlob>();
-        Visit(map, string.Empty, 0, (path, blob) =>
+        new Walker((path, blob) =>
         {
             found.Add(new PyTorchBlob(path, blob.Metadata.Type.Format, blob.Uri));
             return null;
-        });
+        }, offloaded, null).Visit(Parse(literalMap));
         return found;
     }
 
@@ -35,10 +53,28 @@ public static class FlyteLiterals
     /// </summary>
     public static (byte[] LiteralMap, int Replaced) RewritePyTorchBlobs(ReadOnlySpan<byte> literalMap, Func<PyTorchBlob, string?> newUri)
     {
+        var rewrite = RewritePyTorchBlobs(literalMap, newUri, offloaded: null, offloadedUri: _ => throw new InvalidOperationException("no offloaded literal is followed"));
+        return (rewrite.LiteralMap, rewrite.Replaced);
+    }
+
+    /// <summary>
+    /// The map with each PyTorch blob's URI replaced by <paramref name="newUri"/>'s answer (null keeps
+    /// it), following the offloaded literals whose files are given in <paramref name="offloaded"/>: one
+    /// in which a blob changed is written anew (<see cref="LiteralMapRewrite.Offloaded"/>, at
+    /// <paramref name="offloadedUri"/>'s answer) and the map points at it with its new size; its type,
+    /// hash and metadata stay.
+    /// </summary>
+    public static LiteralMapRewrite RewritePyTorchBlobs(
+        ReadOnlySpan<byte> literalMap,
+        Func<PyTorchBlob, string?> newUri,
+        IReadOnlyDictionary<string, byte[]>? offloaded,
+        Func<OffloadedLiteral, string> offloadedUri)
+    {
         ArgumentNullException.ThrowIfNull(newUri);
+        ArgumentNullException.ThrowIfNull(offloadedUri);
         var map = Parse(literalMap);
         var replaced = 0;
-        Visit(map, string.Empty, 0, (path, blob) =>
+        var walker = new Walker((path, blob) =>
         {
             var uri = newUri(new PyTorchBlob(path, blob.Metadata.Type.Format, blob.Uri));
             if (uri is not null && uri != blob.Uri)
@@ -48,8 +84,12 @@ public static class FlyteLiterals
             }
 
             return null;
-        });
-        return (map.ToByteArray(), replaced);
+        }, offloaded, null)
+        {
+            OffloadedUri = offloadedUri,
+        };
+        walker.Visit(map);
+        return new LiteralMapRewrite(map.ToByteArray(), replaced, walker.Written);
     }
 
     private static LiteralMap Parse(ReadOnlySpan<byte> bytes)
@@ -64,50 +104,103 @@ public static class FlyteLiterals
         }
     }
 
-    private static void Visit(LiteralMap map, string prefix, int depth, Func<string, Blob, string?> onBlob)
+    private static Literal ParseLiteral(byte[] bytes, string uri)
     {
-        // Sorted keys: protobuf map order is unspecified, paths and results should not be.
-        foreach (var key in map.Literals.Keys.Order(StringComparer.Ordinal))
+        try
         {
-            Visit(map.Literals[key], prefix.Length == 0 ? key : $"{prefix}.{key}", depth + 1, onBlob);
+            return Literal.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"{uri}: not a Flyte Literal: {e.Message}", e);
         }
     }
 
-    private static void Visit(Literal literal, string path, int depth, Func<string, Blob, string?> onBlob)
+    // One walk of a map: PyTorch blobs to report or repoint, offloaded literals to report or follow
+    // (one level: flytekit never offloads inside an offloaded literal).
+    private sealed class Walker(
+        Func<string, Blob, string?>? onBlob,
+        IReadOnlyDictionary<string, byte[]>? offloaded,
+        Action<string, LiteralOffloadedMetadata>? onOffloaded)
     {
-        if (depth > MaxDepth)
+        public Func<OffloadedLiteral, string>? OffloadedUri { get; init; }
+
+        public List<OffloadedFile> Written { get; } = [];
+
+        public void Visit(LiteralMap map) => Visit(map, string.Empty, 0, followOffloaded: true);
+
+        private void Visit(LiteralMap map, string prefix, int depth, bool followOffloaded)
         {
-            throw new InvalidDataException($"Flyte literal nests deeper than {MaxDepth} levels at '{path}'");
+            // Sorted keys: protobuf map order is unspecified, paths and results should not be.
+            foreach (var key in map.Literals.Keys.Order(StringComparer.Ordinal))
+            {
+                Visit(map.Literals[key], prefix.Length == 0 ? key : $"{prefix}.{key}", depth + 1, followOffloaded);
+            }
         }
 
-        switch (literal.ValueCase)
+        // Returns whether a blob under the literal was repointed.
+        private bool Visit(Literal literal, string path, int depth, bool followOffloaded)
         {
-            case Literal.ValueOneofCase.Scalar:
-                var scalar = literal.Scalar;
-                if (scalar.ValueCase == Scalar.ValueOneofCase.Blob && scalar.Blob.Metadata?.Type is { } type && PyTorchFormats.Contains(type.Format)
-                    && type.Dimensionality == BlobType.Types.BlobDimensionality.Single)
-                {
-                    if (onBlob(path, scalar.Blob) is { } uri)
+            if (depth > MaxDepth)
+            {
+                throw new InvalidDataException($"Flyte literal nests deeper than {MaxDepth} levels at '{path}'");
+            }
+
+            var changed = false;
+            switch (literal.ValueCase)
+            {
+                case Literal.ValueOneofCase.Scalar:
+                    var scalar = literal.Scalar;
+                    if (scalar.ValueCase == Scalar.ValueOneofCase.Blob && scalar.Blob.Metadata?.Type is { } type && PyTorchFormats.Contains(type.Format)
+                        && type.Dimensionality == BlobType.Types.BlobDimensionality.Single)
                     {
-                        scalar.Blob.Uri = uri;
+                        if (onBlob?.Invoke(path, scalar.Blob) is { } uri)
+                        {
+                            scalar.Blob.Uri = uri;
+                            changed = true;
+                        }
                     }
-                }
-                else if (scalar.ValueCase == Scalar.ValueOneofCase.Union && scalar.Union.Value is { } inner)
-                {
-                    Visit(inner, path, depth + 1, onBlob);
-                }
+                    else if (scalar.ValueCase == Scalar.ValueOneofCase.Union && scalar.Union.Value is { } inner)
+                    {
+                        changed = Visit(inner, path, depth + 1, followOffloaded);
+                    }
 
-                break;
-            case Literal.ValueOneofCase.Collection:
-                for (var i = 0; i < literal.Collection.Literals.Count; i++)
-                {
-                    Visit(literal.Collection.Literals[i], $"{path}[{i}]", depth + 1, onBlob);
-                }
+                    break;
+                case Literal.ValueOneofCase.Collection:
+                    for (var i = 0; i < literal.Collection.Literals.Count; i++)
+                    {
+                        changed |= Visit(literal.Collection.Literals[i], $"{path}[{i}]", depth + 1, followOffloaded);
+                    }
 
-                break;
-            case Literal.ValueOneofCase.Map:
-                Visit(literal.Map, path, depth + 1, onBlob);
-                break;
+                    break;
+                case Literal.ValueOneofCase.Map:
+                    foreach (var key in literal.Map.Literals.Keys.Order(StringComparer.Ordinal))
+                    {
+                        changed |= Visit(literal.Map.Literals[key], $"{path}.{key}", depth + 1, followOffloaded);
+                    }
+
+                    break;
+                case Literal.ValueOneofCase.OffloadedMetadata when followOffloaded:
+                    var metadata = literal.OffloadedMetadata;
+                    onOffloaded?.Invoke(path, metadata);
+                    if (offloaded is not null && offloaded.TryGetValue(metadata.Uri, out var file))
+                    {
+                        var content = ParseLiteral(file, metadata.Uri);
+                        if (Visit(content, path, depth + 1, followOffloaded: false))
+                        {
+                            var bytes = content.ToByteArray();
+                            var target = OffloadedUri!(new OffloadedLiteral(path, metadata.Uri));
+                            Written.Add(new OffloadedFile(target, bytes));
+                            metadata.Uri = target;
+                            metadata.SizeBytes = (ulong)bytes.Length;
+                            changed = true;
+                        }
+                    }
+
+                    break;
+            }
+
+            return changed;
         }
     }
 }

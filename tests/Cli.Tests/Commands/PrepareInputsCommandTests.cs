@@ -102,6 +102,60 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
     }
 
     [Fact]
+    public async Task PrepareInputs_OffloadedLiteral_WritesItAnewBesideTheTargetPointingAtTheVariant_AndPyTorchLoadsItOnCpu()
+    {
+        // flytekit with _F_L_MIN_SIZE_MB: the input 'models' lives in its own file, a serialized Literal.
+        var prefix = S3Fixture.UniqueKey(string.Empty);
+        var source = StorageUri.S3(S3Server.Bucket, prefix + "n0/o0/model.pt");
+        await s3.PutFileAsync(source.Key, fixtures.GpuFile("checkpoint_dict"));
+        var offloaded = StorageUri.S3(S3Server.Bucket, prefix + "n0/models_offloaded_metadata.pb");
+        var literal = new JsonObject { ["collection"] = new JsonObject { ["literals"] = new JsonArray(FlyteIdl.BlobLiteral("PyTorchCheckpoint", source.ToUriString())) } };
+        await PutAsync(offloaded, FlyteIdl.EncodeLiteral(literal));
+        var inputs = StorageUri.S3(S3Server.Bucket, prefix + "n1/inputs.pb");
+        await PutAsync(inputs, FlyteIdl.Encode(new JsonObject
+        {
+            ["literals"] = new JsonObject
+            {
+                ["models"] = new JsonObject { ["offloadedMetadata"] = new JsonObject { ["uri"] = offloaded.ToUriString(), ["sizeBytes"] = 99, ["inferredType"] = new JsonObject { ["collectionType"] = new JsonObject { ["blob"] = new JsonObject { ["format"] = "PyTorchCheckpoint" } } } } },
+            },
+        }));
+        var target = StorageUri.S3(S3Server.Bucket, prefix + "n1/data/0/torchferry-inputs.pb");
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("1 of 1 PyTorch inputs point at cpu variants (1 converted here), 1 of them through offloaded literals written anew", error, StringComparison.Ordinal);
+        var metadata = FlyteIdl.Decode(await GetAsync(target))["literals"]!["models"]!["offloadedMetadata"]!;
+        Assert.Equal(target.ToUriString() + ".offloaded-0.pb", metadata["uri"]!.GetValue<string>());
+        Assert.Equal("PyTorchCheckpoint", metadata["inferredType"]!["collectionType"]!["blob"]!["format"]!.GetValue<string>());
+        var prepared = await GetAsync(StorageUri.Parse(metadata["uri"]!.GetValue<string>()));
+        Assert.Equal(prepared.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), metadata["sizeBytes"]!.GetValue<string>());
+        var uri = FlyteIdl.DecodeLiteral(prepared)["collection"]!["literals"]![0]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+        Assert.Equal(VariantNaming.UriFor(source, "cpu").ToUriString(), uri);
+        var local = folder.File("variant.pt");
+        await s3.GetFileAsync(StorageUri.Parse(uri).Key, local);
+        Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", local).Problems);
+        Assert.Equal(FlyteIdl.EncodeLiteral(literal), await GetAsync(offloaded));
+    }
+
+    [Fact]
+    public async Task PrepareInputs_OffloadedLiteralMissing_PreparesTheOtherInputsAndSaysWhy()
+    {
+        var gone = $"s3://{S3Server.Bucket}/{S3Fixture.UniqueKey("gone.pb")}";
+        var (source, inputs, target) = await SetUpAsync("tensor", more: new JsonObject { ["offloadedMetadata"] = new JsonObject { ["uri"] = gone, ["sizeBytes"] = 10 } });
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("offloaded literal more: ", error, StringComparison.Ordinal);
+        Assert.Contains("passing its PyTorch inputs on unchanged", error, StringComparison.Ordinal);
+        Assert.Contains("1 of 1 PyTorch inputs point at cpu variants", error, StringComparison.Ordinal);
+        var prepared = FlyteIdl.Decode(await GetAsync(target))["literals"]!;
+        Assert.Equal(VariantNaming.UriFor(source, "cpu").ToUriString(), prepared["model"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>());
+        Assert.Equal(gone, prepared["more"]!["offloadedMetadata"]!["uri"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task PrepareInputs_StaleVariantAndOperatorSilent_ReplacesItWithTheSourcesOwn()
     {
         var (source, inputs, target) = await SetUpAsync("checkpoint_dict");
@@ -188,7 +242,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
 
     public void Dispose() => folder.Dispose();
 
-    private async Task<(StorageUri Source, StorageUri Inputs, StorageUri Target)> SetUpAsync(string fixtureCase, string? blobUri = null)
+    private async Task<(StorageUri Source, StorageUri Inputs, StorageUri Target)> SetUpAsync(string fixtureCase, string? blobUri = null, JsonObject? more = null)
     {
         var prefix = S3Fixture.UniqueKey(string.Empty);
         var source = StorageUri.S3(S3Server.Bucket, prefix + "n0/o0/model.pt");
@@ -201,11 +255,23 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
                 ["epochs"] = new JsonObject { ["scalar"] = new JsonObject { ["primitive"] = new JsonObject { ["integer"] = 3 } } },
             },
         };
+        if (more is not null)
+        {
+            literalMap["literals"]!["more"] = more;
+        }
+
         var local = folder.File(Guid.NewGuid().ToString("N") + ".pb");
         await File.WriteAllBytesAsync(local, FlyteIdl.Encode(literalMap));
         var inputs = StorageUri.S3(S3Server.Bucket, prefix + "n1/inputs.pb");
         await s3.PutFileAsync(inputs.Key, local);
         return (source, inputs, StorageUri.S3(S3Server.Bucket, prefix + "n1/data/0/torchferry-inputs.pb"));
+    }
+
+    private async Task PutAsync(StorageUri uri, byte[] bytes)
+    {
+        var local = folder.File(Guid.NewGuid().ToString("N") + ".pb");
+        await File.WriteAllBytesAsync(local, bytes);
+        await s3.PutFileAsync(uri.Key, local);
     }
 
     private async Task<byte[]> GetAsync(StorageUri uri)

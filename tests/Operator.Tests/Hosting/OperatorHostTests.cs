@@ -209,6 +209,37 @@ public sealed class OperatorHostTests : IAsyncLifetime
         Assert.Empty(torch.Torch.Compare("checkpoint_dict", variant).Problems);
     }
 
+    [Fact]
+    public async Task TaskOutputs_OffloadedLiteral_ItsBlobsAreRegisteredUnderItsPath()
+    {
+        // flytekit with _F_L_MIN_SIZE_MB: output o0 (a list of checkpoints) is in its own file, outputs.pb points at it.
+        var prefix = Path.Combine(folder.Path, "exec3", "n0", "data", "0");
+        Directory.CreateDirectory(prefix);
+        var checkpoints = new[] { Path.Combine(prefix, "a.pt"), Path.Combine(prefix, "b.pt") };
+        foreach (var checkpoint in checkpoints)
+        {
+            File.Copy(torch.GpuFile("checkpoint_dict"), checkpoint);
+        }
+
+        var offloaded = Path.Combine(prefix, "o0_offloaded_metadata.pb");
+        await File.WriteAllBytesAsync(offloaded, FlyteIdl.EncodeLiteral(new JsonObject
+        {
+            ["collection"] = new JsonObject { ["literals"] = new JsonArray([.. checkpoints.Select(c => (JsonNode)FlyteIdl.BlobLiteral("PyTorchCheckpoint", "file://" + c))]) },
+        }));
+        await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject
+        {
+            ["literals"] = new JsonObject { ["o0"] = new JsonObject { ["offloadedMetadata"] = new JsonObject { ["uri"] = "file://" + offloaded, ["sizeBytes"] = new FileInfo(offloaded).Length } } },
+        }));
+
+        await FlyteTaskPods.CreateAsync(client, Namespace, "offloading-train", "n0", $"file://{folder.Path}/exec3/n0/inputs.pb", $"file://{prefix}", annotations: null, succeeded: true);
+
+        foreach (var (checkpoint, index) in checkpoints.Select((c, i) => (c, i)))
+        {
+            var registered = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + checkpoint)));
+            Assert.Equal($"o0[{index}]", registered["spec"]!["producer"]!["output"]!.GetValue<string>());
+        }
+    }
+
     [Theory]
     [MemberData(nameof(DeviceNames.Refused), MemberType = typeof(DeviceNames))]
     public async Task ConsumerPod_TargetDeviceNotADevice_IsSkippedWithAnEvent(string device)

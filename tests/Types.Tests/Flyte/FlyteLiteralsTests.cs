@@ -62,10 +62,65 @@ public sealed class FlyteLiteralsTests
     }
 
     [Fact]
+    public void FindOffloaded_InFlytesOwnEncoding_NamesTheFileThatHoldsTheLiteral()
+    {
+        Assert.Equal([new OffloadedLiteral("offloaded", "s3://flyte/off.pb")], FlyteLiterals.FindOffloaded(FlyteIdl.Encode(Inputs)));
+    }
+
+    [Fact]
+    public void FindPyTorchBlobs_OffloadedLiteralGiven_FindsItsBlobsUnderItsPath()
+    {
+        var offloaded = FlyteIdl.EncodeLiteral(OffloadedCollection("s3://flyte/big/0.pt", "s3://flyte/big/1.pt"));
+
+        var blobs = FlyteLiterals.FindPyTorchBlobs(FlyteIdl.Encode(Inputs), new Dictionary<string, byte[]> { ["s3://flyte/off.pb"] = offloaded });
+
+        Assert.Equal(
+            [new PyTorchBlob("offloaded[0]", "PyTorchCheckpoint", "s3://flyte/big/0.pt"), new PyTorchBlob("offloaded[1]", "PyTorchCheckpoint", "s3://flyte/big/1.pt")],
+            blobs.Where(b => b.Path.StartsWith("offloaded", StringComparison.Ordinal)));
+        Assert.Equal(7, blobs.Count);
+    }
+
+    [Fact]
+    public void RewritePyTorchBlobs_InOffloadedLiteral_WritesItAnewAndPointsTheMapAtItKeepingItsType()
+    {
+        var bytes = FlyteIdl.Encode(Inputs);
+        var offloaded = new Dictionary<string, byte[]> { ["s3://flyte/off.pb"] = FlyteIdl.EncodeLiteral(OffloadedCollection("s3://flyte/big/0.pt", "s3://flyte/big/1.pt")) };
+
+        var rewrite = FlyteLiterals.RewritePyTorchBlobs(bytes, blob => blob.Path == "offloaded[1]" ? blob.Uri + ".cpu" : null, offloaded, literal => $"s3://flyte/prepared/{literal.Path}.pb");
+
+        Assert.Equal(1, rewrite.Replaced);
+        var file = Assert.Single(rewrite.Offloaded);
+        Assert.Equal("s3://flyte/prepared/offloaded.pb", file.Uri);
+        var literal = FlyteIdl.DecodeLiteral(file.Literal)["collection"]!["literals"]!.AsArray();
+        Assert.Equal(["s3://flyte/big/0.pt", "s3://flyte/big/1.pt.cpu"], literal.Select(l => l!["scalar"]!["blob"]!["uri"]!.GetValue<string>()));
+        var expected = FlyteIdl.Decode(bytes).DeepClone();
+        expected["literals"]!["offloaded"]!["offloadedMetadata"]!["uri"] = "s3://flyte/prepared/offloaded.pb";
+        expected["literals"]!["offloaded"]!["offloadedMetadata"]!["sizeBytes"] = file.Literal.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(JsonNode.DeepEquals(Sorted(expected), Sorted(FlyteIdl.Decode(rewrite.LiteralMap))), FlyteIdl.Decode(rewrite.LiteralMap).ToJsonString());
+    }
+
+    [Fact]
+    public void RewritePyTorchBlobs_OffloadedLiteralWithNothingToChange_KeepsPointingAtTheOriginal()
+    {
+        var bytes = FlyteIdl.Encode(Inputs);
+        var offloaded = new Dictionary<string, byte[]> { ["s3://flyte/off.pb"] = FlyteIdl.EncodeLiteral(OffloadedCollection("s3://flyte/big/0.pt")) };
+
+        var rewrite = FlyteLiterals.RewritePyTorchBlobs(bytes, blob => blob.Path == "checkpoint" ? blob.Uri + ".cpu" : null, offloaded, _ => throw new InvalidOperationException("nothing to write"));
+
+        Assert.Empty(rewrite.Offloaded);
+        Assert.Equal("s3://flyte/off.pb", FlyteIdl.Decode(rewrite.LiteralMap)["literals"]!["offloaded"]!["offloadedMetadata"]!["uri"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void FindPyTorchBlobs_Garbage_IsInvalidData()
     {
         Assert.Throws<InvalidDataException>(() => FlyteLiterals.FindPyTorchBlobs([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
     }
+
+    private static JsonObject OffloadedCollection(params string[] uris) => new()
+    {
+        ["collection"] = new JsonObject { ["literals"] = new JsonArray([.. uris.Select(u => (JsonNode)FlyteIdl.BlobLiteral("PyTorchCheckpoint", u))]) },
+    };
 
     private static JsonNode? Sorted(JsonNode? node) => node switch
     {
