@@ -19,6 +19,8 @@ namespace TorchFerry.Cli.PrepareInputs;
 /// </summary>
 internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time, TextWriter log)
 {
+    private readonly TorchContentProbe probe = new(stores);
+
     /// <param name="source">The task's inputs LiteralMap.</param>
     /// <param name="target">Where the prepared LiteralMap goes (the task's rewritten --inputs).</param>
     /// <param name="device">The task's device.</param>
@@ -34,7 +36,15 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
         try
         {
             var offloaded = await OffloadedAsync(original, cancellationToken).ConfigureAwait(false);
-            var blobs = FlyteLiterals.FindPyTorchBlobs(original, offloaded).Where(b => arrayIndex is not { } i || MapTaskInputs.IsRead(b, i)).ToList();
+            var blobs = new List<PyTorchBlob>();
+            foreach (var blob in FlyteLiterals.FindPyTorchBlobs(original, offloaded, byContent: true).Where(b => arrayIndex is not { } i || MapTaskInputs.IsRead(b, i)))
+            {
+                if (blob.ByFormat || await IsTorchFileAsync(blob, cancellationToken).ConfigureAwait(false))
+                {
+                    blobs.Add(blob);
+                }
+            }
+
             var variants = new Dictionary<string, string>(StringComparer.Ordinal);
             var started = time.GetUtcNow();
             var pending = blobs.Select(b => b.Uri).Distinct(StringComparer.Ordinal).ToList();
@@ -86,7 +96,8 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
                 original,
                 blob => arrayIndex is { } i && !MapTaskInputs.IsRead(blob, i) ? null : variants.GetValueOrDefault(blob.Uri),
                 offloaded,
-                _ => $"{target.ToUriString()}.offloaded-{files++}.pb");
+                _ => $"{target.ToUriString()}.offloaded-{files++}.pb",
+                byContent: true);
             foreach (var file in rewrite.Offloaded)
             {
                 var at = StorageUri.Parse(file.Uri);
@@ -95,7 +106,8 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
             }
 
             await WriteAsync(target, rewrite.LiteralMap, cancellationToken).ConfigureAwait(false);
-            await log.WriteLineAsync($"torchferry: prepare-inputs: {rewrite.Replaced} of {blobs.Count} PyTorch inputs point at {device} variants{(converted > 0 ? $" ({converted} converted here)" : string.Empty)}{(rewrite.Offloaded.Count > 0 ? $", {rewrite.Offloaded.Count} of them through offloaded literals written anew" : string.Empty)}").ConfigureAwait(false);
+            var byContent = blobs.Count(b => !b.ByFormat);
+            await log.WriteLineAsync($"torchferry: prepare-inputs: {rewrite.Replaced} of {blobs.Count} PyTorch inputs{(byContent > 0 ? $" ({byContent} of them files found to be torch.save archives)" : string.Empty)} point at {device} variants{(converted > 0 ? $" ({converted} converted here)" : string.Empty)}{(rewrite.Offloaded.Count > 0 ? $", {rewrite.Offloaded.Count} of them through offloaded literals written anew" : string.Empty)}").ConfigureAwait(false);
             return 0;
         }
 #pragma warning disable CA1031 // any doubt about a blob means its original is passed on: the task never fails because of TorchFerry
@@ -106,6 +118,21 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
             await DeleteAsync(written).ConfigureAwait(false);
             await WriteAsync(target, original, cancellationToken).ConfigureAwait(false);
             return 0;
+        }
+    }
+
+    // A blob of another format (a FlyteFile) is prepared when its content is a torch.save archive; one
+    // that cannot be read is passed on as it is.
+    private async Task<bool> IsTorchFileAsync(PyTorchBlob blob, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await probe.IsTorchArchiveAsync(StorageUri.Parse(blob.Uri), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is StorageException or ArgumentException)
+        {
+            await log.WriteLineAsync($"torchferry: prepare-inputs: {blob.Path} ({blob.Uri}): not read ({e.Message}); passing it on unchanged").ConfigureAwait(false);
+            return false;
         }
     }
 

@@ -11,6 +11,7 @@ using TorchFerry.Flyte;
 using TorchFerry.Operator.Artifacts;
 using TorchFerry.Runtime;
 using TorchFerry.Storage;
+using TorchFerry.Storage.Conversion;
 
 namespace TorchFerry.Operator.Flyte;
 
@@ -24,6 +25,8 @@ namespace TorchFerry.Operator.Flyte;
 /// </summary>
 internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter stores, UriPolicy policy, EventRecorder events, ILogger log)
 {
+    private readonly TorchContentProbe probe = new(stores);
+
     private const string Group = TensorArtifact.Group;
     private const string Version = TensorArtifact.Version;
 
@@ -57,7 +60,7 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
             }
 
             // A map subtask reads only its own item: converting the rest for it would be N² work for N subtasks.
-            foreach (var blob in (await BlobsAsync(task, inputs, cancellationToken).ConfigureAwait(false)).Where(b => task.ArrayIndex is not { } i || MapTaskInputs.IsRead(b, i)))
+            foreach (var blob in await BlobsAsync(task, inputs, cancellationToken, b => task.ArrayIndex is not { } i || MapTaskInputs.IsRead(b, i)).ConfigureAwait(false))
             {
                 await EnsureEachAsync(pod, task, blob, producer: null, device.Name, cancellationToken).ConfigureAwait(false);
             }
@@ -66,7 +69,8 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
         return ReconcileResult.Done;
     }
 
-    private async Task<IReadOnlyList<PyTorchBlob>> BlobsAsync(FlyteTaskPod task, string literalMapUri, CancellationToken cancellationToken)
+    // The PyTorch blobs of a LiteralMap that the pod reads (wanted), those of other formats probed by content.
+    private async Task<IReadOnlyList<PyTorchBlob>> BlobsAsync(FlyteTaskPod task, string literalMapUri, CancellationToken cancellationToken, Func<PyTorchBlob, bool>? wanted = null)
     {
         var uri = StorageUri.Parse(literalMapUri);
         if (!policy.Allows(task.Namespace, uri))
@@ -79,7 +83,16 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
         {
             var map = await stores.For(uri).ReadAllAsync(uri, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false);
             var offloaded = await OffloadedAsync(task, map, cancellationToken).ConfigureAwait(false);
-            return FlyteLiterals.FindPyTorchBlobs(map, offloaded);
+            var blobs = new List<PyTorchBlob>();
+            foreach (var blob in FlyteLiterals.FindPyTorchBlobs(map, offloaded, byContent: true).Where(wanted ?? (_ => true)))
+            {
+                if (blob.ByFormat || await IsTorchFileAsync(task, blob, cancellationToken).ConfigureAwait(false))
+                {
+                    blobs.Add(blob);
+                }
+            }
+
+            return blobs;
         }
         catch (StorageException e) when (e.Kind == StorageErrorKind.NotFound)
         {
@@ -89,6 +102,22 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
         {
             log.Warning("{Uri:l}: {Error:l}; not read", uri.ToUriString(), e.Message);
             return [];
+        }
+    }
+
+    // A blob of another format (a FlyteFile) is a PyTorch artifact when its content is a torch.save
+    // archive; it is read only within the namespace's prefixes, and one that cannot be read is skipped.
+    private async Task<bool> IsTorchFileAsync(FlyteTaskPod task, PyTorchBlob blob, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var uri = StorageUri.Parse(blob.Uri);
+            return policy.Allows(task.Namespace, uri) && await probe.IsTorchArchiveAsync(uri, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is StorageException or ArgumentException)
+        {
+            log.Debug("{Namespace:l}/{Name:l}: {Path:l} at {Uri:l} not probed: {Error:l}", task.Namespace, task.Name, blob.Path, blob.Uri, e.Message);
+            return false;
         }
     }
 
@@ -171,7 +200,7 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
                         },
                         ["spec"] = JsonNode.Parse(KubernetesJson.Serialize(new ArtifactSpec
                         {
-                            Source = new ArtifactSource { Uri = blob.Uri, Format = Enum.Parse<FlyteBlobFormat>(blob.Format) },
+                            Source = new ArtifactSource { Uri = blob.Uri, Format = blob.ByFormat ? Enum.Parse<FlyteBlobFormat>(blob.Format) : FlyteBlobFormat.TorchFile },
                             Producer = producer,
                             TargetDevices = device is null ? [] : [device],
                         })),

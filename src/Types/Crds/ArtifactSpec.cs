@@ -33,7 +33,7 @@ public sealed record ArtifactSource
     public required string Uri { get; init; }
 
     [Required]
-    [Description("The Flyte blob format: PyTorchTensor, PyTorchModule or PyTorchCheckpoint.")]
+    [Description("The Flyte blob format: PyTorchTensor, PyTorchModule or PyTorchCheckpoint; TorchFile for a torch.save archive found by its content in a blob of another format (a FlyteFile).")]
     public required FlyteBlobFormat Format { get; init; }
 }
 
@@ -64,6 +64,9 @@ public enum FlyteBlobFormat
     PyTorchTensor,
     PyTorchModule,
     PyTorchCheckpoint,
+
+    /// <summary>A torch.save archive in a blob of another format (a FlyteFile: "", pt, pth, ckpt, ...), found by its content.</summary>
+    TorchFile,
 }
 
 /// <summary>What happens to converted variants when their artifact is deleted.</summary>

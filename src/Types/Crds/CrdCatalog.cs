@@ -10,9 +10,9 @@ public static class CrdCatalog
             typeof(TensorArtifact),
             Plural: TensorArtifact.Plural,
             ShortNames: ["tfa"],
-            Description: "A torch.Tensor or nn.Module written by a Flyte task (blob formats PyTorchTensor, PyTorchModule) and its converted variants.",
+            Description: "A torch.Tensor or nn.Module written by a Flyte task (blob formats PyTorchTensor, PyTorchModule), or any torch.save archive in a FlyteFile (TorchFile), and its converted variants.",
             Columns: ArtifactColumns,
-            SpecRules: [new("self.source.format in ['PyTorchTensor', 'PyTorchModule']", "a TensorArtifact holds PyTorchTensor or PyTorchModule; use a CheckpointArtifact for PyTorchCheckpoint")]),
+            SpecRules: [new("self.source.format in ['PyTorchTensor', 'PyTorchModule', 'TorchFile']", "a TensorArtifact holds PyTorchTensor, PyTorchModule or TorchFile; use a CheckpointArtifact for PyTorchCheckpoint")]),
         new(
             typeof(CheckpointArtifact),
             Plural: CheckpointArtifact.Plural,

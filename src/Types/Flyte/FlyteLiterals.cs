@@ -35,15 +35,24 @@ public static class FlyteLiterals
     /// Every PyTorch blob in <paramref name="literalMap"/> (serialized), in a stable order, and in the
     /// offloaded literals whose files are given in <paramref name="offloaded"/> (serialized Literals by URI).
     /// </summary>
+    /// <param name="literalMap">The serialized LiteralMap.</param>
+    /// <param name="offloaded">Files of offloaded literals to follow, by URI.</param>
+    /// <param name="byContent">
+    /// Also every single blob of another format (a <c>FlyteFile</c>: <c>""</c>, <c>pt</c>, <c>ckpt</c>, <c>csv</c>, ...),
+    /// whose content decides whether it is a torch.save archive (<see cref="PyTorchBlob.ByFormat"/> is false for them).
+    /// </param>
     /// <exception cref="InvalidDataException">The bytes are not a LiteralMap, or a given file not a Literal.</exception>
-    public static IReadOnlyList<PyTorchBlob> FindPyTorchBlobs(ReadOnlySpan<byte> literalMap, IReadOnlyDictionary<string, byte[]>? offloaded = null)
+    public static IReadOnlyList<PyTorchBlob> FindPyTorchBlobs(ReadOnlySpan<byte> literalMap, IReadOnlyDictionary<string, byte[]>? offloaded = null, bool byContent = false)
     {
         var found = new List<PyTorchBlob>();
         new Walker((path, blob) =>
         {
             found.Add(new PyTorchBlob(path, blob.Metadata.Type.Format, blob.Uri));
             return null;
-        }, offloaded, null).Visit(Parse(literalMap));
+        }, offloaded, null)
+        {
+            ByContent = byContent,
+        }.Visit(Parse(literalMap));
         return found;
     }
 
@@ -62,13 +71,14 @@ public static class FlyteLiterals
     /// it), following the offloaded literals whose files are given in <paramref name="offloaded"/>: one
     /// in which a blob changed is written anew (<see cref="LiteralMapRewrite.Offloaded"/>, at
     /// <paramref name="offloadedUri"/>'s answer) and the map points at it with its new size; its type,
-    /// hash and metadata stay.
+    /// hash and metadata stay. With <paramref name="byContent"/>, single blobs of every format are offered.
     /// </summary>
     public static LiteralMapRewrite RewritePyTorchBlobs(
         ReadOnlySpan<byte> literalMap,
         Func<PyTorchBlob, string?> newUri,
         IReadOnlyDictionary<string, byte[]>? offloaded,
-        Func<OffloadedLiteral, string> offloadedUri)
+        Func<OffloadedLiteral, string> offloadedUri,
+        bool byContent = false)
     {
         ArgumentNullException.ThrowIfNull(newUri);
         ArgumentNullException.ThrowIfNull(offloadedUri);
@@ -87,6 +97,7 @@ public static class FlyteLiterals
         }, offloaded, null)
         {
             OffloadedUri = offloadedUri,
+            ByContent = byContent,
         };
         walker.Visit(map);
         return new LiteralMapRewrite(map.ToByteArray(), replaced, walker.Written);
@@ -125,6 +136,8 @@ public static class FlyteLiterals
     {
         public Func<OffloadedLiteral, string>? OffloadedUri { get; init; }
 
+        public bool ByContent { get; init; }
+
         public List<OffloadedFile> Written { get; } = [];
 
         public void Visit(LiteralMap map) => Visit(map, string.Empty, 0, followOffloaded: true);
@@ -151,7 +164,7 @@ public static class FlyteLiterals
             {
                 case Literal.ValueOneofCase.Scalar:
                     var scalar = literal.Scalar;
-                    if (scalar.ValueCase == Scalar.ValueOneofCase.Blob && scalar.Blob.Metadata?.Type is { } type && PyTorchFormats.Contains(type.Format)
+                    if (scalar.ValueCase == Scalar.ValueOneofCase.Blob && scalar.Blob.Metadata?.Type is { } type && (ByContent || PyTorchFormats.Contains(type.Format))
                         && type.Dimensionality == BlobType.Types.BlobDimensionality.Single)
                     {
                         if (onBlob?.Invoke(path, scalar.Blob) is { } uri)

@@ -1,6 +1,6 @@
 namespace TorchFerry.Flyte;
 
-/// <summary>What <see cref="FlyteLiterals.RewritePyTorchBlobs(ReadOnlySpan{byte}, Func{PyTorchBlob, string?}, IReadOnlyDictionary{string, byte[]}?, Func{OffloadedLiteral, string})"/> made.</summary>
+/// <summary>What a rewrite of a LiteralMap that follows offloaded literals made (<c>FlyteLiterals.RewritePyTorchBlobs</c>).</summary>
 /// <param name="LiteralMap">The serialized map.</param>
 /// <param name="Replaced">Blob URIs replaced, offloaded ones included.</param>
 /// <param name="Offloaded">Offloaded literals written anew, which the map now points at.</param>

@@ -1,7 +1,11 @@
 namespace TorchFerry.Flyte;
 
-/// <summary>A PyTorch blob found in a Flyte LiteralMap.</summary>
+/// <summary>A PyTorch blob found in a Flyte LiteralMap (or, looked for by content, any single blob).</summary>
 /// <param name="Path">Where it is: the input/output name, then [i] for collection items and .key for map entries, e.g. <c>models[1]</c>.</param>
-/// <param name="Format">PyTorchTensor, PyTorchModule or PyTorchCheckpoint.</param>
+/// <param name="Format">PyTorchTensor, PyTorchModule or PyTorchCheckpoint; for a blob found by content, its format string (a FlyteFile's <c>""</c>, <c>pt</c>, ...).</param>
 /// <param name="Uri">The blob's URI.</param>
-public sealed record PyTorchBlob(string Path, string Format, string Uri);
+public sealed record PyTorchBlob(string Path, string Format, string Uri)
+{
+    /// <summary>Whether the format says it is PyTorch (flytekit's three types); otherwise only its content can.</summary>
+    public bool ByFormat => FlyteLiterals.PyTorchFormats.Contains(Format);
+}

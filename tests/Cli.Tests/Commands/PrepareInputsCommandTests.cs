@@ -13,6 +13,8 @@ namespace TorchFerry.Cli.Tests.Commands;
 [Collection(S3Collection.Name)]
 public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtures) : IDisposable
 {
+    private const string Bucket = S3Server.Bucket;
+
     private readonly TemporaryDirectory folder = new();
 
     [Fact]
@@ -136,6 +138,47 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         await s3.GetFileAsync(StorageUri.Parse(uri).Key, local);
         Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", local).Problems);
         Assert.Equal(FlyteIdl.EncodeLiteral(literal), await GetAsync(offloaded));
+    }
+
+    [Fact]
+    public async Task PrepareInputs_FlyteFilesHoldingCheckpoints_PointAtVariantsTorchLoadsOnCpu_ACsvStaysAsItIs()
+    {
+        // FlyteFile outputs as flytekit writes them: the format string is the user's ("" or an extension).
+        var prefix = S3Fixture.UniqueKey(string.Empty);
+        var checkpoint = StorageUri.S3(Bucket, prefix + "n0/abc/model.pt");
+        var bare = StorageUri.S3(Bucket, prefix + "n0/def/weights");
+        var csv = StorageUri.S3(Bucket, prefix + "n0/ghi/metrics.csv");
+        await s3.PutFileAsync(checkpoint.Key, fixtures.GpuFile("checkpoint_dict"));
+        await s3.PutFileAsync(bare.Key, fixtures.GpuFile("tensor"));
+        await PutAsync(csv, "epoch,loss\n1,0.5\n"u8.ToArray());
+        var inputs = StorageUri.S3(Bucket, prefix + "n1/inputs.pb");
+        await PutAsync(inputs, FlyteIdl.Encode(new JsonObject
+        {
+            ["literals"] = new JsonObject
+            {
+                ["model"] = FlyteIdl.BlobLiteral("pt", checkpoint.ToUriString()),
+                ["weights"] = FlyteIdl.BlobLiteral(string.Empty, bare.ToUriString()),
+                ["metrics"] = FlyteIdl.BlobLiteral("csv", csv.ToUriString()),
+            },
+        }));
+        var target = StorageUri.S3(Bucket, prefix + "n1/data/0/torchferry-inputs.pb");
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("2 of 2 PyTorch inputs (2 of them files found to be torch.save archives) point at cpu variants (2 converted here)", error, StringComparison.Ordinal);
+        var prepared = FlyteIdl.Decode(await GetAsync(target))["literals"]!;
+        string Uri(string name) => prepared[name]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+        Assert.Equal(csv.ToUriString(), Uri("metrics"));
+        Assert.Equal("pt", prepared["model"]!["scalar"]!["blob"]!["metadata"]!["type"]!["format"]!.GetValue<string>());
+        foreach (var (name, source, fixtureCase) in new[] { ("model", checkpoint, "checkpoint_dict"), ("weights", bare, "tensor") })
+        {
+            Assert.Equal(VariantNaming.UriFor(source, "cpu").ToUriString(), Uri(name));
+            var local = folder.File(name + ".pt");
+            await s3.GetFileAsync(StorageUri.Parse(Uri(name)).Key, local);
+            Assert.Null(fixtures.Torch.LoadError(local));
+            Assert.Empty(fixtures.Torch.Compare(fixtureCase, local).Problems);
+        }
     }
 
     [Fact]

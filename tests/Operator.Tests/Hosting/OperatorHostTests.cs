@@ -210,6 +210,34 @@ public sealed class OperatorHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TaskOutputs_FlyteFileHoldingACheckpoint_IsRegisteredByContent_ACsvIsNot()
+    {
+        var prefix = Path.Combine(folder.Path, "exec4", "n0", "data", "0");
+        Directory.CreateDirectory(prefix);
+        var checkpoint = Path.Combine(prefix, "model.ckpt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), checkpoint);
+        var csv = Path.Combine(prefix, "metrics.csv");
+        await File.WriteAllTextAsync(csv, "epoch,loss\n1,0.5\n");
+        await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject
+        {
+            ["literals"] = new JsonObject
+            {
+                ["model"] = FlyteIdl.BlobLiteral("ckpt", "file://" + checkpoint),
+                ["metrics"] = FlyteIdl.BlobLiteral("csv", "file://" + csv),
+            },
+        }));
+
+        await FlyteTaskPods.CreateAsync(client, Namespace, "file-train", "n0", $"file://{folder.Path}/exec4/n0/inputs.pb", $"file://{prefix}", annotations: null, succeeded: true);
+
+        var registered = await EventuallyAsync(() => api.Get(Group, Version, "tensorartifacts", Namespace, TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + checkpoint)) is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" ? o : null);
+        Assert.Equal("TorchFile", registered["spec"]!["source"]!["format"]!.GetValue<string>());
+        Assert.Equal("model", registered["spec"]!["producer"]!["output"]!.GetValue<string>());
+        Assert.Equal("checkpoint", registered["status"]!["source"]!["kind"]!.GetValue<string>());
+        Assert.Null(api.Get(Group, Version, "tensorartifacts", Namespace, TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + csv)));
+        Assert.Null(api.Get(Group, Version, "checkpointartifacts", Namespace, TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + csv)));
+    }
+
+    [Fact]
     public async Task TaskOutputs_OffloadedLiteral_ItsBlobsAreRegisteredUnderItsPath()
     {
         // flytekit with _F_L_MIN_SIZE_MB: output o0 (a list of checkpoints) is in its own file, outputs.pb points at it.
