@@ -29,6 +29,18 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task TrainReturnsFlyteFilesOnGpu_PredictOnCpu_LoadsTheirCpuVariantsWithPlainTorchLoad()
+    {
+        await using var box = await StartAsync(new SandboxOptions { GpuProfileTask = "train_files" });
+
+        var outcomes = await box.RunTrainPredictAsync(trainTask: "train_files");
+
+        Assert.Empty(StoryCheck.Problems(box, outcomes, checkpointPlural: "tensorartifacts"));
+        Assert.Equal("TorchFile", box.Artifact("tensorartifacts", outcomes[0].BlobUri("checkpoint"))!["spec"]!["source"]!["format"]!.GetValue<string>());
+        Assert.Contains("2 of the inputs are files found to be torch.save archives", box.Kubelet.Logs(box.Options.Namespace, outcomes[1].Pod, "torchferry-prepare-inputs"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task NamespaceDefault_PodWithoutAnnotations_IsAdmittedAndGetsItsInputsOnCpu()
     {
         var options = new SandboxOptions();

@@ -107,7 +107,7 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
 
             await WriteAsync(target, rewrite.LiteralMap, cancellationToken).ConfigureAwait(false);
             var byContent = blobs.Count(b => !b.ByFormat);
-            await log.WriteLineAsync($"torchferry: prepare-inputs: {rewrite.Replaced} of {blobs.Count} PyTorch inputs{(byContent > 0 ? $" ({byContent} of them files found to be torch.save archives)" : string.Empty)} point at {device} variants{(converted > 0 ? $" ({converted} converted here)" : string.Empty)}{(rewrite.Offloaded.Count > 0 ? $", {rewrite.Offloaded.Count} of them through offloaded literals written anew" : string.Empty)}").ConfigureAwait(false);
+            await log.WriteLineAsync($"torchferry: prepare-inputs: {rewrite.Replaced} of {blobs.Count} PyTorch inputs point at {device} variants{(converted > 0 ? $" ({converted} converted here)" : string.Empty)}{(rewrite.Offloaded.Count > 0 ? $", {rewrite.Offloaded.Count} of them through offloaded literals written anew" : string.Empty)}{(byContent > 0 ? $"; {byContent} of the inputs are files found to be torch.save archives" : string.Empty)}").ConfigureAwait(false);
             return 0;
         }
 #pragma warning disable CA1031 // any doubt about a blob means its original is passed on: the task never fails because of TorchFerry

@@ -166,7 +166,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
 
         Assert.Equal(0, exitCode);
-        Assert.Contains("2 of 2 PyTorch inputs (2 of them files found to be torch.save archives) point at cpu variants (2 converted here)", error, StringComparison.Ordinal);
+        Assert.Contains("2 of 2 PyTorch inputs point at cpu variants (2 converted here); 2 of the inputs are files found to be torch.save archives", error, StringComparison.Ordinal);
         var prepared = FlyteIdl.Decode(await GetAsync(target))["literals"]!;
         string Uri(string name) => prepared[name]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
         Assert.Equal(csv.ToUriString(), Uri("metrics"));

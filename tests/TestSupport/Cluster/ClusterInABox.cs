@@ -72,11 +72,12 @@ public sealed class ClusterInABox : IAsyncDisposable
     /// <summary>
     /// Runs the two-task story: train (GPU profile) → <paramref name="predictTask"/> on the CPU
     /// (predict opens its inputs with a plain torch.load, predict_typed as flytekit's typed loaders do),
-    /// its inputs opted in by annotation when <paramref name="annotatePredict"/>.
+    /// its inputs opted in by annotation when <paramref name="annotatePredict"/>. <paramref name="trainTask"/>
+    /// train_files returns FlyteFiles (formats "pt" and "") instead of flytekit's PyTorch types.
     /// </summary>
-    public Task<IReadOnlyList<NodeOutcome>> RunTrainPredictAsync(string predictTask = "predict", TaskShape predictShape = TaskShape.Container, bool annotatePredict = true, bool predictRunsAsRoot = false, TaskShape trainShape = TaskShape.Container, bool trainInterruptible = false, int trainGpus = 0, CancellationToken cancellationToken = default) =>
+    public Task<IReadOnlyList<NodeOutcome>> RunTrainPredictAsync(string predictTask = "predict", TaskShape predictShape = TaskShape.Container, bool annotatePredict = true, bool predictRunsAsRoot = false, TaskShape trainShape = TaskShape.Container, bool trainInterruptible = false, int trainGpus = 0, string trainTask = "train", CancellationToken cancellationToken = default) =>
         Propeller.RunAsync(Options.Project, Options.Domain, "workflows.sandbox.train_predict", [
-            new WorkflowNode("n0", "train") { Integers = new Dictionary<string, long> { ["seed"] = 7 }, Shape = trainShape, Interruptible = trainInterruptible, Gpus = trainGpus },
+            new WorkflowNode("n0", trainTask) { Integers = new Dictionary<string, long> { ["seed"] = 7 }, Shape = trainShape, Interruptible = trainInterruptible, Gpus = trainGpus },
             new WorkflowNode("n1", predictTask)
             {
                 Bindings = new Dictionary<string, string> { ["checkpoint"] = "n0.checkpoint", ["weights"] = "n0.weights" },

@@ -12,7 +12,10 @@ public static class StoryCheck
     /// <summary>The init container's message when every PyTorch input points at a variant (src/Cli prepare-inputs).</summary>
     private const string AllVariants = "of 2 PyTorch inputs point at cpu variants";
 
-    public static IReadOnlyList<string> Problems(ClusterInABox box, IReadOnlyList<NodeOutcome> outcomes)
+    /// <param name="box">The sandbox the story ran in.</param>
+    /// <param name="outcomes">train's and predict's outcomes.</param>
+    /// <param name="checkpointPlural">Where the checkpoint is registered: checkpointartifacts, or tensorartifacts for a FlyteFile.</param>
+    public static IReadOnlyList<string> Problems(ClusterInABox box, IReadOnlyList<NodeOutcome> outcomes, string checkpointPlural = "checkpointartifacts")
     {
         ArgumentNullException.ThrowIfNull(box);
         ArgumentNullException.ThrowIfNull(outcomes);
@@ -38,7 +41,7 @@ public static class StoryCheck
             problems.Add($"predict's pod was not given the prepare-inputs step by the webhook ({admission?.Outcome ?? "no webhook call"})");
         }
 
-        var artifact = box.Artifact("checkpointartifacts", checkpoint);
+        var artifact = box.Artifact(checkpointPlural, checkpoint);
         var variant = (artifact?["status"]?["variants"] as System.Text.Json.Nodes.JsonArray)?.FirstOrDefault(v => v?["device"]?.GetValue<string>() == "cpu")?["uri"]?.GetValue<string>();
         if (variant is null)
         {

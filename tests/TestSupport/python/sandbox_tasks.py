@@ -18,6 +18,13 @@ def train(inputs, device):
     }
 
 
+def train_files(inputs, device):
+    # The same outputs returned as FlyteFiles of torch.save files (format strings "pt" and ""), as a
+    # task that saves with torch.save itself and returns the paths does.
+    outputs = train(inputs, device)
+    return {"checkpoint": ("pt", outputs["checkpoint"][1]), "weights": ("", outputs["weights"][1])}
+
+
 def predict(inputs, device):
     checkpoint = inputs["checkpoint"]
     model = torch.nn.Linear(4, 2)
@@ -36,7 +43,7 @@ def predict_item(inputs, device):
     return {"score": ("primitive", float(inputs["models"].sum()))}
 
 
-TASKS = {"train": train, "predict": predict, "predict_typed": predict, "train_many": train_many, "predict_item": predict_item}
+TASKS = {"train": train, "train_files": train_files, "predict": predict, "predict_typed": predict, "train_many": train_many, "predict_item": predict_item}
 
 # How each task's blobs are opened: predict takes FlyteFiles and calls torch.load itself (no
 # map_location); predict_typed declares PyTorchCheckpoint/torch.Tensor inputs, which flytekit's own
