@@ -19,7 +19,7 @@ namespace TorchFerry.Cli.PrepareInputs;
 /// </summary>
 internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time, TextWriter log)
 {
-    private readonly TorchContentProbe probe = new(stores);
+    private readonly DirectoryVariants directoryVariants = new(stores, new TorchContentProbe(stores));
 
     /// <param name="source">The task's inputs LiteralMap.</param>
     /// <param name="target">Where the prepared LiteralMap goes (the task's rewritten --inputs).</param>
@@ -37,9 +37,17 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
         {
             var offloaded = await OffloadedAsync(original, cancellationToken).ConfigureAwait(false);
             var blobs = new List<PyTorchBlob>();
+            var directories = new List<PyTorchBlob>();
             foreach (var blob in FlyteLiterals.FindPyTorchBlobs(original, offloaded, byContent: true).Where(b => arrayIndex is not { } i || MapTaskInputs.IsRead(b, i)))
             {
-                if (blob.ByFormat || await IsTorchFileAsync(blob, cancellationToken).ConfigureAwait(false))
+                if (blob.IsDirectory)
+                {
+                    if (await HoldsTorchFilesAsync(blob, cancellationToken).ConfigureAwait(false))
+                    {
+                        directories.Add(blob);
+                    }
+                }
+                else if (blob.ByFormat || await IsTorchFileAsync(blob, cancellationToken).ConfigureAwait(false))
                 {
                     blobs.Add(blob);
                 }
@@ -85,6 +93,17 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
                 await Task.Delay(poll, time, cancellationToken).ConfigureAwait(false);
             }
 
+            // Directories of torch files: their variant directory is used when it matches the source, made here otherwise.
+            foreach (var directory in directories.Select(d => d.Uri).Distinct(StringComparer.Ordinal))
+            {
+                if (await DirectoryVariantAsync(directory, device, started + timeout - time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is ({ } variant, var madeHere))
+                {
+                    variants[directory] = variant;
+                    converted += madeHere ? 1 : 0;
+                }
+            }
+
+            blobs.AddRange(directories);
             if (pending.Count > 0)
             {
                 await log.WriteLineAsync($"torchferry: prepare-inputs: no ready {device} variant after {timeout.TotalSeconds:0} s for {string.Join(", ", pending)}; passing those on unchanged").ConfigureAwait(false);
@@ -105,9 +124,10 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
                 await WriteAsync(at, file.Literal, cancellationToken).ConfigureAwait(false);
             }
 
-            await WriteAsync(target, rewrite.LiteralMap, cancellationToken).ConfigureAwait(false);
-            var byContent = blobs.Count(b => !b.ByFormat);
-            await log.WriteLineAsync($"torchferry: prepare-inputs: {rewrite.Replaced} of {blobs.Count} PyTorch inputs point at {device} variants{(converted > 0 ? $" ({converted} converted here)" : string.Empty)}{(rewrite.Offloaded.Count > 0 ? $", {rewrite.Offloaded.Count} of them through offloaded literals written anew" : string.Empty)}{(byContent > 0 ? $"; {byContent} of the inputs are files found to be torch.save archives" : string.Empty)}").ConfigureAwait(false);
+            // Nothing repointed: the original bytes go on, not a re-encoding of them.
+            await WriteAsync(target, rewrite.Replaced == 0 ? original : rewrite.LiteralMap, cancellationToken).ConfigureAwait(false);
+            var byContent = blobs.Count(b => !b.ByFormat && !b.IsDirectory);
+            await log.WriteLineAsync($"torchferry: prepare-inputs: {rewrite.Replaced} of {blobs.Count} PyTorch inputs point at {device} variants{(converted > 0 ? $" ({converted} converted here)" : string.Empty)}{(rewrite.Offloaded.Count > 0 ? $", {rewrite.Offloaded.Count} of them through offloaded literals written anew" : string.Empty)}{(byContent > 0 ? $"; {byContent} of the inputs are files found to be torch.save archives" : string.Empty)}{(directories.Count > 0 ? $"; {directories.Count} {(directories.Count == 1 ? "is a directory" : "are directories")} holding torch.save files" : string.Empty)}").ConfigureAwait(false);
             return 0;
         }
 #pragma warning disable CA1031 // any doubt about a blob means its original is passed on: the task never fails because of TorchFerry
@@ -121,13 +141,48 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
         }
     }
 
+    // A FlyteDirectory is prepared when at least one of its files is a torch.save archive.
+    private async Task<bool> HoldsTorchFilesAsync(PyTorchBlob blob, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await directoryVariants.TorchMembersAsync(blob.Uri, cancellationToken).ConfigureAwait(false)).Count > 0;
+        }
+        catch (Exception e) when (e is StorageException or ArgumentException)
+        {
+            await log.WriteLineAsync($"torchferry: prepare-inputs: {blob.Path} ({blob.Uri}): not read ({e.Message}); passing it on unchanged").ConfigureAwait(false);
+            return false;
+        }
+    }
+
+    /// <summary>The directory's variant for the device: ready, or made here within <paramref name="budget"/>; null (reason printed) if neither.</summary>
+    private async Task<(string Variant, bool MadeHere)?> DirectoryVariantAsync(string directory, TorchDevice device, TimeSpan budget, CancellationToken cancellationToken)
+    {
+        using var within = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        within.CancelAfter(budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1));
+        try
+        {
+            return await directoryVariants.ReadyAsync(directory, device.Name, within.Token).ConfigureAwait(false) is { } ready
+                ? (ready, false)
+                : (await directoryVariants.ConvertAsync(directory, device.Name, within.Token).ConfigureAwait(false), true);
+        }
+#pragma warning disable CA1031 // a directory that cannot be converted here is passed on as it is
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            var why = within.IsCancellationRequested ? $"not converted within {budget.TotalSeconds:0} s" : e.Message;
+            await log.WriteLineAsync($"torchferry: prepare-inputs: {directory}: {why}; passing it on unchanged").ConfigureAwait(false);
+            return null;
+        }
+    }
+
     // A blob of another format (a FlyteFile) is prepared when its content is a torch.save archive; one
     // that cannot be read is passed on as it is.
     private async Task<bool> IsTorchFileAsync(PyTorchBlob blob, CancellationToken cancellationToken)
     {
         try
         {
-            return await probe.IsTorchArchiveAsync(StorageUri.Parse(blob.Uri), cancellationToken).ConfigureAwait(false);
+            return await directoryVariants.Probe.IsTorchArchiveAsync(StorageUri.Parse(blob.Uri), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is StorageException or ArgumentException)
         {

@@ -84,7 +84,8 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
             var map = await stores.For(uri).ReadAllAsync(uri, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false);
             var offloaded = await OffloadedAsync(task, map, cancellationToken).ConfigureAwait(false);
             var blobs = new List<PyTorchBlob>();
-            foreach (var blob in FlyteLiterals.FindPyTorchBlobs(map, offloaded, byContent: true).Where(wanted ?? (_ => true)))
+            // Directories (FlyteDirectory) are prepared by prepare-inputs in the consumer pod; not registered here.
+            foreach (var blob in FlyteLiterals.FindPyTorchBlobs(map, offloaded, byContent: true).Where(b => !b.IsDirectory).Where(wanted ?? (_ => true)))
             {
                 if (blob.ByFormat || await IsTorchFileAsync(task, blob, cancellationToken).ConfigureAwait(false))
                 {

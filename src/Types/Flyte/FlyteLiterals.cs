@@ -39,7 +39,8 @@ public static class FlyteLiterals
     /// <param name="offloaded">Files of offloaded literals to follow, by URI.</param>
     /// <param name="byContent">
     /// Also every single blob of another format (a <c>FlyteFile</c>: <c>""</c>, <c>pt</c>, <c>ckpt</c>, <c>csv</c>, ...),
-    /// whose content decides whether it is a torch.save archive (<see cref="PyTorchBlob.ByFormat"/> is false for them).
+    /// whose content decides whether it is a torch.save archive (<see cref="PyTorchBlob.ByFormat"/> is false for them),
+    /// and every MULTIPART blob (a <c>FlyteDirectory</c>, <see cref="PyTorchBlob.IsDirectory"/>), whose members' contents decide.
     /// </param>
     /// <exception cref="InvalidDataException">The bytes are not a LiteralMap, or a given file not a Literal.</exception>
     public static IReadOnlyList<PyTorchBlob> FindPyTorchBlobs(ReadOnlySpan<byte> literalMap, IReadOnlyDictionary<string, byte[]>? offloaded = null, bool byContent = false)
@@ -47,7 +48,7 @@ public static class FlyteLiterals
         var found = new List<PyTorchBlob>();
         new Walker((path, blob) =>
         {
-            found.Add(new PyTorchBlob(path, blob.Metadata.Type.Format, blob.Uri));
+            found.Add(Found(path, blob));
             return null;
         }, offloaded, null)
         {
@@ -86,7 +87,7 @@ public static class FlyteLiterals
         var replaced = 0;
         var walker = new Walker((path, blob) =>
         {
-            var uri = newUri(new PyTorchBlob(path, blob.Metadata.Type.Format, blob.Uri));
+            var uri = newUri(Found(path, blob));
             if (uri is not null && uri != blob.Uri)
             {
                 replaced++;
@@ -102,6 +103,9 @@ public static class FlyteLiterals
         walker.Visit(map);
         return new LiteralMapRewrite(map.ToByteArray(), replaced, walker.Written);
     }
+
+    private static PyTorchBlob Found(string path, Blob blob) =>
+        new(path, blob.Metadata.Type.Format, blob.Uri) { IsDirectory = blob.Metadata.Type.Dimensionality == BlobType.Types.BlobDimensionality.Multipart };
 
     private static LiteralMap Parse(ReadOnlySpan<byte> bytes)
     {
@@ -164,8 +168,8 @@ public static class FlyteLiterals
             {
                 case Literal.ValueOneofCase.Scalar:
                     var scalar = literal.Scalar;
-                    if (scalar.ValueCase == Scalar.ValueOneofCase.Blob && scalar.Blob.Metadata?.Type is { } type && (ByContent || PyTorchFormats.Contains(type.Format))
-                        && type.Dimensionality == BlobType.Types.BlobDimensionality.Single)
+                    if (scalar.ValueCase == Scalar.ValueOneofCase.Blob && scalar.Blob.Metadata?.Type is { } type
+                        && (type.Dimensionality == BlobType.Types.BlobDimensionality.Single ? ByContent || PyTorchFormats.Contains(type.Format) : ByContent))
                     {
                         if (onBlob?.Invoke(path, scalar.Blob) is { } uri)
                         {

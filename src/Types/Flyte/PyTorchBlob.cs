@@ -6,6 +6,9 @@ namespace TorchFerry.Flyte;
 /// <param name="Uri">The blob's URI.</param>
 public sealed record PyTorchBlob(string Path, string Format, string Uri)
 {
-    /// <summary>Whether the format says it is PyTorch (flytekit's three types); otherwise only its content can.</summary>
-    public bool ByFormat => FlyteLiterals.PyTorchFormats.Contains(Format);
+    /// <summary>Whether the format says it is PyTorch (flytekit's three types, one file); otherwise only its content can.</summary>
+    public bool ByFormat => !IsDirectory && FlyteLiterals.PyTorchFormats.Contains(Format);
+
+    /// <summary>A MULTIPART blob (a FlyteDirectory): its URI is a folder whose files are the members.</summary>
+    public bool IsDirectory { get; init; }
 }

@@ -182,6 +182,73 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
     }
 
     [Fact]
+    public async Task PrepareInputs_FlyteDirectoryOfShardsAndAReadme_GetsAVariantDirectoryTorchLoadsOnCpu_MadeOnce()
+    {
+        // A FlyteDirectory (MULTIPART blob) of three checkpoint shards saved on cuda:0, one in a subfolder, and a README.
+        var prefix = S3Fixture.UniqueKey(string.Empty);
+        var directory = $"s3://{Bucket}/{prefix}n0/abc/shards/";
+        var shards = new[] { ("shard-0.pt", "checkpoint_dict"), ("shard-1.bin", "tensor"), ("more/shard-2.pt", "tied_weights") };
+        foreach (var (name, fixtureCase) in shards)
+        {
+            await s3.PutFileAsync($"{prefix}n0/abc/shards/{name}", fixtures.GpuFile(fixtureCase));
+        }
+
+        var readme = "# shards\nLoad with torch.load.\n"u8.ToArray();
+        await PutAsync(StorageUri.Parse(directory + "README.md"), readme);
+        var directoryLiteral = FlyteIdl.BlobLiteral(string.Empty, directory);
+        directoryLiteral["scalar"]!["blob"]!["metadata"]!["type"]!["dimensionality"] = 1;
+        var inputs = StorageUri.S3(Bucket, prefix + "n1/inputs.pb");
+        await PutAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["shards"] = directoryLiteral } }));
+        var target = StorageUri.S3(Bucket, prefix + "n1/data/0/torchferry-inputs.pb");
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("1 of 1 PyTorch inputs point at cpu variants (1 converted here)", error, StringComparison.Ordinal);
+        var variant = FlyteIdl.Decode(await GetAsync(target))["literals"]!["shards"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+        Assert.Equal($"s3://{Bucket}/{prefix}n0/abc/shards.torchferry-cpu/", variant);
+        foreach (var (name, fixtureCase) in shards)
+        {
+            var local = folder.File(Path.GetFileName(name));
+            await s3.GetFileAsync(StorageUri.Parse(variant + name).Key, local);
+            Assert.Null(fixtures.Torch.LoadError(local));
+            Assert.Empty(fixtures.Torch.Compare(fixtureCase, local).Problems);
+        }
+
+        Assert.Equal(readme, await GetAsync(StorageUri.Parse(variant + "README.md")));
+        Assert.True(await s3.ExistsAsync($"{prefix}n0/abc/shards.torchferry-cpu.json"), "the manifest lies beside the variant directory, outside it");
+
+        // A second consumer finds the variant ready: nothing is converted again.
+        var (again, secondError) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString() + ".2", "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
+        Assert.Equal(0, again);
+        Assert.Contains("torchferry: prepare-inputs: 1 of 1 PyTorch inputs point at cpu variants; 1 is a directory holding torch.save files\n", secondError, StringComparison.Ordinal);
+        Assert.Equal(variant, FlyteIdl.Decode(await GetAsync(StorageUri.Parse(target.ToUriString() + ".2")))["literals"]!["shards"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task PrepareInputs_FlyteDirectoryWithAHostileShard_IsPassedOnUnchanged_AndNothingIsLeftBehind()
+    {
+        var prefix = S3Fixture.UniqueKey(string.Empty);
+        var directory = $"s3://{Bucket}/{prefix}n0/abc/shards/";
+        await s3.PutFileAsync($"{prefix}n0/abc/shards/a-good.pt", fixtures.GpuFile("tensor"));
+        await s3.PutFileAsync($"{prefix}n0/abc/shards/b-evil.pt", fixtures.GpuFile("evil"));
+        var directoryLiteral = FlyteIdl.BlobLiteral(string.Empty, directory);
+        directoryLiteral["scalar"]!["blob"]!["metadata"]!["type"]!["dimensionality"] = 1;
+        var inputs = StorageUri.S3(Bucket, prefix + "n1/inputs.pb");
+        await PutAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["shards"] = directoryLiteral } }));
+        var target = StorageUri.S3(Bucket, prefix + "n1/data/0/torchferry-inputs.pb");
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains($"{directory}: ", error, StringComparison.Ordinal);
+        Assert.Contains("loading it would run code", error, StringComparison.Ordinal);
+        Assert.Equal(await GetAsync(inputs), await GetAsync(target));
+        Assert.False(await s3.ExistsAsync($"{prefix}n0/abc/shards.torchferry-cpu/a-good.pt"), "the converted shard is removed again");
+        Assert.False(await s3.ExistsAsync($"{prefix}n0/abc/shards.torchferry-cpu.json"));
+    }
+
+    [Fact]
     public async Task PrepareInputs_OffloadedLiteralMissing_PreparesTheOtherInputsAndSaysWhy()
     {
         var gone = $"s3://{S3Server.Bucket}/{S3Fixture.UniqueKey("gone.pb")}";

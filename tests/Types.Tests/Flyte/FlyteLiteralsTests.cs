@@ -62,6 +62,19 @@ public sealed class FlyteLiteralsTests
     }
 
     [Fact]
+    public void FindPyTorchBlobs_ByContent_OffersEveryFileAndDirectoryForItsContentToDecide()
+    {
+        var blobs = FlyteLiterals.FindPyTorchBlobs(FlyteIdl.Encode(Inputs), byContent: true);
+
+        Assert.Equal(7, blobs.Count);
+        var table = Assert.Single(blobs, b => b.Path == "byName.table");
+        Assert.Equal(("csv", false, false), (table.Format, table.ByFormat, table.IsDirectory));
+        var shards = Assert.Single(blobs, b => b.Path == "shards");
+        Assert.Equal(("s3://flyte/dir/", false, true), (shards.Uri, shards.ByFormat, shards.IsDirectory));
+        Assert.All(blobs.Where(b => b.Path is not ("byName.table" or "shards")), b => Assert.True(b.ByFormat, b.Path));
+    }
+
+    [Fact]
     public void FindOffloaded_InFlytesOwnEncoding_NamesTheFileThatHoldsTheLiteral()
     {
         Assert.Equal([new OffloadedLiteral("offloaded", "s3://flyte/off.pb")], FlyteLiterals.FindOffloaded(FlyteIdl.Encode(Inputs)));

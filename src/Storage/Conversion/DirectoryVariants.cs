@@ -1,0 +1,187 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TorchFerry.Format.Conversion;
+
+namespace TorchFerry.Storage.Conversion;
+
+/// <summary>
+/// The variant of a directory of files (a Flyte <c>FlyteDirectory</c>, a MULTIPART blob) for a device:
+/// a sibling directory (<c>dir/</c> → <c>dir.torchferry-cpu/</c>) with the same members, each one that
+/// is a torch.save archive converted for the device and every other copied as it is (by the store
+/// where it can). A directory cannot appear at once: a manifest beside it
+/// (<c>dir.torchferry-cpu.json</c>), written last, lists the source members it was made from, and the
+/// variant counts only while it matches the source's listing.
+/// </summary>
+public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProbe probe)
+{
+    /// <summary>Most members a directory may have to be converted (a listing is read whole).</summary>
+    public const int MaxMembers = 10_000;
+
+    private const int CopyBuffer = 1 << 20;
+
+    /// <summary>How members are told apart (shared, so its cache serves single files too).</summary>
+    public TorchContentProbe Probe { get; } = probe;
+
+    /// <summary><c>s3://b/x/dir/</c> for <c>cuda:1</c> gives <c>s3://b/x/dir.torchferry-cuda1/</c>.</summary>
+    public static string VariantFor(string directory, string device) =>
+        $"{Trimmed(directory)}.torchferry-{device.Replace(":", string.Empty, StringComparison.Ordinal)}/";
+
+    /// <summary>The manifest of a variant directory: beside it, not in it, so consumers never see it.</summary>
+    public static string ManifestFor(string variant) => Trimmed(variant) + ".json";
+
+    /// <summary>The members of <paramref name="directory"/> that are torch.save archives; empty when none is.</summary>
+    public async Task<IReadOnlyList<string>> TorchMembersAsync(string directory, CancellationToken cancellationToken)
+    {
+        var found = new List<string>();
+        foreach (var (relative, uri, _) in await ListAsync(directory, cancellationToken).ConfigureAwait(false))
+        {
+            if (await Probe.IsTorchArchiveAsync(uri, cancellationToken).ConfigureAwait(false))
+            {
+                found.Add(relative);
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>The variant directory's URI when its manifest matches <paramref name="directory"/>'s current listing for <paramref name="device"/>; otherwise null.</summary>
+    public async Task<string?> ReadyAsync(string directory, string device, CancellationToken cancellationToken)
+    {
+        var variant = VariantFor(directory, device);
+        var manifestUri = StorageUri.Parse(ManifestFor(variant));
+        byte[] bytes;
+        try
+        {
+            bytes = await stores.For(manifestUri).ReadAllAsync(manifestUri, 16L << 20, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StorageException e) when (e.Kind == StorageErrorKind.NotFound)
+        {
+            return null;
+        }
+
+        var listing = await ListAsync(directory, cancellationToken).ConfigureAwait(false);
+        var expected = Manifest(directory, device, listing);
+        return JsonNode.DeepEquals(JsonNode.Parse(bytes), expected) ? variant : null;
+    }
+
+    /// <summary>
+    /// Writes the variant of <paramref name="directory"/> for <paramref name="device"/> and returns its URI.
+    /// On failure whatever was written is removed again and no manifest exists.
+    /// </summary>
+    public async Task<string> ConvertAsync(string directory, string device, CancellationToken cancellationToken)
+    {
+        var variant = VariantFor(directory, device);
+        var listing = await ListAsync(directory, cancellationToken).ConfigureAwait(false);
+        var written = new List<StorageUri>();
+        try
+        {
+            var manifestUri = StorageUri.Parse(ManifestFor(variant));
+            await stores.For(manifestUri).DeleteAsync(manifestUri, cancellationToken).ConfigureAwait(false);
+            foreach (var (relative, source, info) in listing)
+            {
+                var destination = StorageUri.Parse(variant + relative);
+                if (destination.Scheme == StorageScheme.File)
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(destination.Key)!);
+                }
+
+                written.Add(destination);
+                if (await Probe.IsTorchArchiveAsync(source, cancellationToken).ConfigureAwait(false))
+                {
+                    await new StoreArtifactConverter(stores).ConvertAsync(source, destination, DeviceMap.Create(device), overwrite: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await CopyAsync(source, info, destination, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await using (var writer = await stores.For(manifestUri).CreateWriterAsync(manifestUri, cancellationToken, ObjectWriteOptions.Default).ConfigureAwait(false))
+            {
+                await writer.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(Manifest(directory, device, listing)), cancellationToken).ConfigureAwait(false);
+                await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return variant;
+        }
+        catch
+        {
+            foreach (var uri in written)
+            {
+                await stores.For(uri).DeleteAsync(uri, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    private static string Trimmed(string directory) => directory.TrimEnd('/');
+
+    private static JsonObject Manifest(string directory, string device, IEnumerable<(string Relative, StorageUri Uri, ObjectInfo Info)> listing) => new()
+    {
+        ["source"] = directory,
+        ["device"] = device,
+        ["members"] = new JsonObject(listing.Select(m => KeyValuePair.Create(m.Relative, (JsonNode?)new JsonObject { ["size"] = m.Info.Size, ["etag"] = m.Info.ETag }))),
+    };
+
+    private async Task<List<(string Relative, StorageUri Uri, ObjectInfo Info)>> ListAsync(string directory, CancellationToken cancellationToken)
+    {
+        if (!directory.EndsWith('/'))
+        {
+            throw new StorageException(StorageErrorKind.Other, $"{directory}: a directory URI ends with '/'");
+        }
+
+        var prefix = StorageUri.Parse(directory);
+        var members = new List<(string, StorageUri, ObjectInfo)>();
+        await foreach (var (uri, info) in stores.For(prefix).ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            var text = uri.ToUriString();
+            if (text.EndsWith('/') || !text.StartsWith(directory, StringComparison.Ordinal))
+            {
+                continue; // folder markers, and what a prefix listing returns beyond the folder
+            }
+
+            if (members.Count == MaxMembers)
+            {
+                throw new StorageException(StorageErrorKind.Other, $"{directory}: more than {MaxMembers:N0} files; not converted");
+            }
+
+            members.Add((text[directory.Length..], uri, info));
+        }
+
+        return members;
+    }
+
+    private async Task CopyAsync(StorageUri source, ObjectInfo info, StorageUri destination, CancellationToken cancellationToken)
+    {
+        var input = await stores.For(source).OpenReadAsync(source, info, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var writer = await stores.For(destination).CreateWriterAsync(destination, cancellationToken, ObjectWriteOptions.Default).ConfigureAwait(false);
+            if (info.Size > 0 && !await writer.TryCopyRangeAsync(input, 0, info.Size, cancellationToken).ConfigureAwait(false))
+            {
+                var buffer = ArrayPool<byte>.Shared.Rent(CopyBuffer);
+                try
+                {
+                    for (long offset = 0; offset < info.Size; offset += CopyBuffer)
+                    {
+                        var chunk = buffer.AsMemory(0, (int)Math.Min(CopyBuffer, info.Size - offset));
+                        await input.ReadExactlyAsync(offset, chunk, cancellationToken).ConfigureAwait(false);
+                        await writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+
+            await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            (input as IDisposable)?.Dispose();
+        }
+    }
+}
