@@ -19,6 +19,12 @@ namespace TorchFerry.Cli.PrepareInputs;
 /// </summary>
 internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time, TextWriter log)
 {
+    /// <summary>Most files and directories of other formats looked at for torch.save content.</summary>
+    public const int MaxProbes = 1000;
+
+    /// <summary>Probes in flight at once.</summary>
+    public const int ProbeConcurrency = 16;
+
     private readonly DirectoryVariants directoryVariants = new(stores, new TorchContentProbe(stores));
 
     /// <param name="source">The task's inputs LiteralMap.</param>
@@ -36,25 +42,13 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
         try
         {
             var offloaded = await OffloadedAsync(original, cancellationToken).ConfigureAwait(false);
-            var blobs = new List<PyTorchBlob>();
-            var directories = new List<PyTorchBlob>();
-            foreach (var blob in FlyteLiterals.FindPyTorchBlobs(original, offloaded, byContent: true).Where(b => arrayIndex is not { } i || MapTaskInputs.IsRead(b, i)))
-            {
-                if (blob.IsDirectory)
-                {
-                    if (await HoldsTorchFilesAsync(blob, cancellationToken).ConfigureAwait(false))
-                    {
-                        directories.Add(blob);
-                    }
-                }
-                else if (blob.ByFormat || await IsTorchFileAsync(blob, cancellationToken).ConfigureAwait(false))
-                {
-                    blobs.Add(blob);
-                }
-            }
-
-            var variants = new Dictionary<string, string>(StringComparer.Ordinal);
             var started = time.GetUtcNow();
+            var candidates = FlyteLiterals.FindPyTorchBlobs(original, offloaded, byContent: true).Where(b => arrayIndex is not { } i || MapTaskInputs.IsRead(b, i)).ToList();
+            var blobs = candidates.Where(b => b.ByFormat).ToList();
+            var torchByContent = await ProbeAsync(candidates.Where(b => !b.ByFormat).ToList(), timeout, cancellationToken).ConfigureAwait(false);
+            var directories = candidates.Where(b => b.IsDirectory && torchByContent.Contains(b.Uri)).ToList();
+            blobs.AddRange(candidates.Where(b => !b.ByFormat && !b.IsDirectory && torchByContent.Contains(b.Uri)));
+            var variants = new Dictionary<string, string>(StringComparer.Ordinal);
             var pending = blobs.Select(b => b.Uri).Distinct(StringComparer.Ordinal).ToList();
             var converted = 0;
             while (pending.Count > 0)
@@ -141,12 +135,46 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
         }
     }
 
-    // A FlyteDirectory is prepared when at least one of its files is a torch.save archive.
+    /// <summary>
+    /// The URIs among <paramref name="blobs"/> (files and directories of other formats) whose content is
+    /// torch.save archives, probed side by side (at most <see cref="ProbeConcurrency"/> at once), the first
+    /// <see cref="MaxProbes"/> of them and within <paramref name="budget"/>: a task handed thousands of
+    /// files waits seconds, not minutes; what is not looked at is passed on as it is.
+    /// </summary>
+    private async Task<HashSet<string>> ProbeAsync(List<PyTorchBlob> blobs, TimeSpan budget, CancellationToken cancellationToken)
+    {
+        var found = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+        var unique = blobs.DistinctBy(b => b.Uri).ToList();
+        using var deadline = new CancellationTokenSource(budget, time);
+        using var within = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var probed = 0;
+        try
+        {
+            await Parallel.ForEachAsync(unique.Take(MaxProbes), new ParallelOptions { MaxDegreeOfParallelism = ProbeConcurrency, CancellationToken = within.Token }, async (blob, token) =>
+            {
+                var isTorch = blob.IsDirectory ? await HoldsTorchFilesAsync(blob, token).ConfigureAwait(false) : await IsTorchFileAsync(blob, token).ConfigureAwait(false);
+                found[blob.Uri] = isTorch;
+                Interlocked.Increment(ref probed);
+            }).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+        }
+
+        if (unique.Count > probed)
+        {
+            await log.WriteLineAsync($"torchferry: prepare-inputs: {unique.Count - probed} of {unique.Count} files and directories of other formats not looked at (at most {MaxProbes} within {budget.TotalSeconds:0} s); passing them on unchanged").ConfigureAwait(false);
+        }
+
+        return [.. found.Where(f => f.Value).Select(f => f.Key)];
+    }
+
+    // A FlyteDirectory is prepared when one of its files is a torch.save archive (likely names looked at first).
     private async Task<bool> HoldsTorchFilesAsync(PyTorchBlob blob, CancellationToken cancellationToken)
     {
         try
         {
-            return (await directoryVariants.TorchMembersAsync(blob.Uri, cancellationToken).ConfigureAwait(false)).Count > 0;
+            return await directoryVariants.HoldsTorchFilesAsync(blob.Uri, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is StorageException or ArgumentException)
         {

@@ -30,19 +30,31 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
     /// <summary>The manifest of a variant directory: beside it, not in it, so consumers never see it.</summary>
     public static string ManifestFor(string variant) => Trimmed(variant) + ".json";
 
-    /// <summary>The members of <paramref name="directory"/> that are torch.save archives; empty when none is.</summary>
-    public async Task<IReadOnlyList<string>> TorchMembersAsync(string directory, CancellationToken cancellationToken)
+    /// <summary>Most files of one directory probed to decide whether it holds torch.save archives.</summary>
+    public const int MaxProbedMembers = 64;
+
+    private static readonly string[] LikelyExtensions = [".pt", ".pth", ".bin", ".ckpt", ".tar", ".pkl"];
+
+    /// <summary>
+    /// Whether one of <paramref name="directory"/>'s files is a torch.save archive: the files with the
+    /// extensions torch files usually have are looked at first, at most <see cref="MaxProbedMembers"/>,
+    /// and the first one found decides (a folder of ten thousand images costs 64 small reads).
+    /// </summary>
+    public async Task<bool> HoldsTorchFilesAsync(string directory, CancellationToken cancellationToken)
     {
-        var found = new List<string>();
-        foreach (var (relative, uri, _) in await ListAsync(directory, cancellationToken).ConfigureAwait(false))
+        var members = (await ListAsync(directory, cancellationToken).ConfigureAwait(false))
+            .OrderBy(m => LikelyExtensions.Any(e => m.Relative.EndsWith(e, StringComparison.OrdinalIgnoreCase)) ? 0 : 1)
+            .ThenBy(m => m.Relative, StringComparer.Ordinal)
+            .Take(MaxProbedMembers);
+        foreach (var (_, uri, _) in members)
         {
             if (await Probe.IsTorchArchiveAsync(uri, cancellationToken).ConfigureAwait(false))
             {
-                found.Add(relative);
+                return true;
             }
         }
 
-        return found;
+        return false;
     }
 
     /// <summary>The variant directory's URI when its manifest matches <paramref name="directory"/>'s current listing for <paramref name="device"/>; otherwise null.</summary>

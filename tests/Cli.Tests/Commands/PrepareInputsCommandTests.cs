@@ -249,6 +249,38 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
     }
 
     [Fact]
+    public async Task PrepareInputs_ManyFilesOnASlowStore_AreProbedWithinTheBudget_TheRestPassedOnUnchanged()
+    {
+        // 64 CSV FlyteFiles, every request to the store 200 ms: probing them all, 16 at a time, takes
+        // at least 1.6 s; the budget is 1 s. The task must get its inputs within about the budget.
+        s3.ResetProxy();
+        s3.Proxy.BeforeForward = _ => Task.Delay(200);
+        var prefix = S3Fixture.UniqueKey(string.Empty);
+        var files = new JsonArray();
+        var local = folder.File("table.csv");
+        await File.WriteAllTextAsync(local, "epoch,loss\n1,0.5\n");
+        for (var i = 0; i < 64; i++)
+        {
+            await s3.PutFileAsync($"{prefix}n0/{i}/table.csv", local);
+            files.Add(FlyteIdl.BlobLiteral("csv", $"s3://{Bucket}/{prefix}n0/{i}/table.csv"));
+        }
+
+        var inputs = StorageUri.S3(Bucket, prefix + "n1/inputs.pb");
+        await PutAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["tables"] = new JsonObject { ["collection"] = new JsonObject { ["literals"] = files } } } }));
+        var target = StorageUri.S3(Bucket, prefix + "n1/data/0/torchferry-inputs.pb");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var (exitCode, error) = await RunAsync(s3.Proxy.Endpoint, "--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "1", "--poll", "0.1", "--operator-wait", "0");
+
+        watch.Stop();
+        s3.ResetProxy();
+        Assert.Equal(0, exitCode);
+        Assert.Matches(@"prepare-inputs: \d+ of 64 files and directories of other formats not looked at \(at most 1000 within 1 s\); passing them on unchanged", error);
+        Assert.Equal(await GetAsync(inputs), await GetAsync(target));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1 + 64 * 0.2), $"prepare-inputs took {watch.Elapsed}: it waited for every probe instead of its budget");
+    }
+
+    [Fact]
     public async Task PrepareInputs_OffloadedLiteralMissing_PreparesTheOtherInputsAndSaysWhy()
     {
         var gone = $"s3://{S3Server.Bucket}/{S3Fixture.UniqueKey("gone.pb")}";
@@ -391,15 +423,17 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         return await File.ReadAllBytesAsync(local);
     }
 
-    private ObjectStoreRouter Stores() => new(
-        new S3StoreOptions { Endpoint = s3.Server.Endpoint, Credentials = (S3Server.AccessKey, S3Server.SecretKey), PartSize = S3StoreOptions.MinimumPartSize },
+    private ObjectStoreRouter Stores(Uri? endpoint = null) => new(
+        new S3StoreOptions { Endpoint = endpoint ?? s3.Server.Endpoint, Credentials = (S3Server.AccessKey, S3Server.SecretKey), PartSize = S3StoreOptions.MinimumPartSize },
         new LoggerConfiguration().CreateLogger());
 
-    private async Task<(int ExitCode, string Error)> RunAsync(params string[] args)
+    private Task<(int ExitCode, string Error)> RunAsync(params string[] args) => RunAsync(s3.Server.Endpoint, args);
+
+    private async Task<(int ExitCode, string Error)> RunAsync(Uri endpoint, params string[] args)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var context = new CommandContext(output, error, _ => Stores());
+        var context = new CommandContext(output, error, _ => Stores(endpoint));
         var exitCode = await TorchFerryCommand.RunAsync(["prepare-inputs", .. args], context);
         return (exitCode, error.ToString());
     }
