@@ -90,7 +90,7 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
             // Directories of torch files: their variant directory is used when it matches the source, made here otherwise.
             foreach (var directory in directories.Select(d => d.Uri).Distinct(StringComparer.Ordinal))
             {
-                if (await DirectoryVariantAsync(directory, device, started + timeout - time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is ({ } variant, var madeHere))
+                if (await DirectoryVariantAsync(directory, device, started + operatorWait, poll, started + timeout - time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is ({ } variant, var madeHere))
                 {
                     variants[directory] = variant;
                     converted += madeHere ? 1 : 0;
@@ -183,16 +183,30 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
         }
     }
 
-    /// <summary>The directory's variant for the device: ready, or made here within <paramref name="budget"/>; null (reason printed) if neither.</summary>
-    private async Task<(string Variant, bool MadeHere)?> DirectoryVariantAsync(string directory, TorchDevice device, TimeSpan budget, CancellationToken cancellationToken)
+    /// <summary>
+    /// The directory's variant for the device: the operator's, waited for until <paramref name="operatorDeadline"/>,
+    /// or made here within <paramref name="budget"/>; null (reason printed) if neither.
+    /// </summary>
+    private async Task<(string Variant, bool MadeHere)?> DirectoryVariantAsync(string directory, TorchDevice device, DateTimeOffset operatorDeadline, TimeSpan poll, TimeSpan budget, CancellationToken cancellationToken)
     {
-        using var within = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        within.CancelAfter(budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1));
+        using var within = new CancellationTokenSource(budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1), time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, within.Token);
         try
         {
-            return await directoryVariants.ReadyAsync(directory, device.Name, within.Token).ConfigureAwait(false) is { } ready
-                ? (ready, false)
-                : (await directoryVariants.ConvertAsync(directory, device.Name, within.Token).ConfigureAwait(false), true);
+            while (true)
+            {
+                if (await directoryVariants.ReadyAsync(directory, device.Name, linked.Token).ConfigureAwait(false) is { } ready)
+                {
+                    return (ready, false);
+                }
+
+                if (time.GetUtcNow() >= operatorDeadline)
+                {
+                    return (await directoryVariants.ConvertAsync(directory, device.Name, linked.Token).ConfigureAwait(false), true);
+                }
+
+                await Task.Delay(poll, time, linked.Token).ConfigureAwait(false);
+            }
         }
 #pragma warning disable CA1031 // a directory that cannot be converted here is passed on as it is
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)

@@ -19,6 +19,7 @@ namespace TorchFerry.Operator.Artifacts;
 internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy policy, TimeProvider time, ILogger log)
 {
     private readonly StoreArtifactConverter converter = new(stores);
+    private readonly DirectorySources directories = new(stores, policy, time, log);
 
     /// <summary>The status the artifact should have now; conversions happen on the way.</summary>
     public async Task<ArtifactStatus> SyncAsync(string @namespace, ArtifactSpec spec, ArtifactStatus? current, long generation, CancellationToken cancellationToken)
@@ -51,14 +52,19 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             }
         }
 
+        var isDirectory = spec.Source.Format == FlyteBlobFormat.TorchDirectory;
         ObjectInfo info;
         InspectedSource inspected;
         try
         {
-            info = await stores.For(source).StatAsync(source, cancellationToken).ConfigureAwait(false);
+            info = isDirectory
+                ? await directories.StatAsync(source, cancellationToken).ConfigureAwait(false)
+                : await stores.For(source).StatAsync(source, cancellationToken).ConfigureAwait(false);
             inspected = current.Source is { } known && known.ETag == info.ETag
                 ? known
-                : Inspected(info, await converter.InspectAsync(source, cancellationToken: cancellationToken).ConfigureAwait(false));
+                : isDirectory
+                    ? await directories.InspectAsync(source, info, cancellationToken).ConfigureAwait(false)
+                    : Inspected(info, await converter.InspectAsync(source, cancellationToken: cancellationToken).ConfigureAwait(false));
         }
         catch (StorageException e)
         {
@@ -74,7 +80,9 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
         {
             try
             {
-                variants.Add(await VariantAsync(@namespace, source, info, inspected, device, current, cancellationToken).ConfigureAwait(false));
+                variants.Add(isDirectory
+                    ? await directories.VariantAsync(@namespace, source, info, inspected, device, current, cancellationToken).ConfigureAwait(false)
+                    : await VariantAsync(@namespace, source, info, inspected, device, current, cancellationToken).ConfigureAwait(false));
             }
             catch (Exception e) when (e is StorageException or ArtifactFormatException)
             {
@@ -117,9 +125,13 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
                 continue; // a variant that is the source itself, or that we may not touch
             }
 
-            await stores.For(uri).DeleteAsync(uri, cancellationToken).ConfigureAwait(false);
+            await DeleteVariantAsync(uri, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    // A folder's variant (its URI ends with '/') goes with its manifest; a file's is one object.
+    private Task DeleteVariantAsync(StorageUri uri, CancellationToken cancellationToken) =>
+        uri.ToUriString().EndsWith('/') ? directories.DeleteAsync(uri.ToUriString(), cancellationToken) : stores.For(uri).DeleteAsync(uri, cancellationToken);
 
     private async Task<ArtifactVariant> VariantAsync(
         string @namespace, StorageUri source, ObjectInfo info, InspectedSource inspected, string device, ArtifactStatus current, CancellationToken cancellationToken)
@@ -178,7 +190,7 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             var uri = StorageUri.Parse(old.Uri);
             if (!targets.Contains(old.Device) && uri != source)
             {
-                await stores.For(uri).DeleteAsync(uri, cancellationToken).ConfigureAwait(false);
+                await DeleteVariantAsync(uri, cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -199,7 +211,7 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
         new() { Torch = newest.Torch, Loads = newest.Loads, BlockedBy = Bounded(newest.BlockedBy) };
 
     // A status is stored in etcd: a pickle naming hundreds of classes is summed up after 19 of them.
-    private static List<string> Bounded(IReadOnlyList<string> items) =>
+    internal static List<string> Bounded(IReadOnlyList<string> items) =>
         items.Count <= 20 ? [.. items] : [.. items.Take(19), $"and {items.Count - 19} more"];
 
     private ArtifactStatus Failed(ArtifactStatus current, long generation, bool inspected, string reason, string message)

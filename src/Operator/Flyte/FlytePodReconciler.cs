@@ -25,7 +25,7 @@ namespace TorchFerry.Operator.Flyte;
 /// </summary>
 internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter stores, UriPolicy policy, EventRecorder events, ILogger log)
 {
-    private readonly TorchContentProbe probe = new(stores);
+    private readonly DirectoryVariants directories = new(stores, new TorchContentProbe(stores));
 
     private const string Group = TensorArtifact.Group;
     private const string Version = TensorArtifact.Version;
@@ -84,8 +84,7 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
             var map = await stores.For(uri).ReadAllAsync(uri, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false);
             var offloaded = await OffloadedAsync(task, map, cancellationToken).ConfigureAwait(false);
             var blobs = new List<PyTorchBlob>();
-            // Directories (FlyteDirectory) are prepared by prepare-inputs in the consumer pod; not registered here.
-            foreach (var blob in FlyteLiterals.FindPyTorchBlobs(map, offloaded, byContent: true).Where(b => !b.IsDirectory).Where(wanted ?? (_ => true)))
+            foreach (var blob in FlyteLiterals.FindPyTorchBlobs(map, offloaded, byContent: true).Where(wanted ?? (_ => true)))
             {
                 if (blob.ByFormat || await IsTorchFileAsync(task, blob, cancellationToken).ConfigureAwait(false))
                 {
@@ -107,13 +106,17 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
     }
 
     // A blob of another format (a FlyteFile) is a PyTorch artifact when its content is a torch.save
-    // archive; it is read only within the namespace's prefixes, and one that cannot be read is skipped.
+    // archive, a folder (a FlyteDirectory) when it holds some; each is read only within the namespace's
+    // prefixes, and one that cannot be read is skipped.
     private async Task<bool> IsTorchFileAsync(FlyteTaskPod task, PyTorchBlob blob, CancellationToken cancellationToken)
     {
         try
         {
             var uri = StorageUri.Parse(blob.Uri);
-            return policy.Allows(task.Namespace, uri) && await probe.IsTorchArchiveAsync(uri, cancellationToken).ConfigureAwait(false);
+            return policy.Allows(task.Namespace, uri)
+                && (blob.IsDirectory
+                    ? await directories.HoldsTorchFilesAsync(blob.Uri, cancellationToken).ConfigureAwait(false)
+                    : await directories.Probe.IsTorchArchiveAsync(uri, cancellationToken).ConfigureAwait(false));
         }
         catch (Exception e) when (e is StorageException or ArgumentException)
         {
@@ -201,7 +204,7 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
                         },
                         ["spec"] = JsonNode.Parse(KubernetesJson.Serialize(new ArtifactSpec
                         {
-                            Source = new ArtifactSource { Uri = blob.Uri, Format = blob.ByFormat ? Enum.Parse<FlyteBlobFormat>(blob.Format) : FlyteBlobFormat.TorchFile },
+                            Source = new ArtifactSource { Uri = blob.Uri, Format = blob.IsDirectory ? FlyteBlobFormat.TorchDirectory : blob.ByFormat ? Enum.Parse<FlyteBlobFormat>(blob.Format) : FlyteBlobFormat.TorchFile },
                             Producer = producer,
                             TargetDevices = device is null ? [] : [device],
                         })),

@@ -57,6 +57,55 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
         return false;
     }
 
+    /// <summary>
+    /// A directory as one object: the bytes of its files, and an ETag of its listing (each file's name
+    /// and ETag), which changes when any file does.
+    /// </summary>
+    /// <exception cref="StorageException">NotFound for a directory without files.</exception>
+    public async Task<ObjectInfo> StatAsync(string directory, CancellationToken cancellationToken)
+    {
+        var listing = await ListAsync(directory, cancellationToken).ConfigureAwait(false);
+        if (listing.Count == 0)
+        {
+            throw new StorageException(StorageErrorKind.NotFound, $"{directory}: no files");
+        }
+
+        var lines = string.Join('\n', listing.Select(m => $"{m.Relative}\t{m.Info.ETag}"));
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(lines)))[..32];
+        return new ObjectInfo(listing.Sum(m => m.Info.Size), $"\"dir-{hash}\"");
+    }
+
+    /// <summary>The files of <paramref name="directory"/> that are torch.save archives, by name within it.</summary>
+    public async Task<IReadOnlyList<(string Relative, StorageUri Uri)>> TorchMembersAsync(string directory, CancellationToken cancellationToken)
+    {
+        var found = new List<(string, StorageUri)>();
+        foreach (var (relative, uri, _) in await ListAsync(directory, cancellationToken).ConfigureAwait(false))
+        {
+            if (await Probe.IsTorchArchiveAsync(uri, cancellationToken).ConfigureAwait(false))
+            {
+                found.Add((relative, uri));
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>Removes a variant directory: its manifest first (it stops counting at once), then its files.</summary>
+    public async Task DeleteAsync(string variant, CancellationToken cancellationToken)
+    {
+        var manifest = StorageUri.Parse(ManifestFor(variant));
+        await stores.For(manifest).DeleteAsync(manifest, cancellationToken).ConfigureAwait(false);
+        foreach (var (_, uri, _) in await ListAsync(variant, cancellationToken).ConfigureAwait(false))
+        {
+            await stores.For(uri).DeleteAsync(uri, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (StorageUri.Parse(variant) is { Scheme: StorageScheme.File } local && Directory.Exists(local.Key))
+        {
+            Directory.Delete(local.Key, recursive: true); // the folders the files were in
+        }
+    }
+
     /// <summary>The variant directory's URI when its manifest matches <paramref name="directory"/>'s current listing for <paramref name="device"/>; otherwise null.</summary>
     public async Task<string?> ReadyAsync(string directory, string device, CancellationToken cancellationToken)
     {

@@ -33,7 +33,7 @@ public sealed record ArtifactSource
     public required string Uri { get; init; }
 
     [Required]
-    [Description("The Flyte blob format: PyTorchTensor, PyTorchModule or PyTorchCheckpoint; TorchFile for a torch.save archive found by its content in a blob of another format (a FlyteFile).")]
+    [Description("The Flyte blob format: PyTorchTensor, PyTorchModule or PyTorchCheckpoint; TorchFile for a torch.save archive found by its content in a blob of another format (a FlyteFile); TorchDirectory for a folder (a FlyteDirectory, URI ending in '/') holding torch.save files.")]
     public required FlyteBlobFormat Format { get; init; }
 }
 
@@ -67,6 +67,9 @@ public enum FlyteBlobFormat
 
     /// <summary>A torch.save archive in a blob of another format (a FlyteFile: "", pt, pth, ckpt, ...), found by its content.</summary>
     TorchFile,
+
+    /// <summary>A folder (a FlyteDirectory, multipart blob; the URI ends with '/') holding torch.save files, found by their content.</summary>
+    TorchDirectory,
 }
 
 /// <summary>What happens to converted variants when their artifact is deleted.</summary>

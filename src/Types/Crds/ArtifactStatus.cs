@@ -42,7 +42,7 @@ public sealed record InspectedSource
 
     public IReadOnlyList<string>? Dtypes { get; init; }
 
-    [Description("tensor, module, stateDict, checkpoint or other.")]
+    [Description("tensor, module, stateDict, checkpoint, other, or directory (a TorchDirectory: the rest sums up its torch.save files).")]
     public string? Kind { get; init; }
 
     [Description("A checkpoint's flat hyperparameters.")]

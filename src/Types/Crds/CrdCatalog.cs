@@ -10,9 +10,13 @@ public static class CrdCatalog
             typeof(TensorArtifact),
             Plural: TensorArtifact.Plural,
             ShortNames: ["tfa"],
-            Description: "A torch.Tensor or nn.Module written by a Flyte task (blob formats PyTorchTensor, PyTorchModule), or any torch.save archive in a FlyteFile (TorchFile), and its converted variants.",
+            Description: "A torch.Tensor or nn.Module written by a Flyte task (blob formats PyTorchTensor, PyTorchModule), or any torch.save archive in a FlyteFile (TorchFile) or FlyteDirectory (TorchDirectory), and its converted variants.",
             Columns: ArtifactColumns,
-            SpecRules: [new("self.source.format in ['PyTorchTensor', 'PyTorchModule', 'TorchFile']", "a TensorArtifact holds PyTorchTensor, PyTorchModule or TorchFile; use a CheckpointArtifact for PyTorchCheckpoint")]),
+            SpecRules:
+            [
+                new("self.source.format in ['PyTorchTensor', 'PyTorchModule', 'TorchFile', 'TorchDirectory']", "a TensorArtifact holds PyTorchTensor, PyTorchModule, TorchFile or TorchDirectory; use a CheckpointArtifact for PyTorchCheckpoint"),
+                new("(self.source.format == 'TorchDirectory') == self.source.uri.endsWith('/')", "a TorchDirectory's URI ends with '/', and only a TorchDirectory's does"),
+            ]),
         new(
             typeof(CheckpointArtifact),
             Plural: CheckpointArtifact.Plural,

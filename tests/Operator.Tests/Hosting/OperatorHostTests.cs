@@ -238,6 +238,52 @@ public sealed class OperatorHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TaskOutputs_FlyteDirectoryOfShards_IsRegistered_ConvertedForAConsumer_AndItsVariantGoesWithTheArtifact()
+    {
+        // A FlyteDirectory of two GPU shards and a README, as outputs.pb names it (MULTIPART, format "").
+        var prefix = Path.Combine(folder.Path, "exec5", "n0", "data", "0");
+        var shards = Path.Combine(prefix, "abc", "shards");
+        Directory.CreateDirectory(Path.Combine(shards, "more"));
+        File.Copy(torch.GpuFile("checkpoint_dict"), Path.Combine(shards, "shard-0.pt"));
+        File.Copy(torch.GpuFile("tensor"), Path.Combine(shards, "more", "shard-1.bin"));
+        await File.WriteAllTextAsync(Path.Combine(shards, "README.md"), "# shards\n");
+        var directory = $"file://{shards}/";
+        var literal = FlyteIdl.BlobLiteral(string.Empty, directory);
+        literal["scalar"]!["blob"]!["metadata"]!["type"]!["dimensionality"] = 1;
+        await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["shards"] = literal.DeepClone() } }));
+        await FlyteTaskPods.CreateAsync(client, Namespace, "dir-train", "n0", $"file://{folder.Path}/exec5/n0/inputs.pb", $"file://{prefix}", annotations: null, succeeded: true);
+
+        var name = TorchFerry.Operator.Flyte.ArtifactNames.For(directory);
+        var registered = await EventuallyAsync(() => api.Get(Group, Version, "tensorartifacts", Namespace, name) is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" ? o : null);
+        Assert.Equal("TorchDirectory", registered["spec"]!["source"]!["format"]!.GetValue<string>());
+        Assert.Equal("directory", registered["status"]!["source"]!["kind"]!.GetValue<string>());
+        Assert.Equal(["cuda:0"], registered["status"]!["source"]!["devices"]!.AsArray().Select(d => d!.GetValue<string>()));
+        Assert.True(registered["status"]!["source"]!["tensorCount"]!.GetValue<int>() > 2, "the tensors of both shards are counted");
+
+        // A CPU consumer pending: the operator converts the folder for it.
+        var inputs = Path.Combine(folder.Path, "exec5", "n1", "inputs.pb");
+        Directory.CreateDirectory(Path.GetDirectoryName(inputs)!);
+        await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["shards"] = literal.DeepClone() } }));
+        await FlyteTaskPods.CreateAsync(client, Namespace, "dir-eval", "n1", $"file://{folder.Path}/exec5/n1/0/torchferry-inputs.pb", $"file://{folder.Path}/exec5/n1/0", new Dictionary<string, string> { [Annotations.TargetDevice] = "cpu", [Annotations.InputsSource] = "file://" + inputs }, succeeded: false);
+
+        var ready = await EventuallyAsync(() => api.Get(Group, Version, "tensorartifacts", Namespace, name) is { } o && o["status"]?["variants"] is JsonArray { Count: 1 } ? o : null);
+        var variant = ready["status"]!["variants"]![0]!["uri"]!.GetValue<string>();
+        Assert.Equal($"file://{prefix}/abc/shards.torchferry-cpu/", variant);
+        var variantFolder = StorageUri.Parse(variant).Key;
+        Assert.Empty(torch.Torch.Compare("checkpoint_dict", Path.Combine(variantFolder, "shard-0.pt")).Problems);
+        Assert.Empty(torch.Torch.Compare("tensor", Path.Combine(variantFolder, "more", "shard-1.bin")).Problems);
+        Assert.Equal("# shards\n", await File.ReadAllTextAsync(Path.Combine(variantFolder, "README.md")));
+        Assert.True(File.Exists($"{prefix}/abc/shards.torchferry-cpu.json"));
+
+        // The artifact goes (policy Delete): its variant folder and manifest go, the source stays.
+        await client.CustomObjects.DeleteNamespacedCustomObjectAsync(Group, Version, Namespace, "tensorartifacts", name);
+        await EventuallyAsync(() => Task.FromResult(api.Get(Group, Version, "tensorartifacts", Namespace, name) is null ? "gone" : null));
+        Assert.False(Directory.Exists(variantFolder));
+        Assert.False(File.Exists($"{prefix}/abc/shards.torchferry-cpu.json"));
+        Assert.True(File.Exists(Path.Combine(shards, "shard-0.pt")));
+    }
+
+    [Fact]
     public async Task TaskOutputs_OffloadedLiteral_ItsBlobsAreRegisteredUnderItsPath()
     {
         // flytekit with _F_L_MIN_SIZE_MB: output o0 (a list of checkpoints) is in its own file, outputs.pb points at it.
