@@ -7,7 +7,8 @@
 #
 # Writes artifacts/mutation/<area>/ (mutation-report.json and .html) and prints the score. A mutant
 # counts as timed out only 30 s past its tests' normal time (scripts/stryker-config.json), so a busy
-# machine does not pass slow runs off as detected mutants.
+# machine does not pass slow runs off as detected mutants; ConfigureAwait(false) → (true) is not
+# generated (equivalent: nothing here runs under a synchronization context).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 area=${1:-}
