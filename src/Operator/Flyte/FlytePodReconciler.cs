@@ -25,6 +25,9 @@ namespace TorchFerry.Operator.Flyte;
 /// </summary>
 internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter stores, UriPolicy policy, EventRecorder events, ILogger log)
 {
+    /// <summary>Most files and folders of other formats probed per LiteralMap.</summary>
+    public const int MaxProbes = 1000;
+
     private readonly DirectoryVariants directories = new(stores, new TorchContentProbe(stores));
 
     private const string Group = TensorArtifact.Group;
@@ -84,12 +87,20 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
             var map = await stores.For(uri).ReadAllAsync(uri, FlyteTaskArgs.MaxLiteralMapBytes, cancellationToken).ConfigureAwait(false);
             var offloaded = await OffloadedAsync(task, map, cancellationToken).ConfigureAwait(false);
             var blobs = new List<PyTorchBlob>();
+            var probes = 0;
             foreach (var blob in FlyteLiterals.FindPyTorchBlobs(map, offloaded, byContent: true).Where(wanted ?? (_ => true)))
             {
-                if (blob.ByFormat || await IsTorchFileAsync(task, blob, cancellationToken).ConfigureAwait(false))
+                // Files of other formats cost a read each: a map of thousands (a dataset of images) is
+                // looked at up to a bound, as prepare-inputs does, and the rest left to it.
+                if (blob.ByFormat || (++probes <= MaxProbes && await IsTorchFileAsync(task, blob, cancellationToken).ConfigureAwait(false)))
                 {
                     blobs.Add(blob);
                 }
+            }
+
+            if (probes > MaxProbes)
+            {
+                log.Information("{Namespace:l}/{Name:l}: {Count} files and folders of other formats in {Uri:l}; the first {Max} looked at", task.Namespace, task.Name, probes, uri.ToUriString(), MaxProbes);
             }
 
             return blobs;

@@ -159,6 +159,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
                 ["model"] = FlyteIdl.BlobLiteral("pt", checkpoint.ToUriString()),
                 ["weights"] = FlyteIdl.BlobLiteral(string.Empty, bare.ToUriString()),
                 ["metrics"] = FlyteIdl.BlobLiteral("csv", csv.ToUriString()),
+                ["more"] = new JsonObject { ["collection"] = new JsonObject { ["literals"] = new JsonArray(FlyteIdl.BlobLiteral("pth", checkpoint.ToUriString()), FlyteIdl.BlobLiteral("csv", csv.ToUriString())) } },
             },
         }));
         var target = StorageUri.S3(Bucket, prefix + "n1/data/0/torchferry-inputs.pb");
@@ -166,8 +167,10 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
 
         Assert.Equal(0, exitCode);
-        Assert.Contains("2 of 2 PyTorch inputs point at cpu variants (2 converted here); 2 of the inputs are files found to be torch.save archives", error, StringComparison.Ordinal);
+        Assert.Contains("3 of 3 PyTorch inputs point at cpu variants (2 converted here); 3 of the inputs are files found to be torch.save archives", error, StringComparison.Ordinal);
         var prepared = FlyteIdl.Decode(await GetAsync(target))["literals"]!;
+        var collection = prepared["more"]!["collection"]!["literals"]!.AsArray().Select(l => l!["scalar"]!["blob"]!["uri"]!.GetValue<string>());
+        Assert.Equal([VariantNaming.UriFor(checkpoint, "cpu").ToUriString(), csv.ToUriString()], collection);
         string Uri(string name) => prepared[name]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
         Assert.Equal(csv.ToUriString(), Uri("metrics"));
         Assert.Equal("pt", prepared["model"]!["scalar"]!["blob"]!["metadata"]!["type"]!["format"]!.GetValue<string>());
