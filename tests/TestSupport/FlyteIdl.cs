@@ -17,6 +17,14 @@ public static class FlyteIdl
         },
     };
 
+    /// <summary>A Literal holding a MULTIPART blob (a FlyteDirectory) at a folder URI ending with '/'.</summary>
+    public static JsonObject DirectoryLiteral(string format, string uri)
+    {
+        var literal = BlobLiteral(format, uri);
+        literal["scalar"]!["blob"]!["metadata"]!["type"]!["dimensionality"] = 1; // MULTIPART
+        return literal;
+    }
+
     /// <summary>Encodes a LiteralMap given in the generated JS classes' object shape (enums as numbers).</summary>
     public static byte[] Encode(JsonNode literalMap)
     {

@@ -198,11 +198,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
 
         var readme = "# shards\nLoad with torch.load.\n"u8.ToArray();
         await PutAsync(StorageUri.Parse(directory + "README.md"), readme);
-        var directoryLiteral = FlyteIdl.BlobLiteral(string.Empty, directory);
-        directoryLiteral["scalar"]!["blob"]!["metadata"]!["type"]!["dimensionality"] = 1;
-        var inputs = StorageUri.S3(Bucket, prefix + "n1/inputs.pb");
-        await PutAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["shards"] = directoryLiteral } }));
-        var target = StorageUri.S3(Bucket, prefix + "n1/data/0/torchferry-inputs.pb");
+        var (inputs, target) = await DirectoryInputsAsync(prefix, directory);
 
         var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
 
@@ -235,11 +231,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         var directory = $"s3://{Bucket}/{prefix}n0/abc/shards/";
         await s3.PutFileAsync($"{prefix}n0/abc/shards/a-good.pt", fixtures.GpuFile("tensor"));
         await s3.PutFileAsync($"{prefix}n0/abc/shards/b-evil.pt", fixtures.GpuFile("evil"));
-        var directoryLiteral = FlyteIdl.BlobLiteral(string.Empty, directory);
-        directoryLiteral["scalar"]!["blob"]!["metadata"]!["type"]!["dimensionality"] = 1;
-        var inputs = StorageUri.S3(Bucket, prefix + "n1/inputs.pb");
-        await PutAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["shards"] = directoryLiteral } }));
-        var target = StorageUri.S3(Bucket, prefix + "n1/data/0/torchferry-inputs.pb");
+        var (inputs, target) = await DirectoryInputsAsync(prefix, directory);
 
         var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
 
@@ -410,6 +402,14 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         var inputs = StorageUri.S3(S3Server.Bucket, prefix + "n1/inputs.pb");
         await s3.PutFileAsync(inputs.Key, local);
         return (source, inputs, StorageUri.S3(S3Server.Bucket, prefix + "n1/data/0/torchferry-inputs.pb"));
+    }
+
+    // A consumer's inputs holding one FlyteDirectory, 'shards', and where its prepared copy goes.
+    private async Task<(StorageUri Inputs, StorageUri Target)> DirectoryInputsAsync(string prefix, string directory)
+    {
+        var inputs = StorageUri.S3(Bucket, prefix + "n1/inputs.pb");
+        await PutAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["shards"] = FlyteIdl.DirectoryLiteral(string.Empty, directory) } }));
+        return (inputs, StorageUri.S3(Bucket, prefix + "n1/data/0/torchferry-inputs.pb"));
     }
 
     private async Task PutAsync(StorageUri uri, byte[] bytes)

@@ -62,8 +62,7 @@ public sealed class ArchiveRelocatorTests(TorchFixtures fixtures)
 
     private static async Task<string[]> WeightsOnlyAsync(string path)
     {
-        using var file = FileSource.Open(path);
-        var description = Format.Inspection.ArtifactInspector.Describe(await TorchArchive.OpenAsync(file));
+        var description = await LocalInspection.DescribeAsync(path);
         return [.. description.WeightsOnly.Select(v => $"{v.Torch}: {v.Loads} {string.Join(", ", v.BlockedBy)}")];
     }
 

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using TorchFerry.Format.Archive;
 using TorchFerry.Format.Inspection;
 using TorchFerry.TestSupport;
 
@@ -113,9 +112,5 @@ public sealed class ArtifactInspectorTests(TorchFixtures fixtures)
 
     private static long[] Longs(JsonNode array) => array.AsArray().Select(n => n!.GetValue<long>()).ToArray();
 
-    private static async Task<ArtifactDescription> DescribeAsync(string path)
-    {
-        using var source = FileSource.Open(path);
-        return ArtifactInspector.Describe(await TorchArchive.OpenAsync(source));
-    }
+    private static Task<ArtifactDescription> DescribeAsync(string path) => LocalInspection.DescribeAsync(path);
 }

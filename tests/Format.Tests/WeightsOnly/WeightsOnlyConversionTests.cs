@@ -1,4 +1,3 @@
-using TorchFerry.Format.Archive;
 using TorchFerry.Format.Conversion;
 using TorchFerry.Format.Inspection;
 using TorchFerry.Format.Pickle;
@@ -117,9 +116,5 @@ public sealed class WeightsOnlyConversionTests(TorchFixtures fixtures)
         Assert.Contains("datetime.timedelta", error.Message, StringComparison.Ordinal);
     }
 
-    private static async Task<ArtifactDescription> DescribeAsync(string path)
-    {
-        using var source = FileSource.Open(path);
-        return ArtifactInspector.Describe(await TorchArchive.OpenAsync(source));
-    }
+    private static Task<ArtifactDescription> DescribeAsync(string path) => LocalInspection.DescribeAsync(path);
 }

@@ -1,4 +1,3 @@
-using TorchFerry.Format.Archive;
 using TorchFerry.Format.Conversion;
 using TorchFerry.Format.Inspection;
 using TorchFerry.Format.Pickle;
@@ -108,11 +107,7 @@ public sealed class WeightsOnlyVerdictTests(TorchFixtures fixtures)
         return path;
     }
 
-    private static async Task<ArtifactDescription> DescribeAsync(string path)
-    {
-        using var source = FileSource.Open(path);
-        return ArtifactInspector.Describe(await TorchArchive.OpenAsync(source));
-    }
+    private static Task<ArtifactDescription> DescribeAsync(string path) => LocalInspection.DescribeAsync(path);
 
     private sealed class VerdictComparer : IEqualityComparer<WeightsOnlyVerdict>
     {
