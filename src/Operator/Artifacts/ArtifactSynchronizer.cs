@@ -81,8 +81,8 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             try
             {
                 variants.Add(isDirectory
-                    ? await directories.VariantAsync(@namespace, source, info, inspected, device, current, cancellationToken).ConfigureAwait(false)
-                    : await VariantAsync(@namespace, source, info, inspected, device, current, cancellationToken).ConfigureAwait(false));
+                    ? await directories.VariantAsync(@namespace, source, info, inspected, device, current, spec.WeightsOnly == true, cancellationToken).ConfigureAwait(false)
+                    : await VariantAsync(@namespace, source, info, inspected, device, current, spec.WeightsOnly == true, cancellationToken).ConfigureAwait(false));
             }
             catch (Exception e) when (e is StorageException or ArtifactFormatException)
             {
@@ -134,10 +134,10 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
         uri.ToUriString().EndsWith('/') ? directories.DeleteAsync(uri.ToUriString(), cancellationToken) : stores.For(uri).DeleteAsync(uri, cancellationToken);
 
     private async Task<ArtifactVariant> VariantAsync(
-        string @namespace, StorageUri source, ObjectInfo info, InspectedSource inspected, string device, ArtifactStatus current, CancellationToken cancellationToken)
+        string @namespace, StorageUri source, ObjectInfo info, InspectedSource inspected, string device, ArtifactStatus current, bool weightsOnly, CancellationToken cancellationToken)
     {
-        // Already on the device: the source is the variant, nothing to copy.
-        if (inspected.Devices is { Count: > 0 } devices && devices.All(d => d == device))
+        // Already on the device (and loadable with weights_only where asked): the source is the variant, nothing to copy.
+        if (inspected.Devices is { Count: > 0 } devices && devices.All(d => d == device) && (!weightsOnly || inspected.WeightsOnly?.Loads == true))
         {
             return new ArtifactVariant { Device = device, Uri = source.ToUriString(), Size = info.Size, ETag = info.ETag, SourceETag = info.ETag, ConvertedAt = time.GetUtcNow(), BytesMoved = 0, DurationSeconds = 0 };
         }
@@ -145,13 +145,14 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
         var target = VariantNaming.UriFor(source, device);
         policy.EnsureAllowed(@namespace, target);
         var existing = current.Variants?.FirstOrDefault(v => v.Device == device && v.Uri == target.ToUriString());
-        if (existing is not null && existing.SourceETag == info.ETag && await StillThereAsync(target, existing, cancellationToken).ConfigureAwait(false))
+        if (existing is not null && existing.SourceETag == info.ETag && (existing.WeightsOnlyChanges is not null) == weightsOnly
+            && await StillThereAsync(target, existing, cancellationToken).ConfigureAwait(false))
         {
             return existing;
         }
 
         var watch = Stopwatch.StartNew();
-        var report = await converter.ConvertAsync(source, target, DeviceMap.Create(device), overwrite: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var report = await converter.ConvertAsync(source, target, DeviceMap.Create(device), overwrite: true, options: new RelocationOptions { WeightsOnly = weightsOnly }, cancellationToken: cancellationToken).ConfigureAwait(false);
         log.Information("{Namespace:l}: converted {Source:l} for {Device:l} into {Target:l} ({Bytes} bytes through the operator)", @namespace, source, device, target, report.BytesThroughProcess);
         return new ArtifactVariant
         {
@@ -163,6 +164,7 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             ConvertedAt = time.GetUtcNow(),
             BytesMoved = report.BytesThroughProcess,
             DurationSeconds = Math.Round(watch.Elapsed.TotalSeconds, 3),
+            WeightsOnlyChanges = report.Relocation.WeightsOnlyChanges,
         };
     }
 

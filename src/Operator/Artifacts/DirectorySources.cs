@@ -55,10 +55,10 @@ internal sealed class DirectorySources(ObjectStoreRouter stores, UriPolicy polic
     }
 
     /// <summary>The folder's variant for <paramref name="device"/>: the source itself when every file is already there, the one in status while it matches, or made now.</summary>
-    public async Task<ArtifactVariant> VariantAsync(string @namespace, StorageUri source, ObjectInfo info, InspectedSource inspected, string device, ArtifactStatus current, CancellationToken cancellationToken)
+    public async Task<ArtifactVariant> VariantAsync(string @namespace, StorageUri source, ObjectInfo info, InspectedSource inspected, string device, ArtifactStatus current, bool weightsOnly, CancellationToken cancellationToken)
     {
         var directory = source.ToUriString();
-        if (inspected.Devices is { Count: > 0 } devices && devices.All(d => d == device))
+        if (inspected.Devices is { Count: > 0 } devices && devices.All(d => d == device) && (!weightsOnly || inspected.WeightsOnly?.Loads == true))
         {
             return new ArtifactVariant { Device = device, Uri = directory, Size = info.Size, SourceETag = info.ETag, ConvertedAt = time.GetUtcNow(), BytesMoved = 0, DurationSeconds = 0 };
         }
@@ -67,13 +67,13 @@ internal sealed class DirectorySources(ObjectStoreRouter stores, UriPolicy polic
         policy.EnsureAllowed(@namespace, StorageUri.Parse(target));
         policy.EnsureAllowed(@namespace, StorageUri.Parse(DirectoryVariants.ManifestFor(target)));
         var existing = current.Variants?.FirstOrDefault(v => v.Device == device && v.Uri == target);
-        if (existing is not null && existing.SourceETag == info.ETag && await variants.ReadyAsync(directory, device, cancellationToken).ConfigureAwait(false) is not null)
+        if (existing is not null && existing.SourceETag == info.ETag && await variants.ReadyAsync(directory, device, cancellationToken, weightsOnly).ConfigureAwait(false) is not null)
         {
             return existing;
         }
 
         var watch = Stopwatch.StartNew();
-        await variants.ConvertAsync(directory, device, cancellationToken).ConfigureAwait(false);
+        await variants.ConvertAsync(directory, device, cancellationToken, weightsOnly).ConfigureAwait(false);
         log.Information("{Namespace:l}: converted the folder {Source:l} for {Device:l} into {Target:l}", @namespace, directory, device, target);
         return new ArtifactVariant
         {

@@ -107,7 +107,8 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
     }
 
     /// <summary>The variant directory's URI when its manifest matches <paramref name="directory"/>'s current listing for <paramref name="device"/>; otherwise null.</summary>
-    public async Task<string?> ReadyAsync(string directory, string device, CancellationToken cancellationToken)
+    /// <remarks><paramref name="weightsOnly"/> null accepts a variant made either way (a consumer can use both).</remarks>
+    public async Task<string?> ReadyAsync(string directory, string device, CancellationToken cancellationToken, bool? weightsOnly = null)
     {
         var variant = VariantFor(directory, device);
         var manifestUri = StorageUri.Parse(ManifestFor(variant));
@@ -122,15 +123,17 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
         }
 
         var listing = await ListAsync(directory, cancellationToken).ConfigureAwait(false);
-        var expected = Manifest(directory, device, listing);
-        return JsonNode.DeepEquals(JsonNode.Parse(bytes), expected) ? variant : null;
+        var manifest = JsonNode.Parse(bytes);
+        var madeWeightsOnly = manifest?["weightsOnly"]?.GetValueKind() == JsonValueKind.True;
+        var expected = Manifest(directory, device, listing, weightsOnly ?? madeWeightsOnly);
+        return JsonNode.DeepEquals(manifest, expected) ? variant : null;
     }
 
     /// <summary>
     /// Writes the variant of <paramref name="directory"/> for <paramref name="device"/> and returns its URI.
     /// On failure whatever was written is removed again and no manifest exists.
     /// </summary>
-    public async Task<string> ConvertAsync(string directory, string device, CancellationToken cancellationToken)
+    public async Task<string> ConvertAsync(string directory, string device, CancellationToken cancellationToken, bool weightsOnly = false)
     {
         var variant = VariantFor(directory, device);
         var listing = await ListAsync(directory, cancellationToken).ConfigureAwait(false);
@@ -150,7 +153,7 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
                 written.Add(destination);
                 if (await Probe.IsTorchArchiveAsync(source, cancellationToken).ConfigureAwait(false))
                 {
-                    await new StoreArtifactConverter(stores).ConvertAsync(source, destination, DeviceMap.Create(device), overwrite: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    await new StoreArtifactConverter(stores).ConvertAsync(source, destination, DeviceMap.Create(device), overwrite: true, options: new RelocationOptions { WeightsOnly = weightsOnly }, cancellationToken: cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
@@ -160,7 +163,7 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
 
             await using (var writer = await stores.For(manifestUri).CreateWriterAsync(manifestUri, cancellationToken, ObjectWriteOptions.Default).ConfigureAwait(false))
             {
-                await writer.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(Manifest(directory, device, listing)), cancellationToken).ConfigureAwait(false);
+                await writer.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(Manifest(directory, device, listing, weightsOnly)), cancellationToken).ConfigureAwait(false);
                 await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
             }
 
@@ -179,10 +182,11 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
 
     private static string Trimmed(string directory) => directory.TrimEnd('/');
 
-    private static JsonObject Manifest(string directory, string device, IEnumerable<(string Relative, StorageUri Uri, ObjectInfo Info)> listing) => new()
+    private static JsonObject Manifest(string directory, string device, IEnumerable<(string Relative, StorageUri Uri, ObjectInfo Info)> listing, bool weightsOnly) => new()
     {
         ["source"] = directory,
         ["device"] = device,
+        ["weightsOnly"] = weightsOnly,
         ["members"] = new JsonObject(listing.Select(m => KeyValuePair.Create(m.Relative, (JsonNode?)new JsonObject { ["size"] = m.Info.Size, ["etag"] = m.Info.ETag }))),
     };
 

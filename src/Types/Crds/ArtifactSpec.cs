@@ -19,6 +19,9 @@ public sealed record ArtifactSpec
     [ItemPattern(TorchDevice.Pattern)]
     public IReadOnlyList<string>? TargetDevices { get; init; }
 
+    [Description("Also make each variant load with torch.load(weights_only=True), torch's default from 2.6: user objects such as dataclass hyperparameters become plain dicts and tuples (listed in status.variants[].weightsOnlyChanges); an artifact that cannot be made so without losing data fails with the reason.")]
+    public bool? WeightsOnly { get; init; }
+
     [Description("What happens to the variants when the artifact is deleted (the source is never deleted).")]
     [Default("Delete")]
     public VariantDeletionPolicy? VariantDeletionPolicy { get; init; }

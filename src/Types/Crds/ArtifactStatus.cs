@@ -94,6 +94,9 @@ public sealed record ArtifactVariant
 
     [Description("Seconds the conversion took.")]
     public double? DurationSeconds { get; init; }
+
+    [Description("With spec.weightsOnly: each class turned into plain values to load with weights_only (module.Class → dict (N objects)); empty when nothing had to be. Absent for a variant made without it.")]
+    public IReadOnlyList<string>? WeightsOnlyChanges { get; init; }
 }
 
 /// <summary>Where an artifact is in its life.</summary>

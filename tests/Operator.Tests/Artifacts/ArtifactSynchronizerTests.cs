@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using Serilog;
+using TorchFerry.Contract;
 using TorchFerry.Crds;
 using TorchFerry.Operator.Artifacts;
 using TorchFerry.Storage;
@@ -56,6 +57,38 @@ public sealed class ArtifactSynchronizerTests : IDisposable
             held.Source.WeightsOnly.BlockedBy);
         Assert.Equal((true, 0), (plain.Source!.WeightsOnly!.Loads!.Value, plain.Source.WeightsOnly.BlockedBy!.Count));
         Assert.Null(torch.Torch.LoadError(StorageUri.Parse(plain.Variants![0].Uri).Key, weightsOnly: true));
+    }
+
+    [Fact]
+    public async Task Sync_WeightsOnlyAsked_VariantLoadsWithTorchsWeightsOnlyLoader_ChangesRecorded_AndIsRemadeWhenTheAskChanges()
+    {
+        var spec = Spec(Copy("checkpoint_held"), "cpu") with { WeightsOnly = true };
+
+        var status = await synchronizer.SyncAsync(Namespace, spec, null, 1, default);
+
+        Assert.Equal(ArtifactPhase.Ready, status.Phase);
+        var variant = Assert.Single(status.Variants!);
+        Assert.Contains("torchferry_fixture_models.Settings → dict (1 object)", variant.WeightsOnlyChanges!);
+        Assert.Null(torch.Torch.LoadError(StorageUri.Parse(variant.Uri).Key, weightsOnly: true));
+        Assert.Empty(torch.Torch.Compare("checkpoint_held", StorageUri.Parse(variant.Uri).Key, weightsOnly: true, plain: true).Problems);
+
+        var plain = await synchronizer.SyncAsync(Namespace, spec with { WeightsOnly = null }, status, 2, default);
+
+        Assert.Null(Assert.Single(plain.Variants!).WeightsOnlyChanges);
+        Assert.NotNull(torch.Torch.LoadError(StorageUri.Parse(plain.Variants![0].Uri).Key, weightsOnly: true));
+    }
+
+    [Fact]
+    public async Task Sync_WeightsOnlyAskedOfAWholeModule_FailsWithTheReason()
+    {
+        var spec = new ArtifactSpec { Source = new ArtifactSource { Uri = "file://" + Copy("module"), Format = FlyteBlobFormat.PyTorchModule }, TargetDevices = ["cpu"], WeightsOnly = true };
+
+        var status = await synchronizer.SyncAsync(Namespace, spec, null, 1, default);
+
+        Assert.Equal(ArtifactPhase.Failed, status.Phase);
+        var ready = Assert.Single(status.Conditions!, c => c.Type == ConditionReasons.ReadyType);
+        Assert.Equal(ConditionReasons.UnsupportedContent, ready.Reason);
+        Assert.Contains("a whole torch.nn.Module (torchferry_fixture_models.Net)", ready.Message, StringComparison.Ordinal);
     }
 
     [Fact]
