@@ -151,6 +151,11 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             return existing;
         }
 
+        if (await AdoptAsync(source, info, inspected, target, device, weightsOnly, cancellationToken).ConfigureAwait(false) is { } adopted)
+        {
+            return adopted;
+        }
+
         var watch = Stopwatch.StartNew();
         var report = await converter.ConvertAsync(source, target, DeviceMap.Create(device), overwrite: true, options: new RelocationOptions { WeightsOnly = weightsOnly }, cancellationToken: cancellationToken).ConfigureAwait(false);
         log.Information("{Namespace:l}: converted {Source:l} for {Device:l} into {Target:l} ({Bytes} bytes through the operator)", @namespace, source, device, target, report.BytesThroughProcess);
@@ -165,6 +170,40 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             BytesMoved = report.BytesThroughProcess,
             DurationSeconds = Math.Round(watch.Elapsed.TotalSeconds, 3),
             WeightsOnlyChanges = report.Relocation.WeightsOnlyChanges,
+        };
+    }
+
+    // A variant already in place that the status does not record (a conversion finished while the API
+    // server was away, so its status write failed; or prepare-inputs made it) is adopted, not made
+    // again, when its records are the source's, it is on the device, and it was made the way asked
+    // (with weights_only conversion exactly when asked: its weights-only blockers tell).
+    private async Task<ArtifactVariant?> AdoptAsync(StorageUri source, ObjectInfo info, InspectedSource inspected, StorageUri target, string device, bool weightsOnly, CancellationToken cancellationToken)
+    {
+        if (!await converter.IsVariantOfAsync(source, target, device, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var made = WeightsOnly((await converter.InspectAsync(target, cancellationToken: cancellationToken).ConfigureAwait(false)).WeightsOnly[^1]);
+        var asked = weightsOnly
+            ? made.Loads == true
+            : (made.BlockedBy ?? []).SequenceEqual(inspected.WeightsOnly?.BlockedBy ?? [], StringComparer.Ordinal);
+        if (!asked)
+        {
+            return null;
+        }
+
+        var found = await stores.For(target).StatAsync(target, cancellationToken).ConfigureAwait(false);
+        return new ArtifactVariant
+        {
+            Device = device,
+            Uri = target.ToUriString(),
+            Size = found.Size,
+            ETag = found.ETag,
+            SourceETag = info.ETag,
+            ConvertedAt = time.GetUtcNow(),
+            BytesMoved = 0,
+            WeightsOnlyChanges = weightsOnly ? ["none recorded: adopted a weights-only variant already in place"] : null,
         };
     }
 

@@ -1,3 +1,4 @@
+using TorchFerry.Format;
 using TorchFerry.Format.Archive;
 using TorchFerry.Format.Conversion;
 using TorchFerry.Format.Inspection;
@@ -27,6 +28,53 @@ public sealed class StoreArtifactConverter(ObjectStoreRouter stores)
         finally
         {
             (source as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="variant"/> exists, records every storage on <paramref name="device"/> and
+    /// holds exactly the source's storage records (same names, sizes and CRCs): a conversion of this
+    /// source for that device, whoever made it and whenever.
+    /// </summary>
+    public async Task<bool> IsVariantOfAsync(StorageUri source, StorageUri variant, string device, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(variant);
+        try
+        {
+            var (sourceArchive, sourceHandle) = await OpenAsync(source, cancellationToken).ConfigureAwait(false);
+            using (sourceHandle)
+            {
+                var (variantArchive, variantHandle) = await OpenAsync(variant, cancellationToken).ConfigureAwait(false);
+                using (variantHandle)
+                {
+                    return variantArchive.IsEntirelyOn(device) && sourceArchive.HasSameRecordsAs(variantArchive);
+                }
+            }
+        }
+        catch (StorageException e) when (e.Kind == StorageErrorKind.NotFound)
+        {
+            return false;
+        }
+        catch (ArtifactFormatException)
+        {
+            return false; // something else is there; converting replaces it
+        }
+    }
+
+    private async Task<(TorchArchive Archive, IDisposable? Handle)> OpenAsync(StorageUri uri, CancellationToken cancellationToken)
+    {
+        var store = stores.For(uri);
+        var info = await store.StatAsync(uri, cancellationToken).ConfigureAwait(false);
+        var source = await store.OpenReadAsync(uri, info, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return (await TorchArchive.OpenAsync(source, cancellationToken: cancellationToken).ConfigureAwait(false), source as IDisposable);
+        }
+        catch
+        {
+            (source as IDisposable)?.Dispose();
+            throw;
         }
     }
 

@@ -92,6 +92,31 @@ public sealed class ArtifactSynchronizerTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_VariantInPlaceButNotInStatus_IsAdoptedNotConvertedAgain()
+    {
+        // The conversion finished while the API server was away: its status write was lost.
+        var spec = Spec(Copy("checkpoint_dict"), "cpu");
+        var first = await synchronizer.SyncAsync(Namespace, spec, null, 1, default);
+        var variant = StorageUri.Parse(first.Variants![0].Uri).Key;
+        var written = File.GetLastWriteTimeUtc(variant);
+        time.Advance(TimeSpan.FromMinutes(1));
+
+        var again = await synchronizer.SyncAsync(Namespace, spec, null, 1, default);
+
+        Assert.Equal(first.Variants[0].Uri, Assert.Single(again.Variants!).Uri);
+        Assert.Equal((0L, first.Variants[0].ETag), (again.Variants![0].BytesMoved, again.Variants[0].ETag));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(variant));
+
+        // One made another way (weights-only, asked now not) is not adopted: it is made again.
+        var held = Spec(Copy("checkpoint_held"), "cpu");
+        var weightsOnly = await synchronizer.SyncAsync(Namespace, held with { WeightsOnly = true }, null, 1, default);
+        var plain = await synchronizer.SyncAsync(Namespace, held, null, 1, default);
+        Assert.NotNull(weightsOnly.Variants![0].WeightsOnlyChanges);
+        Assert.True(plain.Variants![0].BytesMoved > 0, "the weights-only variant was replaced by a plain one");
+        Assert.NotNull(torch.Torch.LoadError(StorageUri.Parse(plain.Variants[0].Uri).Key, weightsOnly: true));
+    }
+
+    [Fact]
     public async Task Sync_Again_ReusesTheVariantWhileTheSourceIsUnchanged()
     {
         var spec = Spec(Copy("checkpoint_dict"), "cpu");
