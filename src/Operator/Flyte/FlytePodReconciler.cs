@@ -94,7 +94,8 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
                 // looked at up to a bound, as prepare-inputs does, and the rest left to it.
                 if (blob.ByFormat || (++probes <= MaxProbes && await IsTorchFileAsync(task, blob, cancellationToken).ConfigureAwait(false)))
                 {
-                    blobs.Add(blob);
+                    // A folder is registered by its URI ending with '/', however the literal spells it.
+                    blobs.Add(blob.IsDirectory ? blob with { Uri = DirectoryVariants.Folder(blob.Uri) } : blob);
                 }
             }
 

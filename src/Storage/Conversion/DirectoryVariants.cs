@@ -23,7 +23,10 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
     /// <summary>How members are told apart (shared, so its cache serves single files too).</summary>
     public TorchContentProbe Probe { get; } = probe;
 
-    /// <summary><c>s3://b/x/dir/</c> for <c>cuda:1</c> gives <c>s3://b/x/dir.torchferry-cuda1/</c>.</summary>
+    /// <summary>A folder URI as TorchFerry spells it, ending with '/' (flytekit may write a FlyteDirectory's without).</summary>
+    public static string Folder(string uri) => uri.EndsWith('/') ? uri : uri + "/";
+
+    /// <summary><c>s3://b/x/dir/</c> (or <c>s3://b/x/dir</c>) for <c>cuda:1</c> gives <c>s3://b/x/dir.torchferry-cuda1/</c>.</summary>
     public static string VariantFor(string directory, string device) =>
         $"{Trimmed(directory)}.torchferry-{device.Replace(":", string.Empty, StringComparison.Ordinal)}/";
 
@@ -184,7 +187,7 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
 
     private static JsonObject Manifest(string directory, string device, IEnumerable<(string Relative, StorageUri Uri, ObjectInfo Info)> listing, bool weightsOnly) => new()
     {
-        ["source"] = directory,
+        ["source"] = Folder(directory),
         ["device"] = device,
         ["weightsOnly"] = weightsOnly,
         ["members"] = new JsonObject(listing.Select(m => KeyValuePair.Create(m.Relative, (JsonNode?)new JsonObject { ["size"] = m.Info.Size, ["etag"] = m.Info.ETag }))),
@@ -192,11 +195,7 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
 
     private async Task<List<(string Relative, StorageUri Uri, ObjectInfo Info)>> ListAsync(string directory, CancellationToken cancellationToken)
     {
-        if (!directory.EndsWith('/'))
-        {
-            throw new StorageException(StorageErrorKind.Other, $"{directory}: a directory URI ends with '/'");
-        }
-
+        directory = Folder(directory);
         var prefix = StorageUri.Parse(directory);
         var members = new List<(string, StorageUri, ObjectInfo)>();
         await foreach (var (uri, info) in stores.For(prefix).ListAsync(prefix, cancellationToken).ConfigureAwait(false))

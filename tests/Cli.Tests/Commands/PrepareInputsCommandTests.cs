@@ -198,7 +198,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
 
         var readme = "# shards\nLoad with torch.load.\n"u8.ToArray();
         await PutAsync(StorageUri.Parse(directory + "README.md"), readme);
-        var (inputs, target) = await DirectoryInputsAsync(prefix, directory);
+        var (inputs, target) = await DirectoryInputsAsync(prefix, directory.TrimEnd('/')); // flytekit may leave the '/' off
 
         var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
 

@@ -248,7 +248,7 @@ public sealed class OperatorHostTests : IAsyncLifetime
         File.Copy(torch.GpuFile("tensor"), Path.Combine(shards, "more", "shard-1.bin"));
         await File.WriteAllTextAsync(Path.Combine(shards, "README.md"), "# shards\n");
         var directory = $"file://{shards}/";
-        var literal = FlyteIdl.DirectoryLiteral(string.Empty, directory);
+        var literal = FlyteIdl.DirectoryLiteral(string.Empty, $"file://{shards}"); // flytekit may leave the '/' off
         await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["shards"] = literal.DeepClone() } }));
         await FlyteTaskPods.CreateAsync(client, Namespace, "dir-train", "n0", $"file://{folder.Path}/exec5/n0/inputs.pb", $"file://{prefix}", annotations: null, succeeded: true);
 
