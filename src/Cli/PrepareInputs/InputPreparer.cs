@@ -1,5 +1,4 @@
 using TorchFerry.Contract;
-using TorchFerry.Format.Archive;
 using TorchFerry.Format.Conversion;
 using TorchFerry.Flyte;
 using TorchFerry.Storage;
@@ -17,7 +16,7 @@ namespace TorchFerry.Cli.PrepareInputs;
 /// had keeps its original URI; if anything else fails, the original inputs are written unchanged: a task never fails
 /// because of TorchFerry.
 /// </summary>
-internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time, TextWriter log)
+internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time, TextWriter output)
 {
     /// <summary>Most files and directories of other formats looked at for torch.save content.</summary>
     public const int MaxProbes = 1000;
@@ -26,6 +25,10 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
     public const int ProbeConcurrency = 16;
 
     private readonly DirectoryVariants directoryVariants = new(stores, new TorchContentProbe(stores));
+    private readonly StoreArtifactConverter converter = new(stores);
+
+    // Probes run side by side and each may say why it passed a blob on: one writer, one line at a time.
+    private readonly TextWriter log = TextWriter.Synchronized(output);
 
     /// <param name="source">The task's inputs LiteralMap.</param>
     /// <param name="target">Where the prepared LiteralMap goes (the task's rewritten --inputs).</param>
@@ -288,7 +291,7 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
         try
         {
             var variant = VariantNaming.UriFor(source, device.Name);
-            await new StoreArtifactConverter(stores).ConvertAsync(source, variant, DeviceMap.Create(device.Name), overwrite: true, cancellationToken: within.Token).ConfigureAwait(false);
+            await converter.ConvertAsync(source, variant, DeviceMap.Create(device.Name), overwrite: true, cancellationToken: within.Token).ConfigureAwait(false);
             return await ReadyVariantAsync(source, device.Name, within.Token).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // a blob that cannot be converted here is passed on as it is
@@ -304,7 +307,7 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
     /// <summary>The URI to use on <paramref name="device"/>: the source if it is already there, its verified variant, or null.</summary>
     private async Task<string?> ReadyVariantAsync(StorageUri source, string device, CancellationToken cancellationToken)
     {
-        var (sourceArchive, sourceHandle) = await OpenAsync(source, cancellationToken).ConfigureAwait(false);
+        var (sourceArchive, sourceHandle) = await converter.OpenArchiveAsync(source, cancellationToken).ConfigureAwait(false);
         using (sourceHandle)
         {
             if (sourceArchive.IsEntirelyOn(device))
@@ -315,7 +318,7 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
             var variant = VariantNaming.UriFor(source, device);
             try
             {
-                var (variantArchive, variantHandle) = await OpenAsync(variant, cancellationToken).ConfigureAwait(false);
+                var (variantArchive, variantHandle) = await converter.OpenArchiveAsync(variant, cancellationToken).ConfigureAwait(false);
                 using (variantHandle)
                 {
                     return variantArchive.IsEntirelyOn(device) && sourceArchive.HasSameRecordsAs(variantArchive) ? variant.ToUriString() : null;
@@ -327,22 +330,6 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
             }
         }
     }
-    private async Task<(TorchArchive Archive, IDisposable? Handle)> OpenAsync(StorageUri uri, CancellationToken cancellationToken)
-    {
-        var store = stores.For(uri);
-        var info = await store.StatAsync(uri, cancellationToken).ConfigureAwait(false);
-        var source = await store.OpenReadAsync(uri, info, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return (await TorchArchive.OpenAsync(source, cancellationToken: cancellationToken).ConfigureAwait(false), source as IDisposable);
-        }
-        catch
-        {
-            (source as IDisposable)?.Dispose();
-            throw;
-        }
-    }
-
     private async Task WriteAsync(StorageUri target, byte[] bytes, CancellationToken cancellationToken)
     {
         await using var writer = await stores.For(target).CreateWriterAsync(target, cancellationToken).ConfigureAwait(false);

@@ -42,13 +42,19 @@ public sealed class StoreArtifactConverter(ObjectStoreRouter stores)
         ArgumentNullException.ThrowIfNull(variant);
         try
         {
-            var (sourceArchive, sourceHandle) = await OpenAsync(source, cancellationToken).ConfigureAwait(false);
-            using (sourceHandle)
+            // The variant first: where there is none (every first conversion) the source is not read again.
+            var (variantArchive, variantHandle) = await OpenArchiveAsync(variant, cancellationToken).ConfigureAwait(false);
+            using (variantHandle)
             {
-                var (variantArchive, variantHandle) = await OpenAsync(variant, cancellationToken).ConfigureAwait(false);
-                using (variantHandle)
+                if (!variantArchive.IsEntirelyOn(device))
                 {
-                    return variantArchive.IsEntirelyOn(device) && sourceArchive.HasSameRecordsAs(variantArchive);
+                    return false;
+                }
+
+                var (sourceArchive, sourceHandle) = await OpenArchiveAsync(source, cancellationToken).ConfigureAwait(false);
+                using (sourceHandle)
+                {
+                    return sourceArchive.HasSameRecordsAs(variantArchive);
                 }
             }
         }
@@ -62,8 +68,12 @@ public sealed class StoreArtifactConverter(ObjectStoreRouter stores)
         }
     }
 
-    private async Task<(TorchArchive Archive, IDisposable? Handle)> OpenAsync(StorageUri uri, CancellationToken cancellationToken)
+    /// <summary>Opens the archive at <paramref name="uri"/> for ranged reads; the handle (when not null) closes the object.</summary>
+    /// <exception cref="StorageException">The object cannot be read.</exception>
+    /// <exception cref="ArtifactFormatException">It is not a torch.save archive TorchFerry carries.</exception>
+    public async Task<(TorchArchive Archive, IDisposable? Handle)> OpenArchiveAsync(StorageUri uri, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(uri);
         var store = stores.For(uri);
         var info = await store.StatAsync(uri, cancellationToken).ConfigureAwait(false);
         var source = await store.OpenReadAsync(uri, info, cancellationToken).ConfigureAwait(false);
