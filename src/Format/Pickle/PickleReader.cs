@@ -606,13 +606,22 @@ internal sealed class PickleReader
 
         var top = Peek();
         memo[index] = (top.Value, opIndex);
-        if (top.Value is PyString or PyGlobal or PyInstance { IsConstructed: true })
+        if (top.Value is PyString || Convertible(top.Value))
         {
             // The rewriters follow memoized strings (locations) and what weights-only conversion
             // removes (classes and the objects NEWOBJ made of them).
             memoPuts[opIndex] = top.Op;
         }
     }
+
+    // What weights-only conversion may remove: classes outside torch's allowlist and the objects NEWOBJ
+    // made of them. Torch's own globals (memoized and read back once per tensor) are not followed.
+    private static bool Convertible(PyValue value) => value switch
+    {
+        PyGlobal global => !WeightsOnlyAllowlist.Newest.Globals.Contains(global.FullName),
+        PyInstance { IsConstructed: true } instance => instance.ClassName is not { } name || !WeightsOnlyAllowlist.Newest.Globals.Contains(name),
+        _ => false,
+    };
 
     private void Get(long index, int opIndex)
     {
@@ -621,7 +630,7 @@ internal sealed class PickleReader
             throw Corrupt($"memo slot {index} is read before it is written");
         }
 
-        if (entry.Value is PyString or PyGlobal or PyInstance { IsConstructed: true })
+        if (entry.Value is PyString || Convertible(entry.Value))
         {
             memoGets.Add((opIndex, entry.PutOp));
         }
