@@ -29,6 +29,8 @@ public static class HostileArchives
         yield return ("list-of-itself-200k-times", Archive(Checkpoint([(byte)']', (byte)'q', 9, (byte)'(', .. Enumerable.Repeat(new byte[] { (byte)'h', 9 }, 200_000).SelectMany(b => b), (byte)'e'])), true);
         yield return ("list-of-itself-500k-times", Archive(Checkpoint([(byte)']', (byte)'q', 9, (byte)'(', .. Enumerable.Repeat(new byte[] { (byte)'h', 9 }, 500_000).SelectMany(b => b), (byte)'e'])), false);
         yield return ("tuple-key-sharing-256-by-8", Archive(SharedTupleKey()), false);
+        yield return ("one-memo-slot-written-3m-times", Archive([0x80, 2, (byte)'U', 1, (byte)'a', .. Enumerable.Repeat(new byte[] { (byte)'q', 0 }, 3_000_000).SelectMany(b => b), (byte)'.']), false);
+        yield return ("3.1m-empty-marks", Archive([0x80, 2, .. Enumerable.Repeat(new byte[] { (byte)'(', (byte)'1' }, 3_100_000).SelectMany(b => b), (byte)'N', (byte)'.']), false);
         yield return ("million-references-to-one-tensor", Archive(ManyReferencesToOneTensor(1_100_000), ("archive/data/0", new byte[8])), false);
         yield return ("1.2m-empty-dicts", Archive(ManyEmptyDicts(1_200_000)), false);
         yield return ("aliased-records", AliasedRecords(1000, 1024), false);

@@ -397,11 +397,11 @@ public static class ArtifactInspector
         // Only what can hold or be a tensor gets a path: a list of a million numbers costs no strings.
         private void Items(IEnumerable<KeyValuePair<PyValue, PyValue>> items, string path, int depth, List<(PyValue, string, int)> children)
         {
+            Count(items.Count(kv => MayHoldTensors(kv.Value)));
             foreach (var (key, item) in items)
             {
                 if (MayHoldTensors(item))
                 {
-                    Count();
                     children.Add((item, Join(path, KeyText(key)), depth + 1));
                 }
             }
@@ -409,21 +409,23 @@ public static class ArtifactInspector
 
         private void List(IReadOnlyList<PyValue> items, string path, int depth, List<(PyValue, string, int)> children)
         {
+            Count(items.Count(MayHoldTensors));
             for (var i = 0; i < items.Count; i++)
             {
                 if (MayHoldTensors(items[i]))
                 {
-                    Count();
                     children.Add((items[i], Join(path, i.ToString(CultureInfo.InvariantCulture)), depth + 1));
                 }
             }
         }
 
         // Each reference to a container or tensor costs a path: a dict of a million memo reads of one
-        // tensor is a million paths, so their number is bounded, not only their length.
-        private void Count()
+        // tensor is a million paths, so their number is bounded, not only their length. A container's
+        // references are counted before any path is made: one too big costs no allocation at all.
+        private void Count(int more)
         {
-            if (++references > MaxReferences)
+            references += more;
+            if (references > MaxReferences)
             {
                 throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, $"{source}: the object graph holds more than {MaxReferences:N0} references to containers and tensors");
             }

@@ -16,6 +16,17 @@ internal sealed class PickleReader
     public const int MaxObjects = 1_000_000;
     /// <summary>Most values pushed, memo reads included (a state dict pushes about 25 a tensor: 100,000 tensors fit).</summary>
     public const int MaxPushes = 3_000_000;
+    /// <summary>
+    /// Most opcodes: pickles written by torch.save hold one or two for every value pushed, but
+    /// opcodes that push nothing (MARK and POP_MARK, PROTO, PUT) cost a byte or two each and would
+    /// otherwise grow the opcode table with nothing else to stop them.
+    /// </summary>
+    public const int MaxOps = 2 * MaxPushes;
+    /// <summary>
+    /// Most memo writes: Python's pickler memoizes each object once (at most <see cref="MaxObjects"/>),
+    /// and TorchFerry's own rewrite pads with a few more writes of the root.
+    /// </summary>
+    public const int MaxPuts = MaxObjects + 64;
     private const int MaxMarks = 100_000;
     private const long MaxHashCost = 10_000_000;
     private const int MaxNameLength = 512;
@@ -28,13 +39,15 @@ internal sealed class PickleReader
     private readonly List<(PyValue Value, int Op)> stack = [];
     private readonly List<int> marks = [];
     private readonly Dictionary<long, (PyValue Value, int PutOp)> memo = [];
-    private readonly List<int> ops = [];
+    private readonly OpTable ops;
     private long frameEnd;
     private readonly Dictionary<PyTuple, int[]> tupleOrigins = new(ReferenceEqualityComparer.Instance);
     private readonly List<LocationSlot> locationSlots = [];
     private readonly Dictionary<string, StorageReference> storages = new(StringComparer.Ordinal);
     private readonly List<(int GetOp, int PutOp)> memoGets = [];
     private readonly Dictionary<int, int> memoPuts = [];
+    private readonly HashSet<PyString> locationStrings = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<PyString> readStrings = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<string> globals = new(StringComparer.Ordinal);
     private readonly List<Construction> constructions = [];
     private readonly List<(int BuildOp, PyInstance Instance)> builds = [];
@@ -42,6 +55,7 @@ internal sealed class PickleReader
     private int protocol;
     private int objects;
     private int pushes;
+    private int puts;
     private readonly Dictionary<PyValue, long> hashCosts = new(ReferenceEqualityComparer.Instance);
     private readonly List<(PyValue Value, int Op)> scratch = [];
 
@@ -49,6 +63,7 @@ internal sealed class PickleReader
     {
         this.data = data;
         this.name = name;
+        ops = new OpTable(data);
     }
 
     /// <summary>Parses <paramref name="data"/>; <paramref name="name"/> names it in errors.</summary>
@@ -67,8 +82,7 @@ internal sealed class PickleReader
             throw reader.Corrupt($"{e.GetType().Name}: {e.Message}");
         }
 
-        var table = new OpTable(data, [.. reader.ops], reader.pos);
-        return new PickleDocument(data, root, reader.protocol, table, reader.locationSlots, reader.storages, reader.memoGets, reader.memoPuts)
+        return new PickleDocument(data, root, reader.protocol, reader.ops.Seal(reader.pos), reader.locationSlots, reader.storages, reader.memoGets, reader.memoPuts)
         {
             Globals = reader.globals,
             Constructions = reader.constructions,
@@ -80,9 +94,14 @@ internal sealed class PickleReader
     {
         while (true)
         {
-            if ((ops.Count & 0xFFFF) == 0)
+            if ((ops.Length & 0xFFFF) == 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            if (ops.Length >= MaxOps)
+            {
+                throw Refused(FormatErrorKind.LimitExceeded, $"the pickle holds more than {MaxOps:N0} opcodes");
             }
 
             if (pos >= data.Length)
@@ -92,7 +111,7 @@ internal sealed class PickleReader
 
             var start = pos;
             var code = data[pos++];
-            var opIndex = ops.Count;
+            var opIndex = ops.Length;
             switch (code)
             {
                 case 0x80: // PROTO
@@ -477,6 +496,7 @@ internal sealed class PickleReader
             throw Corrupt("a storage persistent id was not built by a tuple opcode");
         }
 
+        FollowLocation(location, origins[3]);
         locationSlots.Add(new LocationSlot(origins[3], location.Value));
         if (!storages.TryGetValue(key.Value, out var storage))
         {
@@ -486,6 +506,45 @@ internal sealed class PickleReader
 
         return new PyStorage(storage);
     }
+
+    // The rewriter must know every memo read of a location string. Recording every string read would
+    // cost eight bytes for each (a million reads of one dict key are a few megabytes), so only reads of
+    // strings already named as locations are recorded; torch.save names a location (a literal in the
+    // storage's persistent id) before any read of it. A location that is itself a read is linked here.
+    private void FollowLocation(PyString location, int op)
+    {
+        var offset = ops.OffsetOf(op);
+        if (PickleOp.IsStringLiteral(data[offset]))
+        {
+            if (!locationStrings.Contains(location) && readStrings.Contains(location))
+            {
+                // Read back inside its own persistent id: torch.save never does, and those reads were not recorded.
+                throw Refused(FormatErrorKind.Unsupported, $"storage location '{InputText.Printable(location.Value)}' is read from the memo before its storage is named; TorchFerry cannot rewrite it");
+            }
+        }
+        else if (!locationStrings.Contains(location))
+        {
+            // A read of a string first memoized elsewhere (a config value the same object as the location).
+            var entry = memo.TryGetValue(MemoIndexAt(offset), out var read) ? read : default;
+            if (!ReferenceEquals(entry.Value, location))
+            {
+                throw Refused(FormatErrorKind.Unsupported, $"storage location '{InputText.Printable(location.Value)}' comes from a memo slot written again before its storage is named; TorchFerry cannot rewrite it");
+            }
+
+            memoGets.Add((op, entry.PutOp));
+        }
+
+        locationStrings.Add(location);
+    }
+
+    // The memo slot a GET opcode (already read once, so well-formed) at offset reads.
+    private long MemoIndexAt(int offset) => data[offset] switch
+    {
+        (byte)'h' => data[offset + 1],
+        (byte)'j' => BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(offset + 1, 4)),
+        (byte)'g' => MemoIndex(Encoding.UTF8.GetString(data, offset + 1, Array.IndexOf(data, (byte)'\n', offset + 1) - offset - 1)),
+        _ => throw Corrupt($"a storage location comes from opcode 0x{data[offset]:x2}, which cannot supply one"),
+    };
 
     private PyGlobal MakeGlobal(string module, string global)
     {
@@ -604,6 +663,12 @@ internal sealed class PickleReader
             throw Refused(FormatErrorKind.LimitExceeded, $"the pickle memoizes more than {MaxObjects:N0} values");
         }
 
+        // Writing one slot over and over costs two bytes a time and a record each for the rewriters.
+        if (++puts > MaxPuts)
+        {
+            throw Refused(FormatErrorKind.LimitExceeded, $"the pickle writes the memo more than {MaxPuts:N0} times");
+        }
+
         var top = Peek();
         memo[index] = (top.Value, opIndex);
         if (top.Value is PyString || Convertible(top.Value))
@@ -630,7 +695,18 @@ internal sealed class PickleReader
             throw Corrupt($"memo slot {index} is read before it is written");
         }
 
-        if (entry.Value is PyString || Convertible(entry.Value))
+        if (entry.Value is PyString text)
+        {
+            if (locationStrings.Contains(text))
+            {
+                memoGets.Add((opIndex, entry.PutOp));
+            }
+            else
+            {
+                readStrings.Add(text);
+            }
+        }
+        else if (Convertible(entry.Value))
         {
             memoGets.Add((opIndex, entry.PutOp));
         }

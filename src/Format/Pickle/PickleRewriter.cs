@@ -39,7 +39,7 @@ internal static class PickleRewriter
         foreach (var (opIndex, location) in slotOps)
         {
             var op = document.Ops[opIndex];
-            if (!IsStringLiteral(op.Code))
+            if (!PickleOp.IsStringLiteral(op.Code))
             {
                 continue;
             }
@@ -66,7 +66,7 @@ internal static class PickleRewriter
         foreach (var (opIndex, location) in slotOps)
         {
             var op = document.Ops[opIndex];
-            if (IsStringLiteral(op.Code))
+            if (PickleOp.IsStringLiteral(op.Code))
             {
                 continue;
             }
@@ -130,8 +130,6 @@ internal static class PickleRewriter
     /// <summary>The padding to use for <paramref name="gap"/> bytes modulo 64: the gap itself, or 64 more where it cannot be made.</summary>
     public static int PaddingFor(int gap) => gap is 1 or 3 ? gap + 64 : gap;
 
-    private static bool IsStringLiteral(byte code) => code is (byte)'X' or 0x8c or 0x8d or (byte)'V' or (byte)'T' or (byte)'U' or (byte)'S';
-
     private static byte[] Literal(string value)
     {
         var utf8 = Encoding.UTF8.GetBytes(value);
@@ -147,12 +145,6 @@ internal static class PickleRewriter
     {
         var ops = document.Ops;
         var source = document.Bytes;
-        var newLength = new long[ops.Length];
-        for (var i = 0; i < ops.Length; i++)
-        {
-            newLength[i] = replacements.TryGetValue(i, out var r) ? r.Length : ops[i].Length;
-        }
-
         using var output = new MemoryStream(source.Length + (replacements.Count * 16));
         Span<byte> header = stackalloc byte[9];
         for (var i = 0; i < ops.Length; i++)
@@ -165,7 +157,7 @@ internal static class PickleRewriter
                 long length = 0;
                 for (var j = i + 1; j < ops.Length && ops[j].Offset < end; j++)
                 {
-                    length += newLength[j];
+                    length += replacements.TryGetValue(j, out var r) ? r.Length : ops[j].Length;
                 }
 
                 header[0] = Frame;

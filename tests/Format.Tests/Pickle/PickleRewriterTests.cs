@@ -40,6 +40,53 @@ public sealed class PickleRewriterTests
     }
 
     [Fact]
+    public void Rewrite_LocationReadBackAsDataAfterItsStorage_KeepsTheOriginalThere()
+    {
+        // torch.save's memo order: the storage's location literal is memoized, then a later value
+        // that is the same string object is a memo read; that reader keeps "cuda:0".
+        var bytes = new PickleBuilder().Proto(2).Mark()
+            .Mark().Str("storage").Global("torch", "FloatStorage").Str("0").Str("cuda:0").Put(7).Int(1).Tuple().PersistentId()
+            .Get(7)
+            .Mark().Str("storage").Global("torch", "FloatStorage").Str("1").Get(7).Int(1).Tuple().PersistentId()
+            .Tuple().Stop().ToArray();
+
+        var (rewritten, changed) = PickleRewriter.Rewrite(PickleReader.Parse(bytes, "r.pt"), _ => "cpu");
+
+        Assert.Equal(2, changed);
+        var again = PickleReader.Parse(rewritten, "r.pt");
+        Assert.Equal("cuda:0", Assert.IsType<PyString>(Assert.IsType<PyTuple>(again.Root).Items[1]).Value);
+        Assert.All(again.Storages.Values, s => Assert.Equal("cpu", s.Location));
+    }
+
+    [Fact]
+    public void Parse_LocationReadBackInsideItsOwnPersistentId_IsRefusedAsUnsupported()
+    {
+        // A read of the location before its storage is named is not recorded (reads of every string
+        // would cost memory for each); torch.save never writes one, so the pickle is refused.
+        var bytes = new PickleBuilder().Proto(2)
+            .Mark().Str("storage").Global("torch", "FloatStorage").Str("0").Str("cuda:0").Put(7).Get(7).Op(0x30).Int(1).Tuple().PersistentId()
+            .Stop().ToArray();
+
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "early.pt"));
+
+        Assert.Equal(FormatErrorKind.Unsupported, error.Kind);
+        Assert.Contains("'cuda:0' is read from the memo before its storage is named", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_LocationFromAMemoSlotWrittenAgain_IsRefusedAsUnsupported()
+    {
+        var bytes = new PickleBuilder().Proto(2).Mark().Str("cuda:0").Put(0)
+            .Mark().Str("storage").Global("torch", "FloatStorage").Str("0").Get(0).Str("x").Put(0).Op(0x30).Int(1).Tuple().PersistentId()
+            .Tuple().Stop().ToArray();
+
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "slot.pt"));
+
+        Assert.Equal(FormatErrorKind.Unsupported, error.Kind);
+        Assert.Contains("written again before its storage is named", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Rewrite_ProtocolFourFrame_LengthFollowsTheSplice()
     {
         var body = new PickleBuilder().Tensor1d("FloatStorage", "0", "cuda:0", 2).Stop().ToArray();
