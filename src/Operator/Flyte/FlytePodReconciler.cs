@@ -171,7 +171,7 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
     {
         try
         {
-            await EnsureArtifactAsync(task.Namespace, blob, producer, device, cancellationToken).ConfigureAwait(false);
+            await EnsureArtifactAsync(task.Namespace, blob, producer, device, FlyteWorkflowOwner.Of(pod.Metadata), cancellationToken).ConfigureAwait(false);
         }
         catch (HttpOperationException e) when (ApiErrors.IsTerminal(e))
         {
@@ -181,20 +181,23 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
         }
     }
 
-    private async Task EnsureArtifactAsync(string @namespace, PyTorchBlob blob, FlyteProducer? producer, string? device, CancellationToken cancellationToken)
+    // An artifact registered here is owned by the flyteworkflow of every execution that produced or
+    // consumed it (not as controller, blocking nothing): Kubernetes collects it, and the finalizer its
+    // variants, once propeller has garbage-collected the last of them. Hand-made artifacts get no owner.
+    private async Task EnsureArtifactAsync(string @namespace, PyTorchBlob blob, FlyteProducer? producer, string? device, V1OwnerReference? owner, CancellationToken cancellationToken)
     {
         var (plural, kind) = blob.Format == nameof(FlyteBlobFormat.PyTorchCheckpoint) ? (CheckpointArtifact.Plural, nameof(CheckpointArtifact)) : (TensorArtifact.Plural, nameof(TensorArtifact));
         var name = ArtifactNames.For(blob.Uri);
         for (var attempt = 0; attempt < 5; attempt++)
         {
             ArtifactSpec? spec = null;
-            string? resourceVersion = null;
+            V1ObjectMeta? metadata = null;
             try
             {
                 var existing = (JsonElement)await client.CustomObjects.GetNamespacedCustomObjectAsync(Group, Version, @namespace, plural, name, cancellationToken).ConfigureAwait(false);
                 var artifact = KubernetesJson.Deserialize<CheckpointArtifact>(existing.GetRawText());
                 spec = artifact.Spec;
-                resourceVersion = artifact.Metadata.ResourceVersion;
+                metadata = artifact.Metadata;
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
             {
@@ -221,24 +224,48 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
                             TargetDevices = device is null ? [] : [device],
                         })),
                     };
+                    if (owner is not null)
+                    {
+                        created["metadata"]!["ownerReferences"] = JsonNode.Parse(KubernetesJson.Serialize(new[] { FlyteWorkflowOwner.Dependent(owner) }));
+                    }
+
                     await client.CustomObjects.CreateNamespacedCustomObjectAsync(created, Group, Version, @namespace, plural, cancellationToken: cancellationToken).ConfigureAwait(false);
                     log.Information("{Namespace:l}: registered {Kind:l} {Name:l} for {Uri:l}", @namespace, kind, name, blob.Uri);
                     return;
                 }
 
-                if (device is null || (spec.TargetDevices ?? []).Contains(device))
+                var addDevice = device is not null && !(spec.TargetDevices ?? []).Contains(device);
+                var managed = metadata!.Labels?.TryGetValue(ManagedObjects.ManagedByLabel, out var by) == true && by == ManagedObjects.ManagedBy;
+                var addOwner = managed && owner is not null && metadata.OwnerReferences?.Any(o => o.Uid == owner.Uid) != true;
+                if (!addDevice && !addOwner)
                 {
                     return;
                 }
 
                 // The resourceVersion makes this a compare-and-swap: a concurrent change is retried, not lost.
-                var patch = new JsonObject
+                var changes = new JsonObject { ["resourceVersion"] = metadata.ResourceVersion };
+                if (addOwner)
                 {
-                    ["metadata"] = new JsonObject { ["resourceVersion"] = resourceVersion },
-                    ["spec"] = new JsonObject { ["targetDevices"] = new JsonArray([.. (spec.TargetDevices ?? []).Append(device).Select(d => (JsonNode?)d)]) },
-                };
+                    changes["ownerReferences"] = JsonNode.Parse(KubernetesJson.Serialize((metadata.OwnerReferences ?? []).Append(FlyteWorkflowOwner.Dependent(owner!)).ToList()));
+                }
+
+                var patch = new JsonObject { ["metadata"] = changes };
+                if (addDevice)
+                {
+                    patch["spec"] = new JsonObject { ["targetDevices"] = new JsonArray([.. (spec.TargetDevices ?? []).Append(device!).Select(d => (JsonNode?)d)]) };
+                }
+
                 await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), Group, Version, @namespace, plural, name, cancellationToken: cancellationToken).ConfigureAwait(false);
-                log.Information("{Namespace:l}: {Name:l} now also targets {Device:l}", @namespace, name, device);
+                if (addDevice)
+                {
+                    log.Information("{Namespace:l}: {Name:l} now also targets {Device:l}", @namespace, name, device);
+                }
+
+                if (addOwner)
+                {
+                    log.Information("{Namespace:l}: {Name:l} now also belongs to execution {Execution:l}", @namespace, name, owner!.Name);
+                }
+
                 return;
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)

@@ -78,10 +78,16 @@ public sealed class ApiServerRestartTests(TorchFixtures torch) : IAsyncLifetime
             // Spaced as an upgrade spaces them: a renewal goes through the restarted server before the next restart.
             var renewed = RenewTime();
             await network.RestartAsync(TimeSpan.FromMilliseconds(300));
+            if (i == 0)
+            {
+                // How long the rest takes depends on the disk (an idle machine has finished 2 GiB before the
+                // third restart); the first one must fall inside the conversion for the scenario to happen.
+                Assert.True(Phase() != "Ready", "the conversion finished before the first restart ended: the scenario did not happen");
+            }
+
             await Poll.UntilAsync(() => RenewTime() != renewed, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(20));
         }
 
-        Assert.True(Phase() != "Ready", "the conversion finished before the third restart: the scenario did not happen");
         await Poll.UntilAsync(() => Phase() == "Ready", TimeSpan.FromSeconds(120), TimeSpan.FromMilliseconds(100), () => string.Join("\n", log.Lines.TakeLast(15)));
         await stop.CancelAsync();
         await running;

@@ -214,6 +214,7 @@ public sealed class ClusterInABox : IAsyncDisposable
             NodeLabels = new Dictionary<string, string>(Options.NodeLabels) { ["kubernetes.io/hostname"] = "sandbox" },
             NodeTaints = Options.NodeTaints,
         };
+        Api.Register(FlytePropeller.WorkflowGroup, FlytePropeller.WorkflowVersion, FlytePropeller.WorkflowPlural, FlytePropeller.WorkflowKind, statusSubresource: false);
         Propeller = new FlytePropeller(Api.Endpoint, S3Server.CreateClient(S3.Endpoint), S3Server.Bucket, Images, Timeline) { DefaultEnvironment = TaskEnvironment, NodeTimeout = Options.NodeTimeout };
         watching = Task.Run(() => WatchAsync(stop.Token), CancellationToken.None);
     }

@@ -35,7 +35,7 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
         var @namespace = $"{project}-{domain}";
         var outcomes = new List<NodeOutcome>();
         var outputs = new Dictionary<string, JsonNode>(StringComparer.Ordinal);
-        var ownerUid = Guid.NewGuid().ToString();
+        var ownerUid = await CreateWorkflowAsync(api, @namespace, execution, cancellationToken).ConfigureAwait(false);
         foreach (var node in nodes)
         {
             var metadata = $"s3://{bucket}/metadata/propeller/{project}-{domain}-{execution}/{node.Id}/data";
@@ -88,6 +88,38 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
         }
 
         return outcomes;
+    }
+
+    /// <summary>The flyteworkflow objects (flyte.lyft.com/v1alpha1) of this cluster: flyteadmin creates one per execution, named after it.</summary>
+    public const string WorkflowGroup = "flyte.lyft.com";
+    public const string WorkflowVersion = "v1alpha1";
+    public const string WorkflowPlural = "flyteworkflows";
+    public const string WorkflowKind = "flyteworkflow";
+
+    /// <summary>
+    /// Deletes the flyteworkflow of <paramref name="execution"/>, as propeller's garbage collection
+    /// does once a finished workflow passes its TTL; Kubernetes then collects what it owns.
+    /// </summary>
+    public async Task DeleteWorkflowAsync(string @namespace, string execution, CancellationToken cancellationToken)
+    {
+        using var api = new HttpClient { BaseAddress = apiServer };
+        using var deleted = await api.DeleteAsync(new Uri($"/apis/{WorkflowGroup}/{WorkflowVersion}/namespaces/{@namespace}/{WorkflowPlural}/{execution}", UriKind.Relative), cancellationToken).ConfigureAwait(false);
+        deleted.EnsureSuccessStatusCode();
+    }
+
+    // flyteadmin creates the execution's flyteworkflow before propeller makes any pod; pods and what
+    // else hangs off the execution name it as their owner, so the garbage collector keeps them.
+    private static async Task<string> CreateWorkflowAsync(HttpClient api, string @namespace, string execution, CancellationToken cancellationToken)
+    {
+        var workflow = new JsonObject
+        {
+            ["apiVersion"] = $"{WorkflowGroup}/{WorkflowVersion}",
+            ["kind"] = WorkflowKind,
+            ["metadata"] = new JsonObject { ["name"] = execution, ["namespace"] = @namespace },
+        };
+        using var created = await api.PostAsync(new Uri($"/apis/{WorkflowGroup}/{WorkflowVersion}/namespaces/{@namespace}/{WorkflowPlural}", UriKind.Relative), new StringContent(workflow.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken).ConfigureAwait(false);
+        created.EnsureSuccessStatusCode();
+        return JsonNode.Parse(await created.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false))!["metadata"]!["uid"]!.GetValue<string>();
     }
 
     private async Task<NodeOutcome> AwaitAsync(HttpClient api, string @namespace, string name, WorkflowNode node, string outputPrefix, CancellationToken cancellationToken)
@@ -270,8 +302,8 @@ public sealed class FlytePropeller(Uri apiServer, AmazonS3Client s3, string buck
                 ["annotations"] = annotations,
                 ["ownerReferences"] = new JsonArray(new JsonObject
                 {
-                    ["apiVersion"] = "flyte.lyft.com/v1alpha1",
-                    ["kind"] = "flyteworkflow",
+                    ["apiVersion"] = $"{WorkflowGroup}/{WorkflowVersion}",
+                    ["kind"] = WorkflowKind,
                     ["name"] = execution,
                     ["uid"] = ownerUid,
                     ["controller"] = true,

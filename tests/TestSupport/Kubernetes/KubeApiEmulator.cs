@@ -24,7 +24,7 @@ namespace TorchFerry.TestSupport.Kubernetes;
 /// resources need a resourceVersion to be updated; objects being deleted take no new finalizers;
 /// watches send bookmarks when asked.
 /// </summary>
-public sealed class KubeApiEmulator : IAsyncDisposable
+public sealed partial class KubeApiEmulator : IAsyncDisposable
 {
     private readonly WebApplication app;
     private readonly Lock gate = new();
@@ -737,7 +737,9 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             }
 
             Commit(type, $"{@namespace}/{name}", created, "ADDED");
-            return (JsonObject)created.DeepClone();
+            var answer = (JsonObject)created.DeepClone();
+            CollectIfOwnersAbsent(type, @namespace, name, created);
+            return answer;
         }
     }
 
@@ -965,6 +967,11 @@ public sealed class KubeApiEmulator : IAsyncDisposable
             store[key] = (JsonObject)obj.DeepClone();
         }
 
+        if (remove)
+        {
+            pendingCollections.Enqueue(obj);
+        }
+
         history.Add((resourceVersion, Key(type.Group, type.Version, type.Plural), eventType, (JsonObject)obj.DeepClone()));
         if (history.Count > HistoryLimit)
         {
@@ -974,6 +981,7 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         var previous = changed;
         changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         previous.TrySetResult();
+        CollectDependents();
     }
 
     private static JsonObject Spec(JsonObject obj) =>
