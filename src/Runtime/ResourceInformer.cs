@@ -20,6 +20,13 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
     private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string resourceVersion = string.Empty;
 
+    /// <summary>
+    /// Applied to every listed and watched object before it is cached or reported: what the cache need
+    /// not hold (a pod's environment and volumes) is dropped at the door, as controller-runtime's cache
+    /// transforms do. Must keep name, namespace and resourceVersion.
+    /// </summary>
+    public Func<T, T>? Transform { get; init; }
+
     /// <summary>Called for every change, in order, on the informer's loop.</summary>
     public Func<WatchEventType, T, ValueTask>? OnChange { get; set; }
 
@@ -95,7 +102,7 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
             var (items, listVersion, next) = await client.ListAsync(options.PageSize, token, cancellationToken).ConfigureAwait(false);
             foreach (var item in items)
             {
-                seen[Key(item)] = item;
+                seen[Key(item)] = Transform is { } transform ? transform(item) : item;
             }
 
             version = listVersion;
@@ -160,14 +167,16 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
                 }
             }
 
-            await foreach (var (type, item) in client.WatchAsync(resourceVersion, options.WatchTimeout, OnError, watchdog.Token).ConfigureAwait(false))
+            await foreach (var (type, received) in client.WatchAsync(resourceVersion, options.WatchTimeout, OnError, watchdog.Token).ConfigureAwait(false))
             {
                 timer.Change(options.Watchdog, Timeout.InfiniteTimeSpan);
                 if (type == WatchEventType.Bookmark)
                 {
-                    resourceVersion = item.Metadata.ResourceVersion;
+                    resourceVersion = received.Metadata.ResourceVersion;
                     continue;
                 }
+
+                var item = Transform is { } transform ? transform(received) : received;
 
                 lock (gate)
                 {
