@@ -81,6 +81,23 @@ public sealed partial class ImageLayoutTests
         Assert.Matches(@"^\d+\.\d+\.\d+", AssertStarts(entry, args));
     }
 
+    [Fact]
+    public void OperatorDefaultTtl_ReachesTheBinary_WhichRefusesAMalformedOneInOneLine()
+    {
+        var chart = Helm.Template("torchferry", "torchferry-system", "--set", "operator.defaultTtlAfterUnused=168h");
+        Assert.Equal("168h", chart.Arguments("operator")["--default-ttl-after-unused"]);
+
+        // What the chart's schema lets through, the binary parses; what gets past both (a hand-edited Deployment) is refused at start.
+        var start = new ProcessStartInfo(Path.Combine(Published, "operator", "torchferry-operator"), ["--default-ttl-after-unused=7d", "--no-leader-election"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["DOTNET_ROOT"] = Path.GetFullPath(Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEnd();
+        process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("--default-ttl-after-unused must be a duration such as 168h or 90m, not '7d'", error, StringComparison.Ordinal);
+    }
+
     private static string AssertStarts(string imagePath, params string[] args)
     {
         Assert.StartsWith("/app/", imagePath, StringComparison.Ordinal);

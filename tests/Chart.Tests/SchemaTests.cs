@@ -11,6 +11,7 @@ public sealed class SchemaTests
     [InlineData("operator.replicas=0", "/operator/replicas")]
     [InlineData("operator.replicass=3", "additional properties 'replicass' not allowed")]
     [InlineData("operator.workers=many", "/operator/workers")]
+    [InlineData("operator.defaultTtlAfterUnused=7d", "/operator/defaultTtlAfterUnused")]
     [InlineData("image.pullPolicy=Sometimes", "/image/pullPolicy")]
     [InlineData("image.digest=latest", "/image/digest")]
     [InlineData("storage.endpoint=minio:9000", "/storage/endpoint")]

@@ -15,7 +15,7 @@ namespace TorchFerry.Operator.Artifacts;
 /// variant, syncs variants into status (written through the status subresource, retried on
 /// conflict), records Events, and on deletion removes the variants before letting the object go.
 /// </summary>
-internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchronizer synchronizer, EventRecorder events, string plural, ILogger log)
+internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchronizer synchronizer, EventRecorder events, string plural, TimeProvider time, ILogger log)
     where T : TorchFerryResource<ArtifactSpec, ArtifactStatus>
 {
     private const string Finalizer = ManagedObjects.VariantsFinalizer;
@@ -48,7 +48,9 @@ internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchron
         }
 
         var previous = item.Status;
-        var status = await synchronizer.SyncAsync(ns, item.Spec, previous, item.Metadata.Generation ?? 0, cancellationToken).ConfigureAwait(false);
+        var created = item.Metadata.CreationTimestamp is { } at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : (DateTimeOffset?)null;
+        var expiry = VariantExpiry.Of(item.Spec, item.Metadata.Annotations, created);
+        var status = await synchronizer.SyncAsync(ns, item.Spec, previous, item.Metadata.Generation ?? 0, cancellationToken, expiry).ConfigureAwait(false);
         if (!SameJson(status, previous))
         {
             await WriteStatusAsync(item, status, cancellationToken).ConfigureAwait(false);
@@ -70,8 +72,24 @@ internal sealed class ArtifactReconciler<T>(IKubernetes client, ArtifactSynchron
         {
             (ArtifactPhase.Failed, ConditionReasons.ForbiddenUri or ConditionReasons.InvalidDevice) => throw new TerminalReconcileException($"{ns}/{name}: {outcome!.Message}"),
             (ArtifactPhase.Failed, ConditionReasons.SourceUnavailable or ConditionReasons.ConversionFailed) => new ReconcileResult(RetryFailed),
-            _ => new ReconcileResult(RecheckSource),
+            _ => new ReconcileResult(NextCheck(status, expiry)),
         };
+    }
+
+    // The source is re-checked every 10 minutes; a variant that expires sooner is looked at then.
+    private TimeSpan NextCheck(ArtifactStatus status, VariantExpiry expiry)
+    {
+        var next = RecheckSource;
+        foreach (var variant in status.Variants ?? [])
+        {
+            if (expiry.ExpiresAt(variant.Device, variant) is { } end)
+            {
+                var wait = end - time.GetUtcNow() + TimeSpan.FromMilliseconds(100);
+                next = wait < next ? (wait < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait) : next;
+            }
+        }
+
+        return next;
     }
 
     private async Task WriteStatusAsync(T item, ArtifactStatus status, CancellationToken cancellationToken)

@@ -22,9 +22,10 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
     private readonly DirectorySources directories = new(stores, policy, time, log);
 
     /// <summary>The status the artifact should have now; conversions happen on the way.</summary>
-    public async Task<ArtifactStatus> SyncAsync(string @namespace, ArtifactSpec spec, ArtifactStatus? current, long generation, CancellationToken cancellationToken)
+    public async Task<ArtifactStatus> SyncAsync(string @namespace, ArtifactSpec spec, ArtifactStatus? current, long generation, CancellationToken cancellationToken, VariantExpiry? expiry = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        expiry ??= new VariantExpiry(null, new Dictionary<string, DateTimeOffset>(), null);
         current ??= new ArtifactStatus();
         StorageUri source;
         try
@@ -76,13 +77,21 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
         }
 
         var variants = new List<ArtifactVariant>();
+        var unused = new List<string>();
         foreach (var device in targets)
         {
+            if (expiry.ExpiresAt(device, current.Variants?.FirstOrDefault(v => v.Device == device)) is { } end && end <= time.GetUtcNow())
+            {
+                unused.Add(device); // deleted below, made again at the next use
+                continue;
+            }
+
             try
             {
-                variants.Add(isDirectory
+                var variant = isDirectory
                     ? await directories.VariantAsync(@namespace, source, info, inspected, device, current, spec.WeightsOnly == true, cancellationToken).ConfigureAwait(false)
-                    : await VariantAsync(@namespace, source, info, inspected, device, current, spec.WeightsOnly == true, cancellationToken).ConfigureAwait(false));
+                    : await VariantAsync(@namespace, source, info, inspected, device, current, spec.WeightsOnly == true, cancellationToken).ConfigureAwait(false);
+                variants.Add(variant with { LastUsedAt = expiry.LastUse(device) });
             }
             catch (Exception e) when (e is StorageException or ArtifactFormatException)
             {
@@ -93,8 +102,16 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             }
         }
 
-        await DropUnwantedAsync(source, spec, current, targets, cancellationToken).ConfigureAwait(false);
+        await DropUnwantedAsync(source, spec, current, [.. targets.Except(unused)], cancellationToken).ConfigureAwait(false);
+        if (unused.Count > 0 && current.Variants?.Any(v => unused.Contains(v.Device)) == true)
+        {
+            log.Information("{Namespace:l}: {Source:l}: variants for {Devices:l} unused for {Ttl:l}, deleted", @namespace, source, string.Join(", ", unused), spec.TtlAfterUnused);
+        }
+
         var now = time.GetUtcNow();
+        var kept = targets.Except(unused).ToList();
+        var readyMessage = (kept.Count == 0 && unused.Count == 0 ? "no target devices" : kept.Count == 0 ? "no variants in use" : $"variants ready for {string.Join(", ", kept)}")
+            + (unused.Count == 0 ? string.Empty : $"; unused for {spec.TtlAfterUnused}, kept only as a source: {string.Join(", ", unused)}");
         return current with
         {
             Phase = ArtifactPhase.Ready,
@@ -103,7 +120,7 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             Variants = variants,
             Conditions = Conditions.Set(
                 Conditions.Set(current.Conditions, new Condition { Type = ConditionReasons.InspectedType, Status = ConditionStatus.True, Reason = ConditionReasons.Inspected, Message = $"{inspected.TensorCount} tensors on {string.Join(", ", inspected.Devices ?? [])}", ObservedGeneration = generation, LastTransitionTime = now }),
-                new Condition { Type = ConditionReasons.ReadyType, Status = ConditionStatus.True, Reason = ConditionReasons.VariantsReady, Message = targets.Count == 0 ? "no target devices" : $"variants ready for {string.Join(", ", targets)}", ObservedGeneration = generation, LastTransitionTime = now }),
+                new Condition { Type = ConditionReasons.ReadyType, Status = ConditionStatus.True, Reason = ConditionReasons.VariantsReady, Message = readyMessage, ObservedGeneration = generation, LastTransitionTime = now }),
         };
     }
 

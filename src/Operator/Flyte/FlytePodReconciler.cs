@@ -23,8 +23,12 @@ namespace TorchFerry.Operator.Flyte;
 /// converted while the pod is scheduled. Artifact names are derived from blob URIs, so both sides
 /// meet on the same resource whatever order they come in.
 /// </summary>
-internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter stores, UriPolicy policy, EventRecorder events, ILogger log)
+internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter stores, UriPolicy policy, EventRecorder events, TimeProvider time, ILogger log)
 {
+    // A busy artifact is asked for by many pods: its last use is written at most this often (or a
+    // tenth of its TTL, when that is shorter).
+    private static readonly TimeSpan UseRecordInterval = TimeSpan.FromMinutes(1);
+
     /// <summary>Most files and folders of other formats probed per LiteralMap.</summary>
     public const int MaxProbes = 1000;
 
@@ -167,6 +171,9 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
     }
 
     // One refused blob (an object the API server will never accept) must not keep the others from being registered.
+    /// <summary>spec.ttlAfterUnused given to the artifacts registered here; null: none.</summary>
+    public string? DefaultTtlAfterUnused { get; init; }
+
     private async Task EnsureEachAsync(V1Pod pod, FlyteTaskPod task, PyTorchBlob blob, FlyteProducer? producer, string? device, CancellationToken cancellationToken)
     {
         try
@@ -222,8 +229,14 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
                             Source = new ArtifactSource { Uri = blob.Uri, Format = blob.IsDirectory ? FlyteBlobFormat.TorchDirectory : blob.ByFormat ? Enum.Parse<FlyteBlobFormat>(blob.Format) : FlyteBlobFormat.TorchFile },
                             Producer = producer,
                             TargetDevices = device is null ? [] : [device],
+                            TtlAfterUnused = DefaultTtlAfterUnused,
                         })),
                     };
+                    if (device is not null)
+                    {
+                        created["metadata"]!["annotations"] = new JsonObject { [Annotations.LastUsed(device)] = Timestamp(time.GetUtcNow()) };
+                    }
+
                     if (owner is not null)
                     {
                         created["metadata"]!["ownerReferences"] = JsonNode.Parse(KubernetesJson.Serialize(new[] { FlyteWorkflowOwner.Dependent(owner) }));
@@ -237,13 +250,22 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
                 var addDevice = device is not null && !(spec.TargetDevices ?? []).Contains(device);
                 var managed = metadata!.Labels?.TryGetValue(ManagedObjects.ManagedByLabel, out var by) == true && by == ManagedObjects.ManagedBy;
                 var addOwner = managed && owner is not null && metadata.OwnerReferences?.Any(o => o.Uid == owner.Uid) != true;
-                if (!addDevice && !addOwner)
+                var now = time.GetUtcNow();
+                var recordUse = device is not null && !(metadata.Annotations?.TryGetValue(Annotations.LastUsed(device), out var used) == true
+                    && DateTimeOffset.TryParse(used, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)
+                    && now - at < (KubeDuration.TryParse(spec.TtlAfterUnused, out var ttl) && ttl / 10 < UseRecordInterval ? ttl / 10 : UseRecordInterval));
+                if (!addDevice && !addOwner && !recordUse)
                 {
                     return;
                 }
 
                 // The resourceVersion makes this a compare-and-swap: a concurrent change is retried, not lost.
                 var changes = new JsonObject { ["resourceVersion"] = metadata.ResourceVersion };
+                if (recordUse)
+                {
+                    changes["annotations"] = new JsonObject { [Annotations.LastUsed(device!)] = Timestamp(now) };
+                }
+
                 if (addOwner)
                 {
                     changes["ownerReferences"] = JsonNode.Parse(KubernetesJson.Serialize((metadata.OwnerReferences ?? []).Append(FlyteWorkflowOwner.Dependent(owner!)).ToList()));
@@ -276,4 +298,6 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
 
         throw new IOException($"{@namespace}/{name}: kept conflicting with concurrent changes");
     }
+
+    private static string Timestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using k8s;
 using Serilog;
 using Serilog.Formatting.Compact;
+using TorchFerry.Contract;
 using TorchFerry.Runtime.Hosting;
 using TorchFerry.Storage;
 
@@ -22,9 +23,17 @@ internal static class OperatorCommand
         var prefixes = new Option<string?>("--allowed-prefixes") { Description = "JSON file: {\"namespace\": [\"s3://bucket/prefix/\"], \"*\": [...]}; URIs outside are refused." };
         var http = new Option<string>("--http-address") { Description = "Where /metrics, /healthz and /readyz listen.", DefaultValueFactory = _ => "http://0.0.0.0:8080" };
         var shutdownTimeout = CommandLine.Seconds("--shutdown-timeout", "Seconds after SIGTERM for conversions in flight to abort cleanly and the Lease to be released, before the process exits", 25, minimum: 1);
+        var defaultTtl = new Option<string?>("--default-ttl-after-unused") { Description = "spec.ttlAfterUnused given to the artifacts the pod watcher registers (Go duration in h, m and s: 168h); unset: their variants stay while they do." };
+        defaultTtl.Validators.Add(result =>
+        {
+            if (result.Tokens is [.., var token] && !KubeDuration.TryParse(token.Value, out _))
+            {
+                result.AddError($"--default-ttl-after-unused must be a duration such as 168h or 90m, not '{token.Value}'");
+            }
+        });
         var root = new RootCommand("TorchFerry operator: keeps converted variants of Flyte's PyTorch artifacts ready.")
         {
-            kubeconfig, watchNamespace, workers, noLeaderElection, leaseNamespace, leaseName, prefixes, http, shutdownTimeout,
+            kubeconfig, watchNamespace, workers, noLeaderElection, leaseNamespace, leaseName, prefixes, http, shutdownTimeout, defaultTtl,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -45,6 +54,7 @@ internal static class OperatorCommand
                         : new Dictionary<string, IReadOnlyList<string>>(),
                     HttpAddress = parse.GetValue(http)!,
                     Identity = Environment.GetEnvironmentVariable("POD_NAME") ?? new OperatorOptions().Identity,
+                    DefaultTtlAfterUnused = parse.GetValue(defaultTtl),
                 };
                 if (options.AllowedPrefixes.Count == 0)
                 {

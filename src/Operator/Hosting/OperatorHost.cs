@@ -74,7 +74,7 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
             var pods = new Controller<V1Pod>(
                 "flyte-pods",
                 new ResourceInformer<V1Pod>(new PodClient(client, FlyteLabels.Selector, options.WatchNamespace), new InformerOptions(), time, log) { Transform = FlytePodProjection.Strip },
-                new FlytePodReconciler(client, stores, policy, events, log).ReconcileAsync,
+                new FlytePodReconciler(client, stores, policy, events, time, log) { DefaultTtlAfterUnused = options.DefaultTtlAfterUnused }.ReconcileAsync,
                 options.Workers,
                 metrics,
                 time,
@@ -97,7 +97,7 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
             new InformerOptions(),
             time,
             log);
-        var reconciler = new ArtifactReconciler<T>(client, synchronizer, events, plural, log);
+        var reconciler = new ArtifactReconciler<T>(client, synchronizer, events, plural, time, log);
         return new Controller<T>(plural, informer, reconciler.ReconcileAsync, options.Workers, metrics, time, log, (item, message, token) => events.RecordAsync(item, "Warning", ConditionReasons.Rejected, message, token));
     }
 

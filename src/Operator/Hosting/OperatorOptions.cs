@@ -23,6 +23,9 @@ internal sealed record OperatorOptions
     /// <summary>Where /metrics, /healthz and /readyz are served.</summary>
     public string HttpAddress { get; init; } = "http://0.0.0.0:8080";
 
+    /// <summary>spec.ttlAfterUnused for the artifacts the pod watcher registers; null: none.</summary>
+    public string? DefaultTtlAfterUnused { get; init; }
+
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(15);
 
     public TimeSpan RenewDeadline { get; init; } = TimeSpan.FromSeconds(10);

@@ -27,4 +27,24 @@ public static class Annotations
 
     /// <summary>Set by users: the name of the container that runs the task, when the webhook cannot tell.</summary>
     public const string PrimaryContainer = "torchferry.io/primary-container";
+
+    private const string LastUsedPrefix = "torchferry.io/last-used-";
+
+    /// <summary>
+    /// On an artifact: when a consumer last asked for its variant on a device (RFC 3339), written by the
+    /// operator's pod watcher for each pod that consumes it there; with <c>spec.ttlAfterUnused</c> a
+    /// variant unused that long is deleted. One key per device (':' written '.': cuda:0 → cuda.0).
+    /// </summary>
+    public static string LastUsed(string device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return LastUsedPrefix + device.Replace(':', '.');
+    }
+
+    /// <summary>The device whose last use <paramref name="annotation"/> records, or null.</summary>
+    public static string? DeviceOfLastUsed(string annotation)
+    {
+        ArgumentNullException.ThrowIfNull(annotation);
+        return annotation.StartsWith(LastUsedPrefix, StringComparison.Ordinal) ? annotation[LastUsedPrefix.Length..].Replace('.', ':') : null;
+    }
 }

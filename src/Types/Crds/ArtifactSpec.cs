@@ -22,6 +22,10 @@ public sealed record ArtifactSpec
     [Description("Also make each variant load with torch.load(weights_only=True), torch's default from 2.6: user objects such as dataclass hyperparameters become plain dicts and tuples (listed in status.variants[].weightsOnlyChanges); an artifact that cannot be made so without losing data fails with the reason.")]
     public bool? WeightsOnly { get; init; }
 
+    [Description("Delete a device's variant once no consumer has asked for it this long (Go duration in h, m and s: 168h, 90m); the next consumer's request makes it again. Uses are recorded by the operator's pod watcher in torchferry.io/last-used-<device> annotations and in status.variants[].lastUsedAt. Unset: variants stay while the artifact does.")]
+    [Pattern(KubeDuration.Pattern)]
+    public string? TtlAfterUnused { get; init; }
+
     [Description("What happens to the variants when the artifact is deleted (the source is never deleted).")]
     [Default("Delete")]
     public VariantDeletionPolicy? VariantDeletionPolicy { get; init; }

@@ -88,6 +88,9 @@ public sealed record ArtifactVariant
 
     public DateTimeOffset? ConvertedAt { get; init; }
 
+    [Description("When a consumer last asked for this variant (from the torchferry.io/last-used-<device> annotation); with spec.ttlAfterUnused the variant is deleted that long after the later of this and convertedAt.")]
+    public DateTimeOffset? LastUsedAt { get; init; }
+
     [Description("Bytes that passed through the operator for this conversion.")]
     [Range(0)]
     public long? BytesMoved { get; init; }

@@ -19,6 +19,9 @@ public sealed class OperatorHostTests : IAsyncLifetime
     private const string Group = "torchferry.io";
     private const string Version = "v1alpha1";
     private const string Namespace = "flytesnacks-development";
+
+    // What the chart's operator.defaultTtlAfterUnused gives the artifacts registered from pods.
+    private const string DefaultTtl = "1h";
     private readonly TorchFixtures torch;
     private readonly KubeApiEmulator api = new();
     private readonly TemporaryDirectory folder = new();
@@ -42,6 +45,7 @@ public sealed class OperatorHostTests : IAsyncLifetime
             LeaseDuration = TimeSpan.FromSeconds(2),
             RenewDeadline = TimeSpan.FromSeconds(1.5),
             RetryPeriod = TimeSpan.FromMilliseconds(200),
+            DefaultTtlAfterUnused = DefaultTtl,
         }, TimeProvider.System, new LoggerConfiguration().WriteTo.Sink(logs).CreateLogger());
         running = host.RunAsync(stop.Token);
         return Task.CompletedTask;
@@ -206,6 +210,46 @@ public sealed class OperatorHostTests : IAsyncLifetime
         var ready = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, name) is { } o && o["status"]?["phase"]?.GetValue<string>() == "Ready" && o["status"]?["variants"] is JsonArray { Count: 1 } ? o : null);
         Assert.Equal("cpu", ready["spec"]!["targetDevices"]![0]!.GetValue<string>());
         var variant = StorageUri.Parse(ready["status"]!["variants"]![0]!["uri"]!.GetValue<string>()).Key;
+        Assert.Empty(torch.Torch.Compare("checkpoint_dict", variant).Problems);
+    }
+
+    [Fact]
+    public async Task VariantUnusedPastItsTtl_IsDeleted_AndMadeAgainForTheNextConsumer()
+    {
+        var prefix = Path.Combine(folder.Path, "exec9", "n0", "data", "0");
+        Directory.CreateDirectory(prefix);
+        var checkpoint = Path.Combine(prefix, "ck.pt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), checkpoint);
+        var blob = FlyteIdl.BlobLiteral("PyTorchCheckpoint", "file://" + checkpoint);
+        await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["o0"] = blob.DeepClone() } }));
+        var inputs = Path.Combine(folder.Path, "exec9", "n1", "inputs.pb");
+        Directory.CreateDirectory(Path.GetDirectoryName(inputs)!);
+        await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["model"] = blob.DeepClone() } }));
+        var name = TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + checkpoint);
+        Task ConsumerAsync(string pod) => FlyteTaskPods.CreateAsync(client, Namespace, pod, "n1", $"file://{folder.Path}/exec9/n1/0/torchferry-inputs.pb", $"file://{folder.Path}/exec9/n1/0", new Dictionary<string, string> { [Annotations.TargetDevice] = "cpu", [Annotations.InputsSource] = "file://" + inputs }, succeeded: false);
+        JsonObject? WithVariant() => api.Get(Group, Version, "checkpointartifacts", Namespace, name) is { } o && o["status"]?["variants"] is JsonArray { Count: 1 } ? o : null;
+
+        await FlyteTaskPods.CreateAsync(client, Namespace, "ttl-train", "n0", $"file://{folder.Path}/exec9/n0/inputs.pb", $"file://{prefix}", annotations: null, succeeded: true);
+        await ConsumerAsync("ttl-eval-1");
+        var first = await EventuallyAsync(WithVariant);
+        Assert.Equal(DefaultTtl, first["spec"]!["ttlAfterUnused"]!.GetValue<string>());
+        await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("""{"spec":{"ttlAfterUnused":"4s"}}""", V1Patch.PatchType.MergePatch), Group, Version, Namespace, "checkpointartifacts", name);
+        Assert.NotNull(first["metadata"]!["annotations"]![Annotations.LastUsed("cpu")]);
+        Assert.NotNull(first["status"]!["variants"]![0]!["lastUsedAt"]);
+        var variant = StorageUri.Parse(first["status"]!["variants"]![0]!["uri"]!.GetValue<string>()).Key;
+        Assert.True(File.Exists(variant));
+
+        // Nobody asks for it: past the TTL the variant is deleted, the source kept, cpu still a target.
+        var expired = await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, name) is { } o && o["status"]?["variants"] is JsonArray { Count: 0 } ? o : null);
+        Assert.False(File.Exists(variant), "the expired variant is still on disk");
+        Assert.True(File.Exists(checkpoint));
+        Assert.Equal("Ready", expired["status"]!["phase"]!.GetValue<string>());
+        Assert.Contains("unused for 4s", expired["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "Ready")!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // The next consumer asks again: the variant is made again.
+        await ConsumerAsync("ttl-eval-2");
+        await EventuallyAsync(WithVariant);
+        Assert.True(File.Exists(variant));
         Assert.Empty(torch.Torch.Compare("checkpoint_dict", variant).Problems);
     }
 
