@@ -79,16 +79,47 @@ public sealed partial class KubeApiEmulator
         Delete(type, Namespace(dependent), name);
     }
 
+    // The collector's graph: objects by uid, and dependents by owner uid (kept on every commit, so a
+    // cluster of 100,000 pods is collected without scanning it).
+    private readonly Dictionary<string, (ResourceType Type, string Key)> byUid = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<(ResourceType Type, string Key)>> dependentsByOwner = new(StringComparer.Ordinal);
+
+    private void Index(ResourceType type, string key, JsonObject? previous, JsonObject? next)
+    {
+        if (previous?["metadata"]?["uid"]?.GetValue<string>() is { } old)
+        {
+            byUid.Remove(old);
+            foreach (var owner in OwnerUids(previous))
+            {
+                if (dependentsByOwner.TryGetValue(owner, out var set) && set.Remove((type, key)) && set.Count == 0)
+                {
+                    dependentsByOwner.Remove(owner);
+                }
+            }
+        }
+
+        if (next?["metadata"]?["uid"]?.GetValue<string>() is { } uid)
+        {
+            byUid[uid] = (type, key);
+            foreach (var owner in OwnerUids(next))
+            {
+                if (!dependentsByOwner.TryGetValue(owner, out var set))
+                {
+                    dependentsByOwner[owner] = set = [];
+                }
+
+                set.Add((type, key));
+            }
+        }
+    }
+
     private IEnumerable<(ResourceType Type, string Key, JsonObject Object)> Dependents(string ownerUid) =>
-        from type in types.Values
-        from entry in objects[Key(type.Group, type.Version, type.Plural)]
-        where OwnerUids(entry.Value).Contains(ownerUid)
-        select (type, entry.Key, entry.Value);
+        dependentsByOwner.TryGetValue(ownerUid, out var set)
+            ? set.Select(d => (d.Type, d.Key, objects[Key(d.Type.Group, d.Type.Version, d.Type.Plural)][d.Key]))
+            : [];
 
     private bool Exists(string uid, string @namespace) =>
-        types.Values.Any(type => objects[Key(type.Group, type.Version, type.Plural)].Values.Any(o =>
-            o["metadata"]?["uid"]?.GetValue<string>() == uid
-            && (!type.Namespaced || o["metadata"]?["namespace"]?.GetValue<string>() == @namespace)));
+        byUid.TryGetValue(uid, out var found) && (!found.Type.Namespaced || found.Key.StartsWith(@namespace + "/", StringComparison.Ordinal));
 
     private static List<string> OwnerUids(JsonObject obj) =>
         obj["metadata"]?["ownerReferences"] is JsonArray owners

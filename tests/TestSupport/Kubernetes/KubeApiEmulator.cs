@@ -208,6 +208,15 @@ public sealed partial class KubeApiEmulator : IAsyncDisposable
         }
     }
 
+    /// <summary>How many stored objects of a type satisfy <paramref name="predicate"/> (no copies: for benchmarks that poll thousands).</summary>
+    public int Count(string group, string version, string plural, Func<JsonObject, bool> predicate)
+    {
+        lock (gate)
+        {
+            return objects[Key(group, version, plural)].Values.Count(predicate);
+        }
+    }
+
     /// <summary>Drops all but the newest <paramref name="keep"/> events, as etcd compaction does.</summary>
     public void Compact(int keep = 0)
     {
@@ -593,9 +602,15 @@ public sealed partial class KubeApiEmulator : IAsyncDisposable
             {
                 if (from != long.MaxValue)
                 {
-                    foreach (var e in history.Where(e => e.Version > from && e.Type == typeKey))
+                    // History is in version order: start after the last version sent, not at the oldest
+                    // (a scan per change per watch would make a busy server quadratic).
+                    for (var i = FirstAfter(from); i < history.Count; i++)
                     {
-                        pending.Add((e.EventType, (JsonObject)e.Object.DeepClone(), e.Version));
+                        var e = history[i];
+                        if (e.Type == typeKey)
+                        {
+                            pending.Add((e.EventType, (JsonObject)e.Object.DeepClone(), e.Version));
+                        }
                     }
 
                     from = Math.Max(from, resourceVersion);
@@ -708,7 +723,7 @@ public sealed partial class KubeApiEmulator : IAsyncDisposable
 
             if (type.Plural == "pods" && type.Group.Length == 0)
             {
-                QuotaAdmission.Admit(created, InNamespace("resourcequotas", @namespace), InNamespace("pods", @namespace));
+                QuotaAdmission.Admit(created, InNamespace("resourcequotas", @namespace), objects[Key(string.Empty, "v1", "pods")].Values.Where(o => o["metadata"]?["namespace"]?.GetValue<string>() == @namespace));
             }
 
             Validate(type, name, created);
@@ -946,6 +961,26 @@ public sealed partial class KubeApiEmulator : IAsyncDisposable
     }
 
     // Called under the lock.
+    // The index of the first history entry newer than version (called under the lock).
+    private int FirstAfter(long version)
+    {
+        var (low, high) = (0, history.Count);
+        while (low < high)
+        {
+            var middle = (low + high) / 2;
+            if (history[middle].Version > version)
+            {
+                high = middle;
+            }
+            else
+            {
+                low = middle + 1;
+            }
+        }
+
+        return low;
+    }
+
     private List<JsonObject> InNamespace(string plural, string @namespace) =>
         [.. objects[Key(string.Empty, "v1", plural)].Values.Where(o => o["metadata"]?["namespace"]?.GetValue<string>() == @namespace)];
 
@@ -958,6 +993,7 @@ public sealed partial class KubeApiEmulator : IAsyncDisposable
         resourceVersion++;
         obj["metadata"]!["resourceVersion"] = resourceVersion.ToString(CultureInfo.InvariantCulture);
         var store = objects[Key(type.Group, type.Version, type.Plural)];
+        store.TryGetValue(key, out var stored);
         if (remove)
         {
             store.Remove(key);
@@ -967,6 +1003,7 @@ public sealed partial class KubeApiEmulator : IAsyncDisposable
             store[key] = (JsonObject)obj.DeepClone();
         }
 
+        Index(type, key, stored, remove ? null : obj);
         if (remove)
         {
             pendingCollections.Enqueue(obj);

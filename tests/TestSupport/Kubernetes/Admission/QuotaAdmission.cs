@@ -15,6 +15,11 @@ internal static class QuotaAdmission
 
     public static void Admit(JsonObject pod, IEnumerable<JsonObject> quotas, IEnumerable<JsonObject> podsInNamespace)
     {
+        if (!quotas.Any())
+        {
+            return; // no quota, nothing to count (a namespace of 100,000 pods is not walked per create)
+        }
+
         var name = pod["metadata"]?["name"]?.GetValue<string>() ?? string.Empty;
         var spec = pod["spec"]!.AsObject();
         var running = podsInNamespace.Where(p => p["status"]?["phase"]?.GetValue<string>() is not ("Succeeded" or "Failed")).ToList();
