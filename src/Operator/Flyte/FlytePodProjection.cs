@@ -1,17 +1,23 @@
 using k8s.Models;
+using TorchFerry.Contract;
 using TorchFerry.Flyte;
 
 namespace TorchFerry.Operator.Flyte;
 
 /// <summary>
-/// What the operator keeps of a Flyte task pod in its cache: identity, labels, annotations and owners;
-/// each container's name, command, arguments and the map-task index variable; the phase and each
-/// container's state. A propeller pod is tens of KiB with its environment, volumes, tolerations and
-/// managed fields; this is a few hundred bytes, so the cache grows with live pods, not their size
-/// (controller-runtime's cache transforms do the same).
+/// What the operator keeps of a Flyte task pod in its cache: identity, owners, Flyte's labels and the
+/// annotations TorchFerry reads; of the container running pyflyte-execute only its name, the
+/// entrypoint with <c>--inputs</c> and <c>--output-prefix</c>, and the map-task index variable; the
+/// phase and how each container ended. A propeller pod is about 6 KiB of JSON with its environment,
+/// arguments, volumes and tolerations; this is a tenth of it, so the cache grows with live pods, not
+/// their size (controller-runtime's cache transforms do the same).
 /// </summary>
 internal static class FlytePodProjection
 {
+    private static readonly string[] KeptLabels = [.. FlyteLabels.Required, FlyteLabels.Project, FlyteLabels.Domain];
+    private static readonly string[] KeptAnnotations = [FlyteLabels.PrimaryContainerAnnotation, Annotations.TargetDevice, Annotations.InputsSource];
+    private static readonly string[] KeptFlags = ["--inputs", "--output-prefix"];
+
     /// <summary>The part of <paramref name="pod"/> that <see cref="FlyteTaskPod"/>, the reconciler and events read.</summary>
     public static V1Pod Strip(V1Pod pod)
     {
@@ -28,27 +34,53 @@ internal static class FlytePodProjection
                 Uid = meta.Uid,
                 ResourceVersion = meta.ResourceVersion,
                 Generation = meta.Generation,
-                CreationTimestamp = meta.CreationTimestamp,
                 DeletionTimestamp = meta.DeletionTimestamp,
-                Labels = meta.Labels,
-                Annotations = meta.Annotations,
-                OwnerReferences = meta.OwnerReferences,
+                Labels = Only(meta.Labels, KeptLabels),
+                Annotations = Only(meta.Annotations, KeptAnnotations),
+                OwnerReferences = FlyteWorkflowOwner.Of(meta) is { } owner ? [owner] : null,
             },
             Spec = pod.Spec is not { } spec ? null : new V1PodSpec
             {
-                Containers = spec.Containers?.Select(c => new V1Container
-                {
-                    Name = c.Name,
-                    Command = c.Command,
-                    Args = c.Args,
-                    Env = c.Env?.Where(e => e.Name == MapTaskInputs.IndexVariable).Select(e => new V1EnvVar { Name = e.Name, Value = e.Value }).ToList() is { Count: > 0 } index ? index : null,
-                }).ToList() ?? [],
+                Containers = [.. (spec.Containers ?? []).Select(Entry).OfType<V1Container>()],
             },
             Status = pod.Status is not { } status ? null : new V1PodStatus
             {
                 Phase = status.Phase,
-                ContainerStatuses = status.ContainerStatuses?.Select(s => new V1ContainerStatus { Name = s.Name, State = s.State }).ToList(),
+                ContainerStatuses = status.ContainerStatuses?.Select(s => new V1ContainerStatus
+                {
+                    Name = s.Name,
+                    State = s.State?.Terminated is { } ended ? new V1ContainerState { Terminated = new V1ContainerStateTerminated { ExitCode = ended.ExitCode } } : null,
+                }).ToList(),
             },
         };
     }
+
+    // The container running the task, reduced to what identifies its inputs and outputs; null for others.
+    private static V1Container? Entry(V1Container container)
+    {
+        List<string> words = [.. container.Command ?? [], .. container.Args ?? []];
+        if (words.FirstOrDefault(FlyteTaskArgs.IsEntrypoint) is not { } entrypoint)
+        {
+            return null;
+        }
+
+        List<string> args = [entrypoint];
+        foreach (var flag in KeptFlags)
+        {
+            if (FlyteTaskArgs.ValueOf(words, flag) is { } value)
+            {
+                args.AddRange([flag, value]);
+            }
+        }
+
+        return new V1Container
+        {
+            Name = container.Name,
+            Args = args,
+            Env = container.Env?.Where(e => e.Name == MapTaskInputs.IndexVariable).Select(e => new V1EnvVar { Name = e.Name, Value = e.Value }).ToList() is { Count: > 0 } index ? index : null,
+        };
+    }
+
+    private static Dictionary<string, string>? Only(IDictionary<string, string>? all, string[] keys) =>
+        all is null ? null : keys.Where(all.ContainsKey).ToDictionary(k => k, k => all[k], StringComparer.Ordinal);
 }

@@ -24,9 +24,9 @@ public sealed class FlytePodProjectionTests
         Assert.Equal(FlyteWorkflowOwner.Of(pod.Metadata)!.Uid, FlyteWorkflowOwner.Of(stripped.Metadata)!.Uid);
         Assert.Equal(pod.Metadata.Uid, stripped.Metadata.Uid);
         Assert.Equal(pod.Metadata.ResourceVersion, stripped.Metadata.ResourceVersion);
-        Assert.Equal(pod.Metadata.Annotations, stripped.Metadata.Annotations);
+        Assert.Equal(pod.Metadata.Annotations![FlyteLabels.PrimaryContainerAnnotation], stripped.Metadata.Annotations![FlyteLabels.PrimaryContainerAnnotation]);
         var (before, after) = (KubernetesJson.Serialize(pod).Length, KubernetesJson.Serialize(stripped).Length);
-        Assert.True(after * 4 < before, $"stripped {before} bytes to {after}");
+        Assert.True(after * 8 < before, $"stripped {before} bytes to {after}");
         Assert.DoesNotContain("AWS_SECRET_ACCESS_KEY", KubernetesJson.Serialize(stripped), StringComparison.Ordinal);
     }
 
