@@ -145,6 +145,13 @@ while (api.Count(Group, Version, "checkpointartifacts", ReadyWithVariant) < exec
 }
 
 var readyIn = watch.Elapsed;
+if (Environment.GetEnvironmentVariable("SCALEBENCH_GCDUMP") is { Length: > 0 } dump)
+{
+    // What the operator's heap holds at Ready, for dotnet-gcdump report (not part of the timings).
+    using var collect = Process.Start("dotnet-gcdump", ["collect", "-p", operatorProcess.Id.ToString(CultureInfo.InvariantCulture), "-o", dump])!;
+    await collect.WaitForExitAsync();
+}
+
 var requests = api.Calls.Count(c => c.User == "operator");
 var peakReady = Status(operatorProcess.Id, "VmHWM:");
 

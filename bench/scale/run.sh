@@ -48,6 +48,8 @@ lines += [
     "consumer registrations, finalizer, status writes, events, the deletions' cleanup) divided by the artifacts. "
     "The pod cache holds a projection of each pod (no environment, volumes or managed fields), and deleted pods "
     "leave it.",
+    "",
+    "Where the memory goes (measured at 3,000 artifacts with `dotnet-gcdump`, and at 100,000 pods with the managed heap capped): the live managed heap is about 50 MB at 3,000 artifacts and 6,000 live pods; an idle operator is about 135 MiB of RSS (the runtime, JIT-compiled code, ASP.NET Core for /metrics and probes, KubernetesClient), so at 10,000 artifacts the live objects fit a 192 MiB managed heap (`DOTNET_GCHeapHardLimit`, as a container limit of 256 MiB gives the GC) but the process still peaks at 262 to 285 MiB. The goal is missed by the fixed cost, not by growth with history: pods that were deleted left the cache (RSS after GC 210 MiB, no artifact or pod left). Left to do: succeeded pods leave the cache once handled, a smaller host (no ASP.NET Core for three endpoints).",
 ]
 replace_section(target, "\n".join(lines) + "\n")
 PY
