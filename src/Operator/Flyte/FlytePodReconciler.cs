@@ -29,6 +29,9 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
     // tenth of its TTL, when that is shorter).
     private static readonly TimeSpan UseRecordInterval = TimeSpan.FromMinutes(1);
 
+    /// <summary>Most flyteworkflow owners one artifact keeps (about 5 KiB of references).</summary>
+    internal const int MaxWorkflowOwners = 32;
+
     /// <summary>Most files and folders of other formats probed per LiteralMap.</summary>
     public const int MaxProbes = 1000;
 
@@ -268,7 +271,7 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
 
                 if (addOwner)
                 {
-                    changes["ownerReferences"] = JsonNode.Parse(KubernetesJson.Serialize((metadata.OwnerReferences ?? []).Append(FlyteWorkflowOwner.Dependent(owner!)).ToList()));
+                    changes["ownerReferences"] = JsonNode.Parse(KubernetesJson.Serialize(WithOwner(metadata.OwnerReferences, owner!)));
                 }
 
                 var patch = new JsonObject { ["metadata"] = changes };
@@ -297,6 +300,18 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
         }
 
         throw new IOException($"{@namespace}/{name}: kept conflicting with concurrent changes");
+    }
+
+    // A checkpoint every execution reads would gather an owner per execution until the object passed
+    // etcd's size limit: the newest executions are kept (propeller collects the oldest first), and the
+    // garbage collector drops the references of collected ones. Owners that are not workflows stay.
+    private static List<V1OwnerReference> WithOwner(IList<V1OwnerReference>? current, V1OwnerReference owner)
+    {
+        var others = (current ?? []).Where(o => !IsWorkflow(o)).ToList();
+        var workflows = (current ?? []).Where(IsWorkflow).Append(FlyteWorkflowOwner.Dependent(owner)).ToList();
+        return [.. others, .. workflows.Skip(Math.Max(0, workflows.Count - MaxWorkflowOwners))];
+
+        static bool IsWorkflow(V1OwnerReference o) => FlyteWorkflowOwner.Of(new V1ObjectMeta { OwnerReferences = [o] }) is not null;
     }
 
     private static string Timestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);

@@ -7,7 +7,7 @@ namespace TorchFerry.Operator.Tests.Hosting;
 internal static class FlyteTaskPods
 {
     /// <summary>Creates the pod and, when <paramref name="succeeded"/>, marks it Succeeded as the kubelet would.</summary>
-    public static async Task CreateAsync(IKubernetes client, string @namespace, string name, string node, string inputs, string outputPrefix, IDictionary<string, string>? annotations, bool succeeded)
+    public static async Task CreateAsync(IKubernetes client, string @namespace, string name, string node, string inputs, string outputPrefix, IDictionary<string, string>? annotations, bool succeeded, V1OwnerReference? owner = null)
     {
         var pod = new V1Pod
         {
@@ -17,6 +17,7 @@ internal static class FlyteTaskPods
                 NamespaceProperty = @namespace,
                 Labels = new Dictionary<string, string> { ["execution-id"] = "exec1", ["node-id"] = node, ["task-name"] = $"workflows-{name}", ["project"] = "flytesnacks", ["domain"] = "development" },
                 Annotations = annotations,
+                OwnerReferences = owner is null ? null : [owner],
             },
             Spec = new V1PodSpec
             {

@@ -254,6 +254,61 @@ public sealed class OperatorHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CheckpointReadByManyExecutions_KeepsTheNewestOwners_AndGoesWithTheLastWorkflow()
+    {
+        api.Register("flyte.lyft.com", "v1alpha1", "flyteworkflows", "flyteworkflow", statusSubresource: false);
+        V1OwnerReference Workflow(int i)
+        {
+            var made = api.CreateObject("flyte.lyft.com", "v1alpha1", "flyteworkflows", Namespace, new JsonObject { ["apiVersion"] = "flyte.lyft.com/v1alpha1", ["kind"] = "flyteworkflow", ["metadata"] = new JsonObject { ["name"] = $"w{i}" } });
+            return new V1OwnerReference { ApiVersion = "flyte.lyft.com/v1alpha1", Kind = "flyteworkflow", Name = $"w{i}", Uid = made["metadata"]!["uid"]!.GetValue<string>(), Controller = true, BlockOwnerDeletion = true };
+        }
+
+        var prefix = Path.Combine(folder.Path, "shared", "n0", "data", "0");
+        Directory.CreateDirectory(prefix);
+        var checkpoint = Path.Combine(prefix, "ck.pt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), checkpoint);
+        var blob = FlyteIdl.BlobLiteral("PyTorchCheckpoint", "file://" + checkpoint);
+        await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["o0"] = blob.DeepClone() } }));
+        var inputs = Path.Combine(folder.Path, "shared", "inputs.pb");
+        await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["model"] = blob.DeepClone() } }));
+        var name = TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + checkpoint);
+        string[] Owners() => [.. (api.Get(Group, Version, "checkpointartifacts", Namespace, name)?["metadata"]?["ownerReferences"] as JsonArray ?? []).Select(o => o!["name"]!.GetValue<string>())];
+
+        await FlyteTaskPods.CreateAsync(client, Namespace, "shared-train", "n0", $"file://{folder.Path}/shared/n0/inputs.pb", $"file://{prefix}", annotations: null, succeeded: true, Workflow(0));
+        await EventuallyAsync(() => Owners() is ["w0"] ? new JsonObject() : null);
+        var consumers = TorchFerry.Operator.Flyte.FlytePodReconciler.MaxWorkflowOwners + 2;
+        for (var i = 1; i <= consumers; i++)
+        {
+            await FlyteTaskPods.CreateAsync(client, Namespace, $"shared-eval-{i}", "n1", $"file://{folder.Path}/shared/{i}/torchferry-inputs.pb", $"file://{folder.Path}/shared/{i}", new Dictionary<string, string> { [Annotations.TargetDevice] = "cpu", [Annotations.InputsSource] = "file://" + inputs }, succeeded: false, Workflow(i));
+            var expected = $"w{i}";
+            await EventuallyAsync(() => Owners().Contains(expected) ? new JsonObject() : null);
+        }
+
+        // The newest 32 executions own it, not 35: the object stays small however many read it.
+        Assert.Equal(Enumerable.Range(consumers - 31, 32).Select(i => $"w{i}"), Owners());
+        var variant = StorageUri.Parse((await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, name) is { } o && o["status"]?["variants"] is JsonArray { Count: 1 } ? o : null))["status"]!["variants"]![0]!["uri"]!.GetValue<string>()).Key;
+
+        // Propeller collects the workflows one by one: the collector drops each reference, then the artifact with the last.
+        using var http = new HttpClient { BaseAddress = api.Endpoint };
+        for (var i = consumers; i >= consumers - 31; i--)
+        {
+            Assert.NotNull(api.Get(Group, Version, "checkpointartifacts", Namespace, name));
+            using var deleted = await http.DeleteAsync(new Uri($"/apis/flyte.lyft.com/v1alpha1/namespaces/{Namespace}/flyteworkflows/w{i}", UriKind.Relative));
+            deleted.EnsureSuccessStatusCode();
+            if (i > consumers - 31)
+            {
+                // Other owners left: only the reference goes (the last one's stays on the object being deleted).
+                var gone = $"w{i}";
+                Assert.DoesNotContain(gone, Owners());
+            }
+        }
+
+        await EventuallyAsync(() => api.Get(Group, Version, "checkpointartifacts", Namespace, name) is null ? new JsonObject() : null);
+        Assert.False(File.Exists(variant), "the variant outlived its artifact");
+        Assert.True(File.Exists(checkpoint));
+    }
+
+    [Fact]
     public async Task TaskOutputs_FlyteFileHoldingACheckpoint_IsRegisteredByContent_ACsvIsNot()
     {
         var prefix = Path.Combine(folder.Path, "exec4", "n0", "data", "0");

@@ -5,7 +5,8 @@ namespace TorchFerry.TestSupport.Kubernetes;
 /// <summary>
 /// Kubernetes' garbage collector, as kube-controller-manager runs it with background propagation: when
 /// an object is removed, every object naming it (by uid) in <c>metadata.ownerReferences</c> whose
-/// owners are now all gone is deleted (finalizers first, as any delete); an object created with
+/// owners are now all gone is deleted (finalizers first, as any delete), and one with other owners
+/// left loses the reference to the removed one; an object created with
 /// owner references none of which exists is deleted at once, as the real collector deletes
 /// dependents of absent owners. Owners are found by uid in the dependent's namespace or at cluster
 /// scope, as the collector verifies them.
@@ -53,6 +54,18 @@ public sealed partial class KubeApiEmulator
                     if (OwnerUids(dependent).All(o => !Exists(o, Namespace(dependent))))
                     {
                         CollectGarbage(type, key, dependent);
+                    }
+                    else
+                    {
+                        // Other owners remain: the collector removes the reference to the one that went.
+                        var kept = (JsonObject)dependent.DeepClone();
+                        var owners = (JsonArray)kept["metadata"]!["ownerReferences"]!;
+                        foreach (var gone in owners.Where(o => o?["uid"]?.GetValue<string>() == uid).ToList())
+                        {
+                            owners.Remove(gone);
+                        }
+
+                        Commit(type, key, kept, "MODIFIED");
                     }
                 }
             }
