@@ -25,9 +25,7 @@ internal sealed class OpTable
     {
         get
         {
-            ArgumentOutOfRangeException.ThrowIfNegative(index);
-            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Length);
-            var offset = OffsetAt(index);
+            var offset = OffsetOf(index);
             var next = index + 1 < Length ? OffsetAt(index + 1) : end;
             return new PickleOp(offset, next - offset, bytes[offset]);
         }

@@ -25,7 +25,7 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
     public async Task<ArtifactStatus> SyncAsync(string @namespace, ArtifactSpec spec, ArtifactStatus? current, long generation, CancellationToken cancellationToken, VariantExpiry? expiry = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        expiry ??= new VariantExpiry(null, new Dictionary<string, DateTimeOffset>(), null);
+        expiry ??= VariantExpiry.None;
         current ??= new ArtifactStatus();
         StorageUri source;
         try

@@ -1,3 +1,4 @@
+using System.Globalization;
 using TorchFerry.Contract;
 using TorchFerry.Crds;
 
@@ -11,6 +12,12 @@ namespace TorchFerry.Operator.Artifacts;
 /// </summary>
 internal sealed record VariantExpiry(TimeSpan? Ttl, IReadOnlyDictionary<string, DateTimeOffset> LastUsed, DateTimeOffset? Created)
 {
+    /// <summary>No TTL: every variant stays.</summary>
+    public static VariantExpiry None { get; } = new(null, new Dictionary<string, DateTimeOffset>(), null);
+
+    /// <summary>A last-use annotation's value: RFC 3339 in UTC, to the second.</summary>
+    public static string Stamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+
     /// <summary>The TTL and uses recorded on an artifact.</summary>
     public static VariantExpiry Of(ArtifactSpec spec, IDictionary<string, string>? annotations, DateTimeOffset? created)
     {
@@ -19,7 +26,7 @@ internal sealed record VariantExpiry(TimeSpan? Ttl, IReadOnlyDictionary<string, 
         foreach (var (key, value) in annotations ?? new Dictionary<string, string>())
         {
             if (Annotations.DeviceOfLastUsed(key) is { } device
-                && DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at))
+                && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
             {
                 uses[device] = at;
             }
@@ -39,8 +46,8 @@ internal sealed record VariantExpiry(TimeSpan? Ttl, IReadOnlyDictionary<string, 
             return null;
         }
 
+        // Nothing known at all (no use, conversion or creation time): already past.
         DateTimeOffset?[] marks = [LastUse(device), variant?.ConvertedAt, Created];
-        var since = marks.Where(m => m is not null).Select(m => m!.Value).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
-        return since == DateTimeOffset.MinValue ? DateTimeOffset.MinValue : since + ttl;
+        return marks.Max() is { } since ? since + ttl : DateTimeOffset.MinValue;
     }
 }

@@ -237,7 +237,7 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
                     };
                     if (device is not null)
                     {
-                        created["metadata"]!["annotations"] = new JsonObject { [Annotations.LastUsed(device)] = Timestamp(time.GetUtcNow()) };
+                        created["metadata"]!["annotations"] = new JsonObject { [Annotations.LastUsed(device)] = VariantExpiry.Stamp(time.GetUtcNow()) };
                     }
 
                     if (owner is not null)
@@ -254,9 +254,9 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
                 var managed = metadata!.Labels?.TryGetValue(ManagedObjects.ManagedByLabel, out var by) == true && by == ManagedObjects.ManagedBy;
                 var addOwner = managed && owner is not null && metadata.OwnerReferences?.Any(o => o.Uid == owner.Uid) != true;
                 var now = time.GetUtcNow();
-                var recordUse = device is not null && !(metadata.Annotations?.TryGetValue(Annotations.LastUsed(device), out var used) == true
-                    && DateTimeOffset.TryParse(used, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)
-                    && now - at < (KubeDuration.TryParse(spec.TtlAfterUnused, out var ttl) && ttl / 10 < UseRecordInterval ? ttl / 10 : UseRecordInterval));
+                var expiry = VariantExpiry.Of(spec, metadata.Annotations, created: null);
+                var interval = expiry.Ttl is { } ttl && ttl / 10 < UseRecordInterval ? ttl / 10 : UseRecordInterval;
+                var recordUse = device is not null && !(expiry.LastUse(device) is { } at && now - at < interval);
                 if (!addDevice && !addOwner && !recordUse)
                 {
                     return;
@@ -266,7 +266,7 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
                 var changes = new JsonObject { ["resourceVersion"] = metadata.ResourceVersion };
                 if (recordUse)
                 {
-                    changes["annotations"] = new JsonObject { [Annotations.LastUsed(device!)] = Timestamp(now) };
+                    changes["annotations"] = new JsonObject { [Annotations.LastUsed(device!)] = VariantExpiry.Stamp(now) };
                 }
 
                 if (addOwner)
@@ -307,12 +307,8 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
     // garbage collector drops the references of collected ones. Owners that are not workflows stay.
     private static List<V1OwnerReference> WithOwner(IList<V1OwnerReference>? current, V1OwnerReference owner)
     {
-        var others = (current ?? []).Where(o => !IsWorkflow(o)).ToList();
-        var workflows = (current ?? []).Where(IsWorkflow).Append(FlyteWorkflowOwner.Dependent(owner)).ToList();
+        var others = (current ?? []).Where(o => !FlyteWorkflowOwner.Is(o)).ToList();
+        var workflows = (current ?? []).Where(FlyteWorkflowOwner.Is).Append(FlyteWorkflowOwner.Dependent(owner)).ToList();
         return [.. others, .. workflows.Skip(Math.Max(0, workflows.Count - MaxWorkflowOwners))];
-
-        static bool IsWorkflow(V1OwnerReference o) => FlyteWorkflowOwner.Of(new V1ObjectMeta { OwnerReferences = [o] }) is not null;
     }
-
-    private static string Timestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -17,10 +17,16 @@ public static class FlyteWorkflowOwner
     public static V1OwnerReference? Of(V1ObjectMeta meta)
     {
         ArgumentNullException.ThrowIfNull(meta);
-        return meta.OwnerReferences?.FirstOrDefault(o =>
-            o.ApiVersion?.StartsWith(Group + "/", StringComparison.Ordinal) == true
-            && string.Equals(o.Kind, Kind, StringComparison.OrdinalIgnoreCase)
-            && !string.IsNullOrEmpty(o.Uid));
+        return meta.OwnerReferences?.FirstOrDefault(Is);
+    }
+
+    /// <summary>Whether <paramref name="owner"/> names a flyteworkflow (by uid).</summary>
+    public static bool Is(V1OwnerReference owner)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        return owner.ApiVersion?.StartsWith(Group + "/", StringComparison.Ordinal) == true
+            && string.Equals(owner.Kind, Kind, StringComparison.OrdinalIgnoreCase)
+            && !string.IsNullOrEmpty(owner.Uid);
     }
 
     /// <summary>

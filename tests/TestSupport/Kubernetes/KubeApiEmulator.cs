@@ -723,7 +723,7 @@ public sealed partial class KubeApiEmulator : IAsyncDisposable
 
             if (type.Plural == "pods" && type.Group.Length == 0)
             {
-                QuotaAdmission.Admit(created, InNamespace("resourcequotas", @namespace), objects[Key(string.Empty, "v1", "pods")].Values.Where(o => o["metadata"]?["namespace"]?.GetValue<string>() == @namespace));
+                QuotaAdmission.Admit(created, InNamespace("resourcequotas", @namespace), InNamespace("pods", @namespace));
             }
 
             Validate(type, name, created);
@@ -981,8 +981,9 @@ public sealed partial class KubeApiEmulator : IAsyncDisposable
         return low;
     }
 
-    private List<JsonObject> InNamespace(string plural, string @namespace) =>
-        [.. objects[Key(string.Empty, "v1", plural)].Values.Where(o => o["metadata"]?["namespace"]?.GetValue<string>() == @namespace)];
+    // Deferred, and walked under the lock by its caller: pods are counted only when a quota asks.
+    private IEnumerable<JsonObject> InNamespace(string plural, string @namespace) =>
+        objects[Key(string.Empty, "v1", plural)].Values.Where(o => o["metadata"]?["namespace"]?.GetValue<string>() == @namespace);
 
     private static HashSet<string> Finalizers(JsonObject obj) =>
         ((obj["metadata"]?["finalizers"] as JsonArray) ?? []).Select(f => f!.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
