@@ -216,15 +216,7 @@ public sealed class OperatorHostTests : IAsyncLifetime
     [Fact]
     public async Task VariantUnusedPastItsTtl_IsDeleted_AndMadeAgainForTheNextConsumer()
     {
-        var prefix = Path.Combine(folder.Path, "exec9", "n0", "data", "0");
-        Directory.CreateDirectory(prefix);
-        var checkpoint = Path.Combine(prefix, "ck.pt");
-        File.Copy(torch.GpuFile("checkpoint_dict"), checkpoint);
-        var blob = FlyteIdl.BlobLiteral("PyTorchCheckpoint", "file://" + checkpoint);
-        await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["o0"] = blob.DeepClone() } }));
-        var inputs = Path.Combine(folder.Path, "exec9", "n1", "inputs.pb");
-        Directory.CreateDirectory(Path.GetDirectoryName(inputs)!);
-        await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["model"] = blob.DeepClone() } }));
+        var (prefix, checkpoint, inputs) = await CheckpointPassedOnAsync("exec9");
         var name = TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + checkpoint);
         Task ConsumerAsync(string pod) => FlyteTaskPods.CreateAsync(client, Namespace, pod, "n1", $"file://{folder.Path}/exec9/n1/0/torchferry-inputs.pb", $"file://{folder.Path}/exec9/n1/0", new Dictionary<string, string> { [Annotations.TargetDevice] = "cpu", [Annotations.InputsSource] = "file://" + inputs }, succeeded: false);
         JsonObject? WithVariant() => api.Get(Group, Version, "checkpointartifacts", Namespace, name) is { } o && o["status"]?["variants"] is JsonArray { Count: 1 } ? o : null;
@@ -263,14 +255,7 @@ public sealed class OperatorHostTests : IAsyncLifetime
             return new V1OwnerReference { ApiVersion = "flyte.lyft.com/v1alpha1", Kind = "flyteworkflow", Name = $"w{i}", Uid = made["metadata"]!["uid"]!.GetValue<string>(), Controller = true, BlockOwnerDeletion = true };
         }
 
-        var prefix = Path.Combine(folder.Path, "shared", "n0", "data", "0");
-        Directory.CreateDirectory(prefix);
-        var checkpoint = Path.Combine(prefix, "ck.pt");
-        File.Copy(torch.GpuFile("checkpoint_dict"), checkpoint);
-        var blob = FlyteIdl.BlobLiteral("PyTorchCheckpoint", "file://" + checkpoint);
-        await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["o0"] = blob.DeepClone() } }));
-        var inputs = Path.Combine(folder.Path, "shared", "inputs.pb");
-        await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["model"] = blob.DeepClone() } }));
+        var (prefix, checkpoint, inputs) = await CheckpointPassedOnAsync("shared");
         var name = TorchFerry.Operator.Flyte.ArtifactNames.For("file://" + checkpoint);
         string[] Owners() => [.. (api.Get(Group, Version, "checkpointartifacts", Namespace, name)?["metadata"]?["ownerReferences"] as JsonArray ?? []).Select(o => o!["name"]!.GetValue<string>())];
 
@@ -513,6 +498,22 @@ public sealed class OperatorHostTests : IAsyncLifetime
         Version,
         Namespace,
         "checkpointartifacts");
+
+    // A GPU task of the execution (node n0) wrote a checkpoint and its outputs.pb (output o0); the
+    // inputs.pb of node n1 binds it as "model", as propeller passes it on to a consumer.
+    private async Task<(string Prefix, string Checkpoint, string Inputs)> CheckpointPassedOnAsync(string execution)
+    {
+        var prefix = Path.Combine(folder.Path, execution, "n0", "data", "0");
+        Directory.CreateDirectory(prefix);
+        var checkpoint = Path.Combine(prefix, "ck.pt");
+        File.Copy(torch.GpuFile("checkpoint_dict"), checkpoint);
+        var blob = FlyteIdl.BlobLiteral("PyTorchCheckpoint", "file://" + checkpoint);
+        await File.WriteAllBytesAsync(Path.Combine(prefix, "outputs.pb"), FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["o0"] = blob.DeepClone() } }));
+        var inputs = Path.Combine(folder.Path, execution, "n1", "inputs.pb");
+        Directory.CreateDirectory(Path.GetDirectoryName(inputs)!);
+        await File.WriteAllBytesAsync(inputs, FlyteIdl.Encode(new JsonObject { ["literals"] = new JsonObject { ["model"] = blob.DeepClone() } }));
+        return (prefix, checkpoint, inputs);
+    }
 
     private Task<JsonObject> EventuallyAsync(Func<JsonObject?> probe) =>
         Poll.UntilAsync(probe, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50), () => "operator log:\n" + string.Join("\n", logs.Lines.TakeLast(10)));
