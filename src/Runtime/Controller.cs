@@ -74,6 +74,11 @@ internal sealed class Controller<T>(
                     result = "requeue_after";
                     queue.AddAfter(key, after);
                 }
+                else
+                {
+                    // Handled: nothing more until it changes, so the cache need not hold its body.
+                    informer.Release(item);
+                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

@@ -15,7 +15,8 @@ namespace TorchFerry.Runtime;
 internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOptions options, TimeProvider time, ILogger log)
     where T : IKubernetesObject<V1ObjectMeta>
 {
-    private readonly Dictionary<string, T> cache = new(StringComparer.Ordinal);
+    // A released entry holds the object's shell: its version is remembered, its body is not served.
+    private readonly Dictionary<string, Entry> cache = new(StringComparer.Ordinal);
     private readonly Lock gate = new();
     private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string resourceVersion = string.Empty;
@@ -26,6 +27,12 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
     /// transforms do. Must keep name, namespace and resourceVersion.
     /// </summary>
     public Func<T, T>? Transform { get; init; }
+
+    /// <summary>
+    /// Makes the shell an object is reduced to when <see cref="Release"/> is called: at least name,
+    /// namespace and resourceVersion. Null: objects are never released (every body stays cached).
+    /// </summary>
+    public Func<T, T>? Shell { get; init; }
 
     /// <summary>Called for every change, in order, on the informer's loop.</summary>
     public Func<WatchEventType, T, ValueTask>? OnChange { get; set; }
@@ -46,7 +53,7 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
         {
             lock (gate)
             {
-                return [.. cache.Values];
+                return [.. cache.Values.Where(e => !e.Released).Select(e => e.Item)];
             }
         }
     }
@@ -56,7 +63,44 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
     {
         lock (gate)
         {
-            return cache.TryGetValue($"{@namespace}/{name}", out var found) ? found : default;
+            return cache.TryGetValue($"{@namespace}/{name}", out var found) && !found.Released ? found.Item : default;
+        }
+    }
+
+    /// <summary>Objects cached whole (released ones are not counted).</summary>
+    public int Held
+    {
+        get
+        {
+            lock (gate)
+            {
+                return cache.Values.Count(e => !e.Released);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Drops the body of <paramref name="item"/> from the cache, keeping its <see cref="Shell"/>: it was
+    /// handled and needs nothing until it changes (a pod that succeeded and whose outputs are
+    /// registered). Its next change brings the body back, a relist that finds it unchanged does not
+    /// report it again, and its deletion is still reported. Does nothing when the cache already holds a
+    /// newer version (that change is queued) or no <see cref="Shell"/> is set.
+    /// </summary>
+    public void Release(T item)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        if (Shell is not { } shell)
+        {
+            return;
+        }
+
+        lock (gate)
+        {
+            var key = Key(item);
+            if (cache.TryGetValue(key, out var held) && !held.Released && held.Item.Metadata.ResourceVersion == item.Metadata.ResourceVersion)
+            {
+                cache[key] = new Entry(shell(held.Item), Released: true);
+            }
         }
     }
 
@@ -119,18 +163,22 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
                 {
                     changes.Add((WatchEventType.Added, item));
                 }
-                else if (old.Metadata.ResourceVersion != item.Metadata.ResourceVersion)
+                else if (old.Item.Metadata.ResourceVersion != item.Metadata.ResourceVersion)
                 {
                     changes.Add((WatchEventType.Modified, item));
                 }
             }
 
             // Objects deleted while we were not watching.
-            changes.AddRange(cache.Where(kv => !seen.ContainsKey(kv.Key)).Select(kv => (WatchEventType.Deleted, kv.Value)));
+            changes.AddRange(cache.Where(kv => !seen.ContainsKey(kv.Key)).Select(kv => (WatchEventType.Deleted, kv.Value.Item)));
+            var released = cache.Where(kv => kv.Value.Released).ToDictionary(kv => kv.Key, kv => kv.Value);
             cache.Clear();
             foreach (var (key, item) in seen)
             {
-                cache[key] = item;
+                // Released and unchanged: it stays a shell.
+                cache[key] = released.TryGetValue(key, out var shell) && shell.Item.Metadata.ResourceVersion == item.Metadata.ResourceVersion
+                    ? shell
+                    : new Entry(item, Released: false);
             }
 
             resourceVersion = version;
@@ -186,7 +234,7 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
                     }
                     else
                     {
-                        cache[Key(item)] = item;
+                        cache[Key(item)] = new Entry(item, Released: false);
                     }
 
                     resourceVersion = item.Metadata.ResourceVersion;
@@ -217,6 +265,8 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
     }
 
     private static string Key(T item) => $"{item.Metadata.NamespaceProperty}/{item.Metadata.Name}";
+
+    private readonly record struct Entry(T Item, bool Released);
 }
 
 /// <summary>Informer timings and sizes.</summary>

@@ -125,12 +125,29 @@ public sealed class ControllerTests : IAsyncLifetime
         Assert.Equal(0, Count("terminal"));
     }
 
-    private void Start(Func<CheckpointArtifact, CancellationToken, Task<ReconcileResult>> reconcile, Func<CheckpointArtifact, string, CancellationToken, Task>? reportRefused = null)
+    [Fact]
+    public async Task Reconcile_Done_ReleasesTheBody_Requeued_KeepsIt()
+    {
+        var informer = Start((item, _) => Task.FromResult(item.Metadata.Name == "waiting" ? new ReconcileResult(TimeSpan.FromMinutes(5)) : ReconcileResult.Done), shell: true);
+        await CreateAsync("handled");
+        await CreateAsync("waiting");
+
+        await Eventually(() => Count("success") + Count("requeue_after") == 2);
+        Assert.Null(informer.Get(Namespace, "handled"));
+        Assert.NotNull(informer.Get(Namespace, "waiting"));
+        Assert.Equal(1, informer.Held);
+    }
+
+    private ResourceInformer<CheckpointArtifact> Start(Func<CheckpointArtifact, CancellationToken, Task<ReconcileResult>> reconcile, Func<CheckpointArtifact, string, CancellationToken, Task>? reportRefused = null, bool shell = false)
     {
         var log = new LoggerConfiguration().CreateLogger();
-        var informer = new ResourceInformer<CheckpointArtifact>(new CustomResourceClient<CheckpointArtifact>(client, CheckpointArtifact.Group, CheckpointArtifact.Version, CheckpointArtifact.Plural, Namespace), new InformerOptions(), TimeProvider.System, log);
+        var informer = new ResourceInformer<CheckpointArtifact>(new CustomResourceClient<CheckpointArtifact>(client, CheckpointArtifact.Group, CheckpointArtifact.Version, CheckpointArtifact.Plural, Namespace), new InformerOptions(), TimeProvider.System, log)
+        {
+            Shell = shell ? a => new CheckpointArtifact { Metadata = new V1ObjectMeta { Name = a.Metadata.Name, NamespaceProperty = a.Metadata.NamespaceProperty, ResourceVersion = a.Metadata.ResourceVersion } } : null,
+        };
         var controller = new Controller<CheckpointArtifact>("test", informer, reconcile, 1, new ControllerMetrics(registry), TimeProvider.System, log, reportRefused);
         _ = Task.Run(() => controller.RunAsync(stop.Token));
+        return informer;
     }
 
     private double Count(string result)

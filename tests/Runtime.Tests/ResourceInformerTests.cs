@@ -108,6 +108,58 @@ public sealed class ResourceInformerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Release_KeepsAShell_UnchangedThroughARelist_BodyBackOnChange_DeletionStillReported()
+    {
+        await CreateAsync("handled");
+        await CreateAsync("busy");
+        var blocked = true;
+        api.Fault = r => r.Query["watch"] == "true" && Volatile.Read(ref blocked) ? new EmulatorFault { DropWatchAfter = 0 } : null;
+        var informer = Start(new InformerOptions { InitialBackoff = TimeSpan.FromMilliseconds(50), MaxBackoff = TimeSpan.FromMilliseconds(100) }, shell: true);
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(10));
+
+        informer.Release(informer.Get(Namespace, "handled")!);
+        Assert.Null(informer.Get(Namespace, "handled"));
+        Assert.Equal(1, informer.Held);
+        Assert.Equal(["busy"], informer.Items.Select(i => i.Metadata.Name));
+
+        // A relist (history compacted past the list's version) that finds it unchanged reports
+        // nothing and keeps only the shell.
+        await CreateAsync("other");
+        api.Compact();
+        Volatile.Write(ref blocked, false);
+        await Eventually(() => informer.Lists >= 2 && informer.Get(Namespace, "other") is not null);
+        Assert.Single(changes, c => c.Name == "handled");
+        Assert.Null(informer.Get(Namespace, "handled"));
+
+        // Its next change brings the body back and is reported.
+        await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("""{"spec":{"targetDevices":["cuda:1"]}}""", V1Patch.PatchType.MergePatch), Group, Version, Namespace, Plural, "handled");
+        await Eventually(() => informer.Get(Namespace, "handled") is not null);
+        Assert.Equal(["cuda:1"], informer.Get(Namespace, "handled")!.Spec.TargetDevices);
+        Assert.Contains((WatchEventType.Modified, "handled"), changes);
+
+        // Released again, then deleted: the deletion is still reported.
+        informer.Release(informer.Get(Namespace, "handled")!);
+        await client.CustomObjects.DeleteNamespacedCustomObjectAsync(Group, Version, Namespace, Plural, "handled");
+        await Eventually(() => changes.Contains((WatchEventType.Deleted, "handled")));
+        Assert.Equal(2, informer.Held);
+    }
+
+    [Fact]
+    public async Task Release_OfAnOlderVersion_KeepsTheNewerBody()
+    {
+        await CreateAsync("changing");
+        var informer = Start(new InformerOptions(), shell: true);
+        await informer.Synced.WaitAsync(TimeSpan.FromSeconds(10));
+        var first = informer.Get(Namespace, "changing")!;
+
+        await client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("""{"spec":{"targetDevices":["cuda:1"]}}""", V1Patch.PatchType.MergePatch), Group, Version, Namespace, Plural, "changing");
+        await Eventually(() => informer.Get(Namespace, "changing")?.Metadata.ResourceVersion != first.Metadata.ResourceVersion);
+        informer.Release(first);
+
+        Assert.Equal(["cuda:1"], informer.Get(Namespace, "changing")!.Spec.TargetDevices);
+    }
+
+    [Fact]
     public async Task Watch_RequestAnsweredWith410_Relists()
     {
         // An API server whose watch cache no longer has the version answers the watch request itself
@@ -234,11 +286,12 @@ public sealed class ResourceInformerTests : IAsyncLifetime
         Assert.True(lists >= 3);
     }
 
-    private ResourceInformer<CheckpointArtifact> Start(InformerOptions options)
+    private ResourceInformer<CheckpointArtifact> Start(InformerOptions options, bool shell = false)
     {
         var informer = new ResourceInformer<CheckpointArtifact>(
             new CustomResourceClient<CheckpointArtifact>(client, Group, Version, Plural, Namespace), options, TimeProvider.System, new LoggerConfiguration().CreateLogger())
         {
+            Shell = shell ? a => new CheckpointArtifact { Metadata = new V1ObjectMeta { Name = a.Metadata.Name, NamespaceProperty = a.Metadata.NamespaceProperty, ResourceVersion = a.Metadata.ResourceVersion } } : null,
             OnChange = (type, item) =>
             {
                 changes.Enqueue((type, item.Metadata.Name));

@@ -18,6 +18,26 @@ internal static class FlytePodProjection
     private static readonly string[] KeptAnnotations = [FlyteLabels.PrimaryContainerAnnotation, Annotations.TargetDevice, Annotations.InputsSource];
     private static readonly string[] KeptFlags = ["--inputs", "--output-prefix"];
 
+    /// <summary>
+    /// What the cache keeps of a pod once it is handled (its outputs registered, its inputs' targets
+    /// added, or nothing to do): name, namespace, uid and version, under 200 bytes. Its next change
+    /// brings the projection back.
+    /// </summary>
+    public static V1Pod Shell(V1Pod pod)
+    {
+        ArgumentNullException.ThrowIfNull(pod);
+        return new V1Pod
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = pod.Metadata.Name,
+                NamespaceProperty = pod.Metadata.NamespaceProperty,
+                Uid = pod.Metadata.Uid,
+                ResourceVersion = pod.Metadata.ResourceVersion,
+            },
+        };
+    }
+
     /// <summary>The part of <paramref name="pod"/> that <see cref="FlyteTaskPod"/>, the reconciler and events read.</summary>
     public static V1Pod Strip(V1Pod pod)
     {

@@ -73,7 +73,7 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
             var tensors = ArtifactController<TensorArtifact>(TensorArtifact.Plural, synchronizer, events);
             var pods = new Controller<V1Pod>(
                 "flyte-pods",
-                new ResourceInformer<V1Pod>(new PodClient(client, FlyteLabels.Selector, options.WatchNamespace), new InformerOptions(), time, log) { Transform = FlytePodProjection.Strip },
+                new ResourceInformer<V1Pod>(new PodClient(client, FlyteLabels.Selector, options.WatchNamespace), new InformerOptions(), time, log) { Transform = FlytePodProjection.Strip, Shell = FlytePodProjection.Shell },
                 new FlytePodReconciler(client, stores, policy, events, time, log) { DefaultTtlAfterUnused = options.DefaultTtlAfterUnused }.ReconcileAsync,
                 options.Workers,
                 metrics,
