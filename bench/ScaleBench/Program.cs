@@ -56,7 +56,13 @@ var operatorStart = new ProcessStartInfo(operatorBinary, ["--kubeconfig", kubeco
     RedirectStandardOutput = true,
     RedirectStandardError = true,
 };
-// SCALEBENCH_OPERATOR_ENV="NAME=value ...": the operator's environment only (a container's memory limit, say).
+// The operator runs with the environment the chart gives it (its GC settings), as in a cluster.
+foreach (var (name, value) in Helm.Template("torchferry", "torchferry-system").Environment("operator"))
+{
+    operatorStart.Environment[name] = value;
+}
+
+// SCALEBENCH_OPERATOR_ENV="NAME=value ...": more of the operator's environment (a container's memory limit, say).
 foreach (var setting in (Environment.GetEnvironmentVariable("SCALEBENCH_OPERATOR_ENV") ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries))
 {
     operatorStart.Environment[setting.Split('=', 2)[0]] = setting.Split('=', 2)[1];

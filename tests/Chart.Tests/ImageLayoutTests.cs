@@ -98,6 +98,27 @@ public sealed partial class ImageLayoutTests
         Assert.Contains("--default-ttl-after-unused must be a duration such as 168h or 90m, not '7d'", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void VariantPrefix_ReachesTheOperatorAndTheWebhook_WhichRefuseAMalformedOneInOneLine()
+    {
+        var chart = Helm.Template("torchferry", "torchferry-system", "--set", "variants.prefix=torchferry-variants/");
+        Assert.Equal("torchferry-variants/", chart.Arguments("operator")["--variant-prefix"]);
+        Assert.Equal("torchferry-variants/", chart.Arguments("webhook")["--variant-prefix"]);
+        Assert.DoesNotContain("--variant-prefix", Helm.Template("torchferry", "torchferry-system").Arguments("operator").Keys);
+
+        foreach (var (binary, required) in new[] { (Path.Combine("operator", "torchferry-operator"), "--no-leader-election"), (Path.Combine("webhook", "torchferry-webhook"), "--prepare-inputs-image=x") })
+        {
+            var start = new ProcessStartInfo(Path.Combine(Published, binary), ["--variant-prefix=../team-b", required]) { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.Environment["DOTNET_ROOT"] = Path.GetFullPath(Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
+            using var process = Process.Start(start)!;
+            var error = process.StandardError.ReadToEnd();
+            process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Assert.Equal(2, process.ExitCode);
+            Assert.Contains("--variant-prefix: variant prefix '../team-b' must be path segments", error, StringComparison.Ordinal);
+        }
+    }
+
     private static string AssertStarts(string imagePath, params string[] args)
     {
         Assert.StartsWith("/app/", imagePath, StringComparison.Ordinal);

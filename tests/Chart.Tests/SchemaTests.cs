@@ -12,6 +12,8 @@ public sealed class SchemaTests
     [InlineData("operator.replicass=3", "additional properties 'replicass' not allowed")]
     [InlineData("operator.workers=many", "/operator/workers")]
     [InlineData("operator.defaultTtlAfterUnused=7d", "/operator/defaultTtlAfterUnused")]
+    [InlineData("variants.prefix=../team-b", "/variants/prefix")]
+    [InlineData("variants.prefix=/torchferry", "/variants/prefix")]
     [InlineData("image.pullPolicy=Sometimes", "/image/pullPolicy")]
     [InlineData("image.digest=latest", "/image/digest")]
     [InlineData("storage.endpoint=minio:9000", "/storage/endpoint")]

@@ -41,6 +41,24 @@ public sealed class FlyteStoryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task VariantPrefix_OperatorWritesUnderIt_PrepareInputsFindsItThere_PredictLoadsItWithPlainTorchLoad()
+    {
+        // The chart's variants.prefix reaches both binaries: the operator writes there, and the webhook
+        // tells prepare-inputs to look there (had it looked beside the source, it would have converted again).
+        await using var box = await StartAsync(new SandboxOptions { VariantPrefix = "torchferry-variants/" });
+
+        var outcomes = await box.RunTrainPredictAsync();
+
+        Assert.Empty(StoryCheck.Problems(box, outcomes));
+        var checkpoint = outcomes[0].BlobUri("checkpoint");
+        var variant = box.Artifact("checkpointartifacts", checkpoint)!["status"]!["variants"]!.AsArray().Single(v => v!["device"]!.GetValue<string>() == "cpu")!["uri"]!.GetValue<string>();
+        var under = $"s3://{TestSupport.S3Server.Bucket}/torchferry-variants/";
+        Assert.StartsWith(under, variant, StringComparison.Ordinal);
+        Assert.Equal(checkpoint[$"s3://{TestSupport.S3Server.Bucket}/".Length..], variant[under.Length..].Replace(".torchferry-cpu", string.Empty, StringComparison.Ordinal));
+        Assert.DoesNotContain("converted here", box.Kubelet.Logs(box.Options.Namespace, outcomes[1].Pod, "torchferry-prepare-inputs"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task NamespaceDefault_PodWithoutAnnotations_IsAdmittedAndGetsItsInputsOnCpu()
     {
         var options = new SandboxOptions();

@@ -40,5 +40,11 @@ public sealed class RenderedChart(string release, string @namespace, IReadOnlyLi
             .Select(a => a!.GetValue<string>().Split('=', 2))
             .ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : string.Empty);
 
+    /// <summary>The environment variables of a component's container that have a literal value (not those from fields or secrets).</summary>
+    public IReadOnlyDictionary<string, string> Environment(string component) =>
+        (Deployment(component)["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]?.AsArray() ?? [])
+            .Where(e => e!["value"] is not null)
+            .ToDictionary(e => e!["name"]!.GetValue<string>(), e => e!["value"]!.GetValue<string>());
+
     private static string Text(JsonNode base64) => System.Text.Encoding.ASCII.GetString(Convert.FromBase64String(base64.GetValue<string>()));
 }

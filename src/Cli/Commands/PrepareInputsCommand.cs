@@ -16,18 +16,35 @@ internal static class PrepareInputsCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds in all: what has no variant by then is passed on unchanged.", DefaultValueFactory = _ => 300 };
         var operatorWait = new Option<double>("--operator-wait") { Description = "Seconds to wait for the operator's variants before converting the missing ones here.", DefaultValueFactory = _ => 10 };
         var arrayIndex = new Option<int?>("--array-index") { Description = "For a map task's subtask: only item N of each collection input is prepared; the rest is passed on as it is." };
+        var variantPrefix = new Option<string?>("--variant-prefix") { Description = "The bucket-level prefix the operator lays variants under (its --variant-prefix); unset: beside their sources." };
         var poll = new Option<double>("--poll") { Description = "Seconds between checks.", DefaultValueFactory = _ => 2 };
         var command = new Command("prepare-inputs", "Point a Flyte task's PyTorch inputs at their variants for its device (run by the webhook's init container).")
         {
-            source, target, device, timeout, poll, operatorWait, arrayIndex,
+            source, target, device, timeout, poll, operatorWait, arrayIndex, variantPrefix,
         };
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(context.Error, async () =>
         {
             var wanted = TorchDevice.Parse(parse.GetValue(device), "--device");
 
+            // The webhook checks the prefix before handing it on; one that is still bad is said and
+            // variants are looked for beside their sources (an init container must not fail where
+            // the task would not).
+            var layout = VariantLayout.Beside;
+            if (parse.GetValue(variantPrefix) is { } prefix)
+            {
+                if (VariantLayout.Problem(prefix) is { } problem)
+                {
+                    await context.Error.WriteLineAsync($"torchferry: prepare-inputs: --variant-prefix: {problem}; looking for variants beside their sources").ConfigureAwait(false);
+                }
+                else
+                {
+                    layout = VariantLayout.Under(prefix);
+                }
+            }
+
             var log = context.CreateLog(verbose: false);
             using var stores = context.CreateStores(log, durable: true);
-            return await new InputPreparer(stores, TimeProvider.System, context.Error).PrepareAsync(
+            return await new InputPreparer(stores, layout, TimeProvider.System, context.Error).PrepareAsync(
                 StorageUri.Parse(parse.GetValue(source)!),
                 StorageUri.Parse(parse.GetValue(target)!),
                 wanted,

@@ -16,7 +16,7 @@ namespace TorchFerry.Cli.PrepareInputs;
 /// had keeps its original URI; if anything else fails, the original inputs are written unchanged: a task never fails
 /// because of TorchFerry.
 /// </summary>
-internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time, TextWriter output)
+internal sealed class InputPreparer(ObjectStoreRouter stores, VariantLayout layout, TimeProvider time, TextWriter output)
 {
     /// <summary>Most files and directories of other formats looked at for torch.save content.</summary>
     public const int MaxProbes = 1000;
@@ -24,7 +24,7 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
     /// <summary>Probes in flight at once.</summary>
     public const int ProbeConcurrency = 16;
 
-    private readonly DirectoryVariants directoryVariants = new(stores, new TorchContentProbe(stores));
+    private readonly DirectoryVariants directoryVariants = new(stores, new TorchContentProbe(stores), layout);
     private readonly StoreArtifactConverter converter = new(stores);
 
     // Probes run side by side and each may say why it passed a blob on: one writer, one line at a time.
@@ -290,7 +290,7 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
         within.CancelAfter(budget);
         try
         {
-            var variant = VariantNaming.UriFor(source, device.Name);
+            var variant = layout.For(source, device.Name);
             await converter.ConvertAsync(source, variant, DeviceMap.Create(device.Name), overwrite: true, cancellationToken: within.Token).ConfigureAwait(false);
             return await ReadyVariantAsync(source, device.Name, within.Token).ConfigureAwait(false);
         }
@@ -315,7 +315,7 @@ internal sealed class InputPreparer(ObjectStoreRouter stores, TimeProvider time,
                 return source.ToUriString();
             }
 
-            var variant = VariantNaming.UriFor(source, device);
+            var variant = layout.For(source, device);
             try
             {
                 var (variantArchive, variantHandle) = await converter.OpenArchiveAsync(variant, cancellationToken).ConfigureAwait(false);

@@ -159,7 +159,7 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             return new ArtifactVariant { Device = device, Uri = source.ToUriString(), Size = info.Size, ETag = info.ETag, SourceETag = info.ETag, ConvertedAt = time.GetUtcNow(), BytesMoved = 0, DurationSeconds = 0 };
         }
 
-        var target = VariantNaming.UriFor(source, device);
+        var target = policy.Variants.For(source, device);
         policy.EnsureAllowed(@namespace, target);
         var existing = current.Variants?.FirstOrDefault(v => v.Device == device && v.Uri == target.ToUriString());
         if (existing is not null && existing.SourceETag == info.ETag && (existing.WeightsOnlyChanges is not null) == weightsOnly

@@ -15,7 +15,7 @@ namespace TorchFerry.Operator.Artifacts;
 /// </summary>
 internal sealed class DirectorySources(ObjectStoreRouter stores, UriPolicy policy, TimeProvider time, ILogger log)
 {
-    private readonly DirectoryVariants variants = new(stores, new TorchContentProbe(stores));
+    private readonly DirectoryVariants variants = new(stores, new TorchContentProbe(stores), policy.Variants);
     private readonly StoreArtifactConverter converter = new(stores);
 
     public Task<ObjectInfo> StatAsync(StorageUri source, CancellationToken cancellationToken) => variants.StatAsync(source.ToUriString(), cancellationToken);
@@ -63,7 +63,7 @@ internal sealed class DirectorySources(ObjectStoreRouter stores, UriPolicy polic
             return new ArtifactVariant { Device = device, Uri = directory, Size = info.Size, SourceETag = info.ETag, ConvertedAt = time.GetUtcNow(), BytesMoved = 0, DurationSeconds = 0 };
         }
 
-        var target = DirectoryVariants.VariantFor(directory, device);
+        var target = variants.VariantFor(directory, device);
         policy.EnsureAllowed(@namespace, StorageUri.Parse(target));
         policy.EnsureAllowed(@namespace, StorageUri.Parse(DirectoryVariants.ManifestFor(target)));
         var existing = current.Variants?.FirstOrDefault(v => v.Device == device && v.Uri == target);

@@ -4,16 +4,26 @@ namespace TorchFerry.Operator.Artifacts;
 
 /// <summary>
 /// Which URIs each namespace's artifacts may read and write: a list of prefixes per namespace, and
-/// a default list under "*". Anything else is refused before it is touched.
+/// a default list under "*". Anything else is refused before it is touched. Where variants are laid
+/// under a prefix, a location there follows the rules of its key without the prefix: a namespace
+/// may touch the variants of what it may touch, and nothing else under the prefix.
 /// </summary>
-internal sealed class UriPolicy(IReadOnlyDictionary<string, IReadOnlyList<string>> prefixes)
+internal sealed class UriPolicy(IReadOnlyDictionary<string, IReadOnlyList<string>> prefixes, VariantLayout? variants = null)
 {
     public const string AnyNamespace = "*";
+
+    /// <summary>Where variants go.</summary>
+    public VariantLayout Variants { get; } = variants ?? VariantLayout.Beside;
 
     /// <summary>Whether <paramref name="uri"/> lies under a prefix allowed for <paramref name="namespace"/>.</summary>
     public bool Allows(string @namespace, StorageUri uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        return AllowsAsIs(@namespace, uri) || (Variants.Unprefixed(uri) is { } place && AllowsAsIs(@namespace, place));
+    }
+
+    private bool AllowsAsIs(string @namespace, StorageUri uri)
+    {
         var text = uri.Scheme == StorageScheme.File ? "file://" + uri.Key : uri.ToString();
 
         // A key with a ".." segment could be read as leaving the prefix by a store that normalises paths.

@@ -35,7 +35,7 @@ internal sealed class FlytePodReconciler(IKubernetes client, ObjectStoreRouter s
     /// <summary>Most files and folders of other formats probed per LiteralMap.</summary>
     public const int MaxProbes = 1000;
 
-    private readonly DirectoryVariants directories = new(stores, new TorchContentProbe(stores));
+    private readonly DirectoryVariants directories = new(stores, new TorchContentProbe(stores), policy.Variants);
 
     private const string Group = TensorArtifact.Group;
     private const string Version = TensorArtifact.Version;

@@ -31,9 +31,17 @@ internal static class OperatorCommand
                 result.AddError($"--default-ttl-after-unused must be a duration such as 168h or 90m, not '{token.Value}'");
             }
         });
+        var variantPrefix = new Option<string?>("--variant-prefix") { Description = "Write S3 variants in the source's bucket under this prefix (torchferry-variants/), keeping the source's key, so a bucket lifecycle rule can expire them; unset: beside their sources. The webhook's --variant-prefix must be the same." };
+        variantPrefix.Validators.Add(result =>
+        {
+            if (result.Tokens is [.., var token] && VariantLayout.Problem(token.Value) is { } problem)
+            {
+                result.AddError("--variant-prefix: " + problem);
+            }
+        });
         var root = new RootCommand("TorchFerry operator: keeps converted variants of Flyte's PyTorch artifacts ready.")
         {
-            kubeconfig, watchNamespace, workers, noLeaderElection, leaseNamespace, leaseName, prefixes, http, shutdownTimeout, defaultTtl,
+            kubeconfig, watchNamespace, workers, noLeaderElection, leaseNamespace, leaseName, prefixes, http, shutdownTimeout, defaultTtl, variantPrefix,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -55,6 +63,7 @@ internal static class OperatorCommand
                     HttpAddress = parse.GetValue(http)!,
                     Identity = Environment.GetEnvironmentVariable("POD_NAME") ?? new OperatorOptions().Identity,
                     DefaultTtlAfterUnused = parse.GetValue(defaultTtl),
+                    Variants = VariantLayout.Under(parse.GetValue(variantPrefix)),
                 };
                 if (options.AllowedPrefixes.Count == 0)
                 {

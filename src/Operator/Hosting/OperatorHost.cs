@@ -66,7 +66,7 @@ internal sealed class OperatorHost(IKubernetes client, ObjectStoreRouter stores,
         leading = true;
         try
         {
-            var policy = new UriPolicy(options.AllowedPrefixes);
+            var policy = new UriPolicy(options.AllowedPrefixes, options.Variants);
             var synchronizer = new ArtifactSynchronizer(stores, policy, time, log);
             var events = new EventRecorder(client, "torchferry-operator", time, log);
             var checkpoints = ArtifactController<CheckpointArtifact>(CheckpointArtifact.Plural, synchronizer, events);

@@ -1,3 +1,5 @@
+using TorchFerry.Storage;
+
 namespace TorchFerry.Operator.Hosting;
 
 /// <summary>How the operator runs.</summary>
@@ -19,6 +21,9 @@ internal sealed record OperatorOptions
 
     /// <summary>URI prefixes each namespace's artifacts may use ("*" for all namespaces); nothing is allowed otherwise.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> AllowedPrefixes { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
+    /// <summary>Where variants are written: beside their sources, or under a bucket-level prefix.</summary>
+    public VariantLayout Variants { get; init; } = VariantLayout.Beside;
 
     /// <summary>Where /metrics, /healthz and /readyz are served.</summary>
     public string HttpAddress { get; init; } = "http://0.0.0.0:8080";

@@ -13,7 +13,7 @@ namespace TorchFerry.Storage.Conversion;
 /// (<c>dir.torchferry-cpu.json</c>), written last, lists the source members it was made from, and the
 /// variant counts only while it matches the source's listing.
 /// </summary>
-public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProbe probe)
+public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProbe probe, VariantLayout layout)
 {
     /// <summary>Most members a directory may have to be converted (a listing is read whole).</summary>
     public const int MaxMembers = 10_000;
@@ -26,9 +26,11 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
     /// <summary>A folder URI as TorchFerry spells it, ending with '/' (flytekit may write a FlyteDirectory's without).</summary>
     public static string Folder(string uri) => uri.EndsWith('/') ? uri : uri + "/";
 
-    /// <summary><c>s3://b/x/dir/</c> (or <c>s3://b/x/dir</c>) for <c>cuda:1</c> gives <c>s3://b/x/dir.torchferry-cuda1/</c>.</summary>
-    public static string VariantFor(string directory, string device) =>
-        $"{Trimmed(directory)}.torchferry-{device.Replace(":", string.Empty, StringComparison.Ordinal)}/";
+    /// <summary>Where variants are laid out (beside their sources, or under a prefix).</summary>
+    public VariantLayout Layout { get; } = layout;
+
+    /// <summary>The variant folder of <paramref name="directory"/> for <paramref name="device"/>, as <see cref="Layout"/> places it.</summary>
+    public string VariantFor(string directory, string device) => Layout.FolderFor(directory, device);
 
     /// <summary>The manifest of a variant directory: beside it, not in it, so consumers never see it.</summary>
     public static string ManifestFor(string variant) => Trimmed(variant) + ".json";

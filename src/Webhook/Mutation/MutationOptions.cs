@@ -9,6 +9,12 @@ internal sealed record MutationOptions(string PrepareInputsImage, int PrepareInp
     /// <summary>How GPUs are asked for (propeller's settings).</summary>
     public GpuSettings Gpu { get; init; } = GpuSettings.Default;
 
+    /// <summary>
+    /// Where the operator lays variants (its <c>--variant-prefix</c>), handed to prepare-inputs so both
+    /// look in the same place.
+    /// </summary>
+    public Storage.VariantLayout Variants { get; init; } = Storage.VariantLayout.Beside;
+
     /// <summary>The init container's CPU and memory.</summary>
     public InitResources PrepareInputsResources { get; init; } = InitResources.Default;
 

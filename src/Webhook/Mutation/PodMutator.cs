@@ -308,6 +308,12 @@ internal static class PodMutator
                 init["volumeMounts"] = mounts.DeepClone();
             }
 
+            if (options.Variants.Prefix is { } variantPrefix)
+            {
+                init["args"]!.AsArray().Add("--variant-prefix");
+                init["args"]!.AsArray().Add(variantPrefix);
+            }
+
             if (index is { } item)
             {
                 init["args"]!.AsArray().Add("--array-index");

@@ -24,7 +24,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         using (var stores = Stores())
         {
             // What the operator does when the pod was annotated.
-            await new StoreArtifactConverter(stores).ConvertAsync(source, VariantNaming.UriFor(source, "cpu"), DeviceMap.Create("cpu"));
+            await new StoreArtifactConverter(stores).ConvertAsync(source, VariantLayout.Beside.For(source, "cpu"), DeviceMap.Create("cpu"));
         }
 
         var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "5", "--poll", "0.1");
@@ -33,10 +33,50 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         Assert.Contains("1 of 1 PyTorch inputs point at cpu variants", error, StringComparison.Ordinal);
         var prepared = FlyteIdl.Decode(await GetAsync(target));
         var uri = prepared["literals"]!["model"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
-        Assert.Equal(VariantNaming.UriFor(source, "cpu").ToUriString(), uri);
+        Assert.Equal(VariantLayout.Beside.For(source, "cpu").ToUriString(), uri);
         var local = folder.File("variant.pt");
         await s3.GetFileAsync(StorageUri.Parse(uri).Key, local);
         Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", local).Problems);
+    }
+
+    [Fact]
+    public async Task PrepareInputs_VariantPrefix_FindsTheOperatorsVariantUnderIt_AndPyTorchLoadsItOnCpu()
+    {
+        var (source, inputs, target) = await SetUpAsync("checkpoint_dict");
+        var layout = VariantLayout.Under("torchferry-variants/");
+        using (var stores = Stores())
+        {
+            // What the operator run with --variant-prefix torchferry-variants/ does.
+            await new StoreArtifactConverter(stores).ConvertAsync(source, layout.For(source, "cpu"), DeviceMap.Create("cpu"));
+        }
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "5", "--poll", "0.1", "--operator-wait", "5", "--variant-prefix", "torchferry-variants/");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("1 of 1 PyTorch inputs point at cpu variants", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("converted here", error, StringComparison.Ordinal);
+        var uri = FlyteIdl.Decode(await GetAsync(target))["literals"]!["model"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
+        Assert.Equal($"s3://{Bucket}/torchferry-variants/{source.Key[..^".pt".Length]}.torchferry-cpu.pt", uri);
+        Assert.False(await s3.ExistsAsync(VariantLayout.Beside.For(source, "cpu").Key));
+        var local = folder.File("variant.pt");
+        await s3.GetFileAsync(StorageUri.Parse(uri).Key, local);
+        Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", local).Problems);
+    }
+
+    [Fact]
+    public async Task PrepareInputs_MalformedVariantPrefix_SaysSo_AndLooksBesideTheSources()
+    {
+        var (source, inputs, target) = await SetUpAsync("checkpoint_dict");
+        using (var stores = Stores())
+        {
+            await new StoreArtifactConverter(stores).ConvertAsync(source, VariantLayout.Beside.For(source, "cpu"), DeviceMap.Create("cpu"));
+        }
+
+        var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "5", "--poll", "0.1", "--variant-prefix", "../elsewhere");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("--variant-prefix: variant prefix '../elsewhere' must be", error, StringComparison.Ordinal);
+        Assert.Equal(VariantLayout.Beside.For(source, "cpu").ToUriString(), FlyteIdl.Decode(await GetAsync(target))["literals"]!["model"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>());
     }
 
     [Fact]
@@ -61,7 +101,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         Assert.Equal(0, exitCode);
         Assert.Contains("1 of 1 PyTorch inputs point at cpu variants (1 converted here)", error, StringComparison.Ordinal);
         var uri = FlyteIdl.Decode(await GetAsync(target))["literals"]!["model"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
-        Assert.Equal(VariantNaming.UriFor(source, "cpu").ToUriString(), uri);
+        Assert.Equal(VariantLayout.Beside.For(source, "cpu").ToUriString(), uri);
         var local = folder.File("variant.pt");
         await s3.GetFileAsync(StorageUri.Parse(uri).Key, local);
         Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", local).Problems);
@@ -97,10 +137,10 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         Assert.Contains("2 of 2 PyTorch inputs point at cpu variants (2 converted here)", error, StringComparison.Ordinal);
         var prepared = FlyteIdl.Decode(await GetAsync(target))["literals"]!;
         var uris = prepared["models"]!["collection"]!["literals"]!.AsArray().Select(l => l!["scalar"]!["blob"]!["uri"]!.GetValue<string>()).ToList();
-        Assert.Equal(VariantNaming.UriFor(StorageUri.Parse(uris[7].Replace(".torchferry-cpu", string.Empty, StringComparison.Ordinal)), "cpu").ToUriString(), uris[7]);
+        Assert.Equal(VariantLayout.Beside.For(StorageUri.Parse(uris[7].Replace(".torchferry-cpu", string.Empty, StringComparison.Ordinal)), "cpu").ToUriString(), uris[7]);
         Assert.All(uris.Where((_, i) => i != 7), u => Assert.EndsWith("/model.pt", u, StringComparison.Ordinal));
-        Assert.Equal(VariantNaming.UriFor(shared, "cpu").ToUriString(), prepared["base"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>());
-        Assert.False(await s3.ExistsAsync(VariantNaming.UriFor(StorageUri.Parse(uris[6]), "cpu").Key));
+        Assert.Equal(VariantLayout.Beside.For(shared, "cpu").ToUriString(), prepared["base"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>());
+        Assert.False(await s3.ExistsAsync(VariantLayout.Beside.For(StorageUri.Parse(uris[6]), "cpu").Key));
     }
 
     [Fact]
@@ -133,7 +173,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         var prepared = await GetAsync(StorageUri.Parse(metadata["uri"]!.GetValue<string>()));
         Assert.Equal(prepared.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), metadata["sizeBytes"]!.GetValue<string>());
         var uri = FlyteIdl.DecodeLiteral(prepared)["collection"]!["literals"]![0]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
-        Assert.Equal(VariantNaming.UriFor(source, "cpu").ToUriString(), uri);
+        Assert.Equal(VariantLayout.Beside.For(source, "cpu").ToUriString(), uri);
         var local = folder.File("variant.pt");
         await s3.GetFileAsync(StorageUri.Parse(uri).Key, local);
         Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", local).Problems);
@@ -170,13 +210,13 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         Assert.Contains("3 of 3 PyTorch inputs point at cpu variants (2 converted here); 3 of the inputs are files found to be torch.save archives", error, StringComparison.Ordinal);
         var prepared = FlyteIdl.Decode(await GetAsync(target))["literals"]!;
         var collection = prepared["more"]!["collection"]!["literals"]!.AsArray().Select(l => l!["scalar"]!["blob"]!["uri"]!.GetValue<string>());
-        Assert.Equal([VariantNaming.UriFor(checkpoint, "cpu").ToUriString(), csv.ToUriString()], collection);
+        Assert.Equal([VariantLayout.Beside.For(checkpoint, "cpu").ToUriString(), csv.ToUriString()], collection);
         string Uri(string name) => prepared[name]!["scalar"]!["blob"]!["uri"]!.GetValue<string>();
         Assert.Equal(csv.ToUriString(), Uri("metrics"));
         Assert.Equal("pt", prepared["model"]!["scalar"]!["blob"]!["metadata"]!["type"]!["format"]!.GetValue<string>());
         foreach (var (name, source, fixtureCase) in new[] { ("model", checkpoint, "checkpoint_dict"), ("weights", bare, "tensor") })
         {
-            Assert.Equal(VariantNaming.UriFor(source, "cpu").ToUriString(), Uri(name));
+            Assert.Equal(VariantLayout.Beside.For(source, "cpu").ToUriString(), Uri(name));
             var local = folder.File(name + ".pt");
             await s3.GetFileAsync(StorageUri.Parse(Uri(name)).Key, local);
             Assert.Null(fixtures.Torch.LoadError(local));
@@ -288,7 +328,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         Assert.Contains("passing its PyTorch inputs on unchanged", error, StringComparison.Ordinal);
         Assert.Contains("1 of 1 PyTorch inputs point at cpu variants", error, StringComparison.Ordinal);
         var prepared = FlyteIdl.Decode(await GetAsync(target))["literals"]!;
-        Assert.Equal(VariantNaming.UriFor(source, "cpu").ToUriString(), prepared["model"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>());
+        Assert.Equal(VariantLayout.Beside.For(source, "cpu").ToUriString(), prepared["model"]!["scalar"]!["blob"]!["uri"]!.GetValue<string>());
         Assert.Equal(gone, prepared["more"]!["offloadedMetadata"]!["uri"]!.GetValue<string>());
     }
 
@@ -300,7 +340,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         await s3.PutFileAsync(other.Key, fixtures.GpuFile("module"));
         using (var stores = Stores())
         {
-            await new StoreArtifactConverter(stores).ConvertAsync(other, VariantNaming.UriFor(source, "cpu"), DeviceMap.Create("cpu"));
+            await new StoreArtifactConverter(stores).ConvertAsync(other, VariantLayout.Beside.For(source, "cpu"), DeviceMap.Create("cpu"));
         }
 
         var (exitCode, error) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "60", "--poll", "0.1", "--operator-wait", "0");
@@ -308,7 +348,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         Assert.Equal(0, exitCode);
         Assert.Contains("(1 converted here)", error, StringComparison.Ordinal);
         var local = folder.File("variant.pt");
-        await s3.GetFileAsync(VariantNaming.UriFor(source, "cpu").Key, local);
+        await s3.GetFileAsync(VariantLayout.Beside.For(source, "cpu").Key, local);
         Assert.Empty(fixtures.Torch.Compare("checkpoint_dict", local).Problems);
     }
 
@@ -320,7 +360,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         await s3.PutFileAsync(other.Key, fixtures.GpuFile("module"));
         using (var stores = Stores())
         {
-            await new StoreArtifactConverter(stores).ConvertAsync(other, VariantNaming.UriFor(source, "cpu"), DeviceMap.Create("cpu"));
+            await new StoreArtifactConverter(stores).ConvertAsync(other, VariantLayout.Beside.For(source, "cpu"), DeviceMap.Create("cpu"));
         }
 
         var (exitCode, _) = await RunAsync("--source", inputs.ToUriString(), "--target", target.ToUriString(), "--device", "cpu", "--timeout", "0.3", "--poll", "0.1");
@@ -360,7 +400,7 @@ public sealed class PrepareInputsCommandTests(S3Fixture s3, TorchFixtures fixtur
         Assert.Contains("passing the inputs on unchanged", error, StringComparison.Ordinal);
         Assert.Equal(await GetAsync(inputs), await GetAsync(target));
         Assert.False(File.Exists(folder.File("marker")));
-        Assert.False(await s3.ExistsAsync(VariantNaming.UriFor(blob, "cpu").Key));
+        Assert.False(await s3.ExistsAsync(VariantLayout.Beside.For(blob, "cpu").Key));
     }
 
     [Theory]

@@ -36,11 +36,20 @@ public sealed class UriPolicyTests
     }
 
     [Theory]
-    [InlineData("s3://b/x/ck.pt", "cpu", "s3://b/x/ck.torchferry-cpu.pt")]
-    [InlineData("s3://b/x/ck.pt", "cuda:1", "s3://b/x/ck.torchferry-cuda1.pt")]
-    [InlineData("s3://b/model", "cpu", "s3://b/model.torchferry-cpu")]
-    public void VariantNaming_PutsTheVariantBesideTheSource(string source, string device, string expected)
+    [InlineData("team-a", "s3://flyte-data/torchferry-variants/team-a/x/ck.torchferry-cpu.pt", true)]
+    [InlineData("team-b", "s3://flyte-data/torchferry-variants/team-a/x/ck.torchferry-cpu.pt", false)]
+    [InlineData("team-a", "s3://flyte-data/torchferry-variants/team-a/../team-b/ck.pt", false)]
+    [InlineData("team-c", "s3://shared-models/torchferry-variants/resnet.torchferry-cpu.pt", true)]
+    [InlineData("team-a", "s3://flyte-data/torchferry-variants/", false)]
+    public void Allows_UnderTheVariantPrefix_WhatTheKeyWithoutItWouldBe(string @namespace, string uri, bool allowed)
     {
-        Assert.Equal(expected, VariantNaming.UriFor(StorageUri.Parse(source), device).ToString());
+        var prefixed = new UriPolicy(new Dictionary<string, IReadOnlyList<string>>
+        {
+            ["team-a"] = ["s3://flyte-data/team-a/"],
+            ["team-b"] = ["s3://flyte-data/team-b/"],
+            [UriPolicy.AnyNamespace] = ["s3://shared-models/"],
+        }, VariantLayout.Under("torchferry-variants/"));
+
+        Assert.Equal(allowed, prefixed.Allows(@namespace, StorageUri.Parse(uri)));
     }
 }

@@ -158,6 +158,11 @@ public sealed class ClusterInABox : IAsyncDisposable
             // One cluster per story: a short drain keeps teardown quick (the rollout tests use the chart's default).
             "--set", "webhook.shutdownDelaySeconds=1",
         };
+        if (Options.VariantPrefix is { } variantPrefix)
+        {
+            values.AddRange(["--set", $"variants.prefix={variantPrefix}"]);
+        }
+
         if (Options.InputsDeviceNamespaces.Count > 0)
         {
             values.AddRange(["--set-json", "webhook.inputsDevice=" + new JsonObject(Options.InputsDeviceNamespaces.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))).ToJsonString()]);

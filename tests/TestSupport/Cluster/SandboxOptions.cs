@@ -37,6 +37,9 @@ public sealed record SandboxOptions
     /// <summary>Task pods' store access refuses writes of variants (403), as a role that may not write there would.</summary>
     public bool TasksMayNotWriteVariants { get; init; }
 
+    /// <summary>The chart's <c>variants.prefix</c>: variants under this bucket-level prefix (null: beside their sources).</summary>
+    public string? VariantPrefix { get; init; }
+
     /// <summary>The train DeviceProfile's migProfile, if any.</summary>
     public string? MigProfile { get; init; }
 

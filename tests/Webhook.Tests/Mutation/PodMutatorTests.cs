@@ -380,6 +380,20 @@ public sealed class PodMutatorTests
     }
 
     [Fact]
+    public void InitContainer_LooksForVariantsUnderTheOperatorsPrefix()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu" };
+
+        var beside = Kubectl.PatchLocally(pod, PodMutator.Mutate(pod, null, Options).Patch);
+        var prefixed = Kubectl.PatchLocally(pod, PodMutator.Mutate(pod, null, Options with { Variants = Storage.VariantLayout.Under("torchferry-variants") }).Patch);
+
+        Assert.DoesNotContain("--variant-prefix", beside["spec"]!["initContainers"]![0]!["args"]!.AsArray().Select(a => a!.GetValue<string>()));
+        var args = prefixed["spec"]!["initContainers"]![0]!["args"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+        Assert.Equal("torchferry-variants/", args[args.IndexOf("--variant-prefix") + 1]);
+    }
+
+    [Fact]
     public void PodTemplateTask_PrimaryContainerNamedByPropeller_GetsTheInputsStep()
     {
         // propeller's primary_container_name names the task's container; the sidecar beside it runs no pyflyte-execute.
