@@ -3,7 +3,8 @@
 #   - PyTorch from Debian (python3-torch), used through /usr/bin/python3, and Debian's python3-yaml
 #     and python3-jsonschema (CRD manifests read back and samples validated against their schemas);
 #   - Node.js and npm (Debian) and the npm tools pinned in tests/tools (s3rver, an S3 server);
-#   - kubectl and Helm 4 binaries (the chart is rendered and linted by real Helm).
+#   - kubectl and Helm 4 binaries (the chart is rendered and linted by real Helm);
+#   - xfsprogs (Debian): the clone tests make and loop-mount a small XFS file system with reflink.
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
@@ -19,6 +20,7 @@ if ! /usr/bin/python3 -c 'import yaml, jsonschema' >/dev/null 2>&1; then
 fi
 
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+[[ -x /usr/sbin/mkfs.xfs && -x /usr/sbin/xfs_io ]] || need_apt+=(xfsprogs)
 
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

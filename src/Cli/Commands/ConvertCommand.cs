@@ -17,6 +17,7 @@ internal static class ConvertCommand
         var map = new Option<string[]>("--map") { Description = "Per-location mapping FROM=TO, e.g. cuda:1=cuda:0 (like a map_location dict); repeatable.", AllowMultipleArgumentsPerToken = false };
         var force = new Option<bool>("--force", "-f") { Description = "Replace DST if it exists." };
         var noVerify = new Option<bool>("--no-verify") { Description = "Skip checking each copied record's CRC-32 (torch does not check them either)." };
+        var verifyClones = new Option<bool>("--verify-clones") { Description = "Also check the CRC-32 of records DST shares with SRC (cloned on XFS or btrfs): reads the whole source to learn whether it was already corrupt." };
         var noFsync = new Option<bool>("--no-fsync") { Description = "Do not flush a local DST to disk before renaming it into place (faster; a crash may then leave a partial file)." };
         var weightsOnly = new Option<bool>("--weights-only") { Description = "Also make the result load with torch.load(weights_only=True), torch's default from 2.6: dataclasses and NamedTuples become plain dicts and tuples; refused, converting nothing, where that would lose data." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log what the stores do (server-side copy, retries)." };
@@ -28,6 +29,7 @@ internal static class ConvertCommand
             map,
             force,
             noVerify,
+            verifyClones,
             noFsync,
             weightsOnly,
             verbose,
@@ -49,7 +51,7 @@ internal static class ConvertCommand
                     deviceMap,
                     parse.GetValue(force),
                     progress.Report,
-                    new RelocationOptions { VerifyChecksums = !parse.GetValue(noVerify), Durable = !parse.GetValue(noFsync), WeightsOnly = parse.GetValue(weightsOnly) },
+                    new RelocationOptions { VerifyChecksums = !parse.GetValue(noVerify), VerifyClones = parse.GetValue(verifyClones), Durable = !parse.GetValue(noFsync), WeightsOnly = parse.GetValue(weightsOnly) },
                     cancellationToken: cancellationToken).ConfigureAwait(false);
             }
             finally
@@ -66,7 +68,8 @@ internal static class ConvertCommand
     private static string Summary(StorageUri from, StorageUri to, DeviceMap map, StoreConversionReport result)
     {
         var report = result.Relocation;
-        var moved = $"{ByteSize.Format(result.Destination.Size)} written, {ByteSize.Format(result.BytesThroughProcess)} through this process, {ByteSize.Format(result.BytesCopiedByStore)} copied by the {(to.Scheme == StorageScheme.S3 ? "store" : "kernel")}";
+        var moved = $"{ByteSize.Format(result.Destination.Size)} written, {ByteSize.Format(result.BytesThroughProcess)} through this process, "
+            + (report.RecordBytesCloned > 0 ? $"{ByteSize.Format(report.RecordBytesCloned)} cloned (blocks shared with the source), {ByteSize.Format(result.BytesCopiedByStore - report.RecordBytesCloned)} copied by the kernel" : $"{ByteSize.Format(result.BytesCopiedByStore)} copied by the {(to.Scheme == StorageScheme.S3 ? "store" : "kernel")}");
         var weightsOnly = report.WeightsOnlyChanges switch
         {
             null => string.Empty,

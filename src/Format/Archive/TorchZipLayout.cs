@@ -13,18 +13,30 @@ namespace TorchFerry.Format.Archive;
 internal static class TorchZipLayout
 {
     public const int Alignment = 64;
+
+    /// <summary>Most extra padding a local header takes (its extra field's length is 16 bits).</summary>
+    public const int MaxExtraPadding = 32768;
     private const ushort Flags = 0x0808; // data descriptor + UTF-8 names, as torch writes
     private const uint Max32 = uint.MaxValue;
 
     /// <summary>Whether a record of this size at this offset needs zip64 fields.</summary>
     public static bool NeedsZip64(long size, long offset) => size >= Max32 || offset >= Max32;
 
-    public static byte[] LocalHeader(string name, long offset, bool zip64)
+    /// <param name="name">The record's name.</param>
+    /// <param name="offset">Where the header starts.</param>
+    /// <param name="zip64">Whether sizes are zip64.</param>
+    /// <param name="extraPadding">More padding, a multiple of <see cref="Alignment"/>: moves the data and what follows (to a file system block boundary, say).</param>
+    public static byte[] LocalHeader(string name, long offset, bool zip64, int extraPadding = 0)
     {
+        if (extraPadding < 0 || extraPadding % Alignment != 0 || extraPadding > MaxExtraPadding)
+        {
+            throw new ArgumentOutOfRangeException(nameof(extraPadding), extraPadding, $"a multiple of {Alignment} up to {MaxExtraPadding}");
+        }
+
         var nameBytes = Encoding.UTF8.GetBytes(name);
         var zip64Length = zip64 ? 20 : 0;
         var fixedLength = 30 + nameBytes.Length + zip64Length + 4;
-        var padding = (int)((Alignment - ((offset + fixedLength) % Alignment)) % Alignment);
+        var padding = (int)((Alignment - ((offset + fixedLength) % Alignment)) % Alignment) + extraPadding;
         var header = new byte[fixedLength + padding];
         var span = header.AsSpan();
         BinaryPrimitives.WriteUInt32LittleEndian(span, 0x04034b50);

@@ -81,8 +81,11 @@ public static class ArchiveRelocator
             writer.Copied)
         {
             WeightsOnlyChanges = weightsOnlyChanges,
+            RecordBytesCloned = writer.Cloned,
         };
     }
+
+    private static long Modulo(long value, long modulus) => ((value % modulus) + modulus) % modulus;
 
     private static Dictionary<string, int> CountBy(IEnumerable<string> locations) =>
         locations.GroupBy(l => l, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
@@ -92,6 +95,8 @@ public static class ArchiveRelocator
         private readonly IRandomAccessSource source = archive.Source;
 
         public long Copied { get; private set; }
+
+        public long Cloned { get; private set; }
 
         public async Task<List<WrittenRecord>> WriteRecordByRecordAsync(DeviceMap map, byte[] buffer)
         {
@@ -127,15 +132,23 @@ public static class ArchiveRelocator
 
         public async Task<List<WrittenRecord>> WriteWithTailAsync(DeviceMap map, TailLayout tail, byte[] buffer)
         {
-            // The tail must land at its old offset modulo 64 to keep every record aligned.
+            // The tail must land at its old offset modulo 64 to keep every record aligned (the
+            // pickle is padded), and modulo the sink's copy alignment (a file system block) to be
+            // cloned rather than copied (data.pkl's header is padded by whole 64-byte steps).
             var (pickle, _) = PickleRewriter.Rewrite(document, map.Map);
             var header = TorchZipLayout.LocalHeader(archive.PickleEntry.Name, 0, zip64: false);
             var descriptorLength = TorchZipLayout.DataDescriptor(0, 0, zip64: false).Length;
-            var padding = PickleRewriter.PaddingFor((int)(((tail.Start - header.Length - pickle.Length - descriptorLength) % 64 + 64) % 64));
+            var padding = PickleRewriter.PaddingFor((int)Modulo(tail.Start - header.Length - pickle.Length - descriptorLength, TorchZipLayout.Alignment));
 
             if (padding > 0)
             {
                 (pickle, _) = PickleRewriter.Rewrite(document, map.Map, padding);
+            }
+
+            var alignment = sink.CopyAlignment is var a && a % TorchZipLayout.Alignment == 0 && a <= TorchZipLayout.MaxExtraPadding ? a : TorchZipLayout.Alignment;
+            if (Modulo(tail.Start - header.Length - pickle.Length - descriptorLength, alignment) is var extra and > 0)
+            {
+                header = TorchZipLayout.LocalHeader(archive.PickleEntry.Name, 0, zip64: false, (int)extra);
             }
 
             var crc = Crc32.HashToUInt32(pickle);
@@ -152,12 +165,18 @@ public static class ArchiveRelocator
             return records;
         }
 
-        /// <summary>Copies a source range holding whole stored records, by the sink if it can, else through this process; CRCs checked either way where cheap.</summary>
+        /// <summary>
+        /// Copies a source range holding whole stored records, by the sink if it can (sharing it where
+        /// it can), else through this process; CRCs checked where cheap, and of shared records only when asked.
+        /// </summary>
         private async Task CopyRangeAsync(long start, long length, IReadOnlyList<ZipEntry> records, byte[] buffer)
         {
+            var clonedBefore = sink.BytesCloned;
             if (await sink.TryCopyRangeAsync(source, start, length, cancellationToken).ConfigureAwait(false))
             {
-                if (options.VerifyChecksums && sink.CanVerifyCopies)
+                var cloned = sink.BytesCloned - clonedBefore;
+                Cloned += cloned;
+                if (options.VerifyChecksums && sink.CanVerifyCopies && (cloned == 0 || options.VerifyClones))
                 {
                     foreach (var record in records)
                     {

@@ -19,6 +19,15 @@ public interface IArchiveSink
     /// </summary>
     bool CanVerifyCopies { get; }
 
+    /// <summary>
+    /// What a range copied by the sink must be moved by for the sink to share it rather than copy it
+    /// (a file system's block size for clones); torch's 64-byte record alignment otherwise.
+    /// </summary>
+    int CopyAlignment => TorchZipLayout.Alignment;
+
+    /// <summary>Bytes of copied ranges the sink shares with the source (cloned extents) rather than copied.</summary>
+    long BytesCloned => 0;
+
     /// <summary>Appends bytes.</summary>
     ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 

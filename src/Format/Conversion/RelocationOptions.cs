@@ -10,6 +10,13 @@ public sealed record RelocationOptions
     public bool VerifyChecksums { get; init; } = true;
 
     /// <summary>
+    /// Also check records the destination shares with the source (cloned extents) against their
+    /// CRC-32. Off by default: a clone is the source's own blocks, so the check would read the whole
+    /// source to learn only whether the source was already corrupt.
+    /// </summary>
+    public bool VerifyClones { get; init; }
+
+    /// <summary>
     /// Flush a local destination to disk (fsync) before renaming it into place, so that after a
     /// crash the destination is the old file or the whole new one. On by default.
     /// </summary>

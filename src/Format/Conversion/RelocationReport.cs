@@ -15,6 +15,9 @@ public sealed record RelocationReport(
     long BytesWritten,
     long RecordBytesCopied)
 {
+    /// <summary>Of <see cref="RecordBytesCopied"/>, bytes the destination shares with the source (cloned extents, no data moved).</summary>
+    public long RecordBytesCloned { get; init; }
+
     /// <summary>With <see cref="RelocationOptions.WeightsOnly"/>: each class turned into plain values (<c>module.Class → dict (2 objects)</c>); otherwise null.</summary>
     public IReadOnlyList<string>? WeightsOnlyChanges { get; init; }
 

@@ -25,6 +25,10 @@ internal sealed class LocalObjectWriter : IObjectWriter
 
     public bool CanVerifyCopies => true;
 
+    public int CopyAlignment => sink.CopyAlignment;
+
+    public long BytesCloned => sink.BytesCloned;
+
     public long BytesUploaded => Position - BytesCopiedByStore;
 
     public long BytesCopiedByStore { get; private set; }
