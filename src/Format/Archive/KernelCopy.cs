@@ -25,7 +25,14 @@ internal static partial class KernelCopy
     private static volatile bool unavailable = !OperatingSystem.IsLinux();
 
     /// <summary>Copies <paramref name="length"/> bytes; false if the kernel cannot (nothing was copied then).</summary>
-    public static bool TryCopy(SafeFileHandle source, long sourceOffset, SafeFileHandle destination, long destinationOffset, long length, CancellationToken cancellationToken = default)
+    /// <param name="source">The file read.</param>
+    /// <param name="sourceOffset">Where in it.</param>
+    /// <param name="destination">The file written.</param>
+    /// <param name="destinationOffset">Where in it.</param>
+    /// <param name="length">Bytes to copy.</param>
+    /// <param name="startWriteback">Start writing each copied slice back to disk at once (the file is to be fsynced), so the disk works while the next slice is copied.</param>
+    /// <param name="cancellationToken">Seen between slices.</param>
+    public static bool TryCopy(SafeFileHandle source, long sourceOffset, SafeFileHandle destination, long destinationOffset, long length, bool startWriteback = false, CancellationToken cancellationToken = default)
     {
         if (unavailable)
         {
@@ -38,7 +45,7 @@ internal static partial class KernelCopy
             // In slices, so SIGTERM and SIGINT are seen within a fraction of a second whatever the size.
             cancellationToken.ThrowIfCancellationRequested();
             long inOffset = sourceOffset + copied, outOffset = destinationOffset + copied;
-            var chunk = (nint)Math.Min(length - copied, 128L << 20);
+            var chunk = (nint)Math.Min(length - copied, 32L << 20);
             var n = CopyFileRange(source, ref inOffset, destination, ref outOffset, chunk, 0);
             if (n < 0)
             {
@@ -55,6 +62,11 @@ internal static partial class KernelCopy
             if (n == 0)
             {
                 throw new IOException($"copy_file_range reached the end of the source after {copied} of {length} bytes (truncated file?)");
+            }
+
+            if (startWriteback)
+            {
+                StartWriteback(destination, destinationOffset + copied, n);
             }
 
             copied += n;

@@ -166,22 +166,45 @@ public static class ArchiveRelocator
         }
 
         /// <summary>
-        /// Copies a source range holding whole stored records, by the sink if it can (sharing it where
-        /// it can), else through this process; CRCs checked where cheap, and of shared records only when asked.
+        /// Copies a source range holding whole stored records: shared by the sink where it can (a
+        /// clone, whose CRCs are read only when asked: it is the source's own blocks), else copied by
+        /// the sink with the CRCs checked meanwhile where reading back is cheap (the kernel copies on
+        /// one core, this process reads the page cache on another), else streamed through this process.
         /// </summary>
         private async Task CopyRangeAsync(long start, long length, IReadOnlyList<ZipEntry> records, byte[] buffer)
         {
             var clonedBefore = sink.BytesCloned;
-            if (await sink.TryCopyRangeAsync(source, start, length, cancellationToken).ConfigureAwait(false))
+            if (await sink.TryShareRangeAsync(source, start, length, cancellationToken).ConfigureAwait(false))
             {
-                var cloned = sink.BytesCloned - clonedBefore;
-                Cloned += cloned;
-                if (options.VerifyChecksums && sink.CanVerifyCopies && (cloned == 0 || options.VerifyClones))
+                if (options.VerifyChecksums && options.VerifyClones)
                 {
-                    foreach (var record in records)
-                    {
-                        await VerifyAsync(record, buffer).ConfigureAwait(false);
-                    }
+                    await VerifyAllAsync(records, cancellationToken).ConfigureAwait(false);
+                }
+
+                Cloned += sink.BytesCloned - clonedBefore;
+                Copied += records.Sum(r => r.UncompressedSize);
+                progress?.Report(Copied);
+                return;
+            }
+
+            using var alongside = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var verifying = options.VerifyChecksums && sink.CanVerifyCopies ? Task.Run(() => VerifyAllAsync(records, alongside.Token), alongside.Token) : null;
+            bool copied;
+            try
+            {
+                copied = await sink.TryCopyRangeAsync(source, start, length, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await StopAsync(verifying, alongside).ConfigureAwait(false);
+                throw;
+            }
+
+            if (copied)
+            {
+                if (verifying is not null)
+                {
+                    await verifying.ConfigureAwait(false);
                 }
 
                 Copied += records.Sum(r => r.UncompressedSize);
@@ -189,6 +212,8 @@ public static class ArchiveRelocator
                 return;
             }
 
+            // Streamed below, its CRC computed on the way.
+            await StopAsync(verifying, alongside).ConfigureAwait(false);
             var position = start;
             foreach (var record in records)
             {
@@ -200,6 +225,40 @@ public static class ArchiveRelocator
             }
 
             await StreamAsync(position, start + length - position, null, buffer).ConfigureAwait(false);
+        }
+
+        private static async Task StopAsync(Task? verifying, CancellationTokenSource alongside)
+        {
+            if (verifying is null)
+            {
+                return;
+            }
+
+            await alongside.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await verifying.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped: its answer is not needed.
+            }
+        }
+
+        private async Task VerifyAllAsync(IReadOnlyList<ZipEntry> records, CancellationToken token)
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            try
+            {
+                foreach (var record in records)
+                {
+                    await VerifyAsync(record, buffer, token).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
 
         private async Task StreamAsync(long offset, long length, Crc32? crc, byte[] buffer)
@@ -254,13 +313,13 @@ public static class ArchiveRelocator
             }
         }
 
-        private async Task VerifyAsync(ZipEntry record, byte[] buffer)
+        private async Task VerifyAsync(ZipEntry record, byte[] buffer, CancellationToken token)
         {
             var crc = new Crc32();
             for (long done = 0; done < record.UncompressedSize;)
             {
                 var n = (int)Math.Min(buffer.Length, record.UncompressedSize - done);
-                await source.ReadExactlyAsync(record.DataOffset + done, buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                await source.ReadExactlyAsync(record.DataOffset + done, buffer.AsMemory(0, n), token).ConfigureAwait(false);
                 crc.Append(buffer.AsSpan(0, n));
                 done += n;
             }

@@ -25,8 +25,15 @@ public interface IArchiveSink
     /// </summary>
     int CopyAlignment => TorchZipLayout.Alignment;
 
-    /// <summary>Bytes of copied ranges the sink shares with the source (cloned extents) rather than copied.</summary>
+    /// <summary>Bytes of ranges the sink shares with the source (cloned extents) rather than copied.</summary>
     long BytesCloned => 0;
+
+    /// <summary>
+    /// Appends <paramref name="length"/> bytes of <paramref name="source"/> from <paramref name="offset"/>
+    /// by sharing the source's blocks (a clone: nothing read or written) if the sink can; false, with
+    /// nothing appended, if not.
+    /// </summary>
+    ValueTask<bool> TryShareRangeAsync(IRandomAccessSource source, long offset, long length, CancellationToken cancellationToken) => ValueTask.FromResult(false);
 
     /// <summary>Appends bytes.</summary>
     ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);

@@ -35,6 +35,13 @@ internal sealed class LocalObjectWriter : IObjectWriter
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => sink.WriteAsync(data, cancellationToken);
 
+    public async ValueTask<bool> TryShareRangeAsync(IRandomAccessSource source, long offset, long length, CancellationToken cancellationToken)
+    {
+        var shared = await sink.TryShareRangeAsync(source, offset, length, cancellationToken).ConfigureAwait(false);
+        BytesCopiedByStore += shared ? length : 0;
+        return shared;
+    }
+
     public async ValueTask<bool> TryCopyRangeAsync(IRandomAccessSource source, long offset, long length, CancellationToken cancellationToken)
     {
         var copied = await sink.TryCopyRangeAsync(source, offset, length, cancellationToken).ConfigureAwait(false);

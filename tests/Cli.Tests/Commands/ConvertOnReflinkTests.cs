@@ -26,6 +26,7 @@ public sealed class ConvertOnReflinkTests(TorchFixtures fixtures, ReflinkVolume 
         Assert.Equal(0, exitCode);
         Assert.Empty(error);
         Assert.Contains("cloned (blocks shared with the source)", output, StringComparison.Ordinal);
+        Assert.Matches(@", \d+(\.\d)? (B|KiB) through this process", output); // the directory and the pickle, not the records
         var size = new FileInfo(destination).Length;
         Assert.True(ReflinkVolume.SharedBytes(destination) > size - (64 << 10), $"{ReflinkVolume.SharedBytes(destination)} of {size} bytes shared with the source");
         Assert.True(free - volume.FreeBytes < 1 << 20, $"the conversion took {free - volume.FreeBytes} bytes of disk for a {size}-byte archive");
