@@ -82,16 +82,25 @@ internal sealed class S3ObjectWriter : IObjectWriter
 
         await UploadBufferAsync(cancellationToken).ConfigureAwait(false);
         await DrainAsync().ConfigureAwait(false);
+        await EnsureUploadAsync(cancellationToken).ConfigureAwait(false);
+
+        // The fewest parts the copy part size allows, evened out (none under S3's 5 MiB), issued
+        // together up to the configured concurrency; numbered in order before any is sent.
         var remaining = length - borrowed;
         var start = offset + borrowed;
-        var count = (remaining + S3StoreOptions.MaximumPartSize - 1) / S3StoreOptions.MaximumPartSize;
+        var count = Math.Max(1, Math.Min((remaining + store.Options.CopyPartSize - 1) / store.Options.CopyPartSize, remaining / minimum));
         var chunk = (remaining + count - 1) / count;
+        var copies = new List<(int Number, long First, long Size)>();
         for (var first = start; first < start + remaining; first += chunk)
         {
-            var size = Math.Min(chunk, start + remaining - first);
-            await CopyPartAsync(s3, first, size, cancellationToken).ConfigureAwait(false);
+            copies.Add((nextPart++, first, Math.Min(chunk, start + remaining - first)));
         }
 
+        await Parallel.ForEachAsync(
+            copies,
+            new ParallelOptions { MaxDegreeOfParallelism = store.Options.CopyConcurrency, CancellationToken = cancellationToken },
+            async (copy, token) => await CopyPartAsync(s3, copy.Number, copy.First, copy.Size, token).ConfigureAwait(false)).ConfigureAwait(false);
+        Position += remaining;
         return true;
     }
 
@@ -249,14 +258,16 @@ internal sealed class S3ObjectWriter : IObjectWriter
         }
 
         CheckETag(response.ETag, md5, $"part {number}");
-        parts.Add((number, count, response.ETag));
+        lock (parts)
+        {
+            parts.Add((number, count, response.ETag));
+        }
+
         BytesUploaded += count;
     }
 
-    private async Task CopyPartAsync(S3RangeSource source, long first, long size, CancellationToken cancellationToken)
+    private async Task CopyPartAsync(S3RangeSource source, int number, long first, long size, CancellationToken cancellationToken)
     {
-        await EnsureUploadAsync(cancellationToken).ConfigureAwait(false);
-        var number = nextPart++;
         CopyPartResponse response;
         try
         {
@@ -285,9 +296,11 @@ internal sealed class S3ObjectWriter : IObjectWriter
             throw new StorageException(StorageErrorKind.Other, $"{uri}: the store answered a server-side copy of part {number} without an ETag");
         }
 
-        parts.Add((number, size, response.ETag));
-        BytesCopiedByStore += size;
-        Position += size;
+        lock (parts)
+        {
+            parts.Add((number, size, response.ETag));
+            BytesCopiedByStore += size;
+        }
     }
 
     private async Task EnsureUploadAsync(CancellationToken cancellationToken)

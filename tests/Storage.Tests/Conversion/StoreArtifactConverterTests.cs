@@ -103,6 +103,46 @@ public sealed class StoreArtifactConverterTests : IDisposable
     }
 
     [Fact]
+    public async Task Convert_S3ToS3_CopyPartsGoTogether_InTheFewestPartsTheirSizeAllows()
+    {
+        s3.Proxy.EmulateUploadPartCopy = true;
+        var (inFlight, most) = (0, 0);
+        s3.Proxy.BeforeForward = async request =>
+        {
+            if (request.Headers.ContainsKey("x-amz-copy-source") && !request.Path.Value!.Contains("copy-probe", StringComparison.Ordinal))
+            {
+                var now = Interlocked.Increment(ref inFlight);
+                InterlockedMax(ref most, now);
+                await Task.Delay(300); // a store copying on its side
+                Interlocked.Decrement(ref inFlight);
+            }
+        };
+        using var stores = new ObjectStoreRouter(S3ObjectStoreTests.Options(s3.Proxy.Endpoint) with { CopyPartSize = TorchFerry.Storage.S3.S3StoreOptions.MinimumPartSize, CopyConcurrency = 3 }, log.Logger);
+        var (source, destination) = await UploadLargeAsync();
+        var served = s3.Proxy.CopiesServed;
+
+        var report = await new StoreArtifactConverter(stores).ConvertAsync(source, destination, DeviceMap.Create("cpu"));
+
+        // About 19 MiB copied after the 5 MiB part that carries the pickle: three parts of over 6 MiB
+        // (none may be under 5 MiB), all at once; the store's probe is the one more copy served.
+        Assert.Equal(3, s3.Proxy.CopiesServed - served - 1);
+        Assert.Equal(3, most);
+        Assert.True(report.BytesCopiedByStore > 15 << 20, $"{report.BytesCopiedByStore} bytes copied by the store");
+        await AssertLoadsOnCpuAsync("large", destination);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        for (var seen = Volatile.Read(ref target); value > seen; seen = Volatile.Read(ref target))
+        {
+            if (Interlocked.CompareExchange(ref target, value, seen) == seen)
+            {
+                return;
+            }
+        }
+    }
+
+    [Fact]
     public async Task Convert_S3ToS3OnAStoreWithoutServerSideCopy_StreamsAndSaysSoOnce()
     {
         using var stores = Stores(s3.Server.Endpoint);
