@@ -18,6 +18,7 @@ public sealed class SchemaTests
     [InlineData("image.digest=latest", "/image/digest")]
     [InlineData("storage.endpoint=minio:9000", "/storage/endpoint")]
     [InlineData("storage.partSizeMiB=1", "/storage/partSizeMiB")]
+    [InlineData("storage.copyConcurrency=0", "/storage/copyConcurrency")]
     [InlineData("webhook.inputsDevice.flytesnacks-development=gpu0", "/webhook/inputsDevice/flytesnacks-development")]
     [InlineData("webhook.namespaces={Not_A_Namespace}", "/webhook/namespaces/0")]
     [InlineData("prepareInputs.timeoutSeconds=0", "/prepareInputs/timeoutSeconds")]

@@ -50,4 +50,27 @@ public sealed class S3StoreOptionsTests(S3Fixture s3)
         Assert.Equal(new Uri("http://minio.storage:9000"), options.Endpoint);
         Assert.Null(options.Credentials);
     }
+
+    [Fact]
+    public void CopyPartsAndConcurrency_ComeFromTorchFerrysVariables_DefaultingToTheFewestParts()
+    {
+        var set = new Dictionary<string, string> { ["TORCHFERRY_S3_COPY_PART_SIZE_MIB"] = "512", ["TORCHFERRY_S3_COPY_CONCURRENCY"] = "8" };
+
+        var options = S3StoreOptions.FromEnvironment(name => set.GetValueOrDefault(name));
+        var defaults = S3StoreOptions.FromEnvironment(_ => null);
+
+        Assert.Equal((512L << 20, 8), (options.CopyPartSize, options.CopyConcurrency));
+        Assert.Equal((S3StoreOptions.MaximumPartSize, 4), (defaults.CopyPartSize, defaults.CopyConcurrency));
+    }
+
+    [Theory]
+    [InlineData("TORCHFERRY_S3_COPY_PART_SIZE_MIB", "4", "S3 copy part size 4194304 bytes is outside S3's limits")]
+    [InlineData("TORCHFERRY_S3_COPY_PART_SIZE_MIB", "5121", "outside S3's limits (5 MiB to 5 GiB)")]
+    [InlineData("TORCHFERRY_S3_COPY_CONCURRENCY", "0", "S3 copy concurrency 0 is outside 1 to 64")]
+    public void CopySettings_OutOfRange_AreRefusedNamingThem(string name, string value, string expected)
+    {
+        var error = Assert.Throws<ArgumentException>(() => S3StoreOptions.FromEnvironment(n => n == name ? value : null));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
 }
