@@ -5,6 +5,7 @@ using TorchFerry.TestSupport;
 
 // Helpers for bench/s3/run.sh:
 //   s3bench serve                 start s3rver and a proxy that answers UploadPartCopy; print both endpoints; run until stdin closes
+//                                 (a line "requests" on stdin prints the proxy's requests since the last one, then an empty line)
 //   s3bench put ENDPOINT KEY FILE  upload a file
 //   s3bench sdk-copy ENDPOINT SRC DST PART_MIB   the peer: download the object and upload it again through the SDK (multipart)
 switch (args)
@@ -14,7 +15,22 @@ switch (args)
             using var server = new S3Server();
             await using var proxy = new FaultProxy(server) { EmulateUploadPartCopy = true };
             Console.WriteLine($"{server.Endpoint} {proxy.Endpoint}");
-            await Console.In.ReadToEndAsync();
+
+            // "requests": the requests the proxy saw since the last time, one per line, then an empty line.
+            while (await Console.In.ReadLineAsync() is { } command)
+            {
+                if (command == "requests")
+                {
+                    foreach (var request in proxy.Requests)
+                    {
+                        Console.WriteLine(request);
+                    }
+
+                    Console.WriteLine();
+                    proxy.ClearRequests();
+                }
+            }
+
             Console.Error.WriteLine($"s3bench: proxy answered {proxy.CopiesServed} UploadPartCopy requests");
             return 0;
         }

@@ -57,8 +57,9 @@ public sealed class FaultProxy : IAsyncDisposable
     public Func<HttpRequest, Task>? BeforeForward { get; set; }
 
     private readonly List<string> requests = [];
+    private int copiesServed;
 
-    /// <summary>A snapshot of the requests seen, as "METHOD path?query" (safe while requests keep arriving).</summary>
+    /// <summary>A snapshot of the requests seen, as "METHOD path?query", with " [copy]" for UploadPartCopy (safe while requests keep arriving).</summary>
     public IReadOnlyList<string> Requests
     {
         get
@@ -80,7 +81,7 @@ public sealed class FaultProxy : IAsyncDisposable
     }
 
     /// <summary>UploadPartCopy requests answered.</summary>
-    public int CopiesServed { get; private set; }
+    public int CopiesServed => Volatile.Read(ref copiesServed);
 
     public async ValueTask DisposeAsync()
     {
@@ -98,7 +99,7 @@ public sealed class FaultProxy : IAsyncDisposable
         var request = context.Request;
         lock (requests)
         {
-            requests.Add($"{request.Method} {request.Path}{request.QueryString}");
+            requests.Add($"{request.Method} {request.Path}{request.QueryString}{(request.Headers.ContainsKey("x-amz-copy-source") ? " [copy]" : string.Empty)}");
         }
 
         if (Fault?.Invoke(request) is { } status)
@@ -187,37 +188,48 @@ public sealed class FaultProxy : IAsyncDisposable
         var path = request.Path.Value!.TrimStart('/');
         var bucket = path[..path.IndexOf('/', StringComparison.Ordinal)];
         var key = Uri.UnescapeDataString(path[(bucket.Length + 1)..]);
-        byte[] bytes;
+        UploadPartResponse uploaded;
+
+        // Through a temporary file: a part may be up to 5 GiB, more than one array holds.
+        var spool = Path.GetTempFileName();
         try
         {
-            using var part = await direct.GetObjectAsync(new GetObjectRequest
+            await using var bytes = new FileStream(spool, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20, FileOptions.DeleteOnClose);
+            try
             {
-                BucketName = source[..slash],
-                Key = source[(slash + 1)..],
-                ByteRange = new ByteRange(first, last),
-                EtagToMatch = string.IsNullOrEmpty(ifMatch) ? null : ifMatch,
+                using var part = await direct.GetObjectAsync(new GetObjectRequest
+                {
+                    BucketName = source[..slash],
+                    Key = source[(slash + 1)..],
+                    ByteRange = new ByteRange(first, last),
+                    EtagToMatch = string.IsNullOrEmpty(ifMatch) ? null : ifMatch,
+                });
+                await part.ResponseStream.CopyToAsync(bytes);
+                bytes.Position = 0;
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
+            {
+                context.Response.StatusCode = 412;
+                await context.Response.WriteAsync("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>");
+                return;
+            }
+
+            uploaded = await direct.UploadPartAsync(new UploadPartRequest
+            {
+                BucketName = bucket,
+                Key = key,
+                UploadId = request.Query["uploadId"],
+                PartNumber = int.Parse(request.Query["partNumber"]!, CultureInfo.InvariantCulture),
+                InputStream = bytes,
+                UseChunkEncoding = false,
             });
-            using var buffer = new MemoryStream();
-            await part.ResponseStream.CopyToAsync(buffer);
-            bytes = buffer.ToArray();
         }
-        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
+        finally
         {
-            context.Response.StatusCode = 412;
-            await context.Response.WriteAsync("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>");
-            return;
+            File.Delete(spool);
         }
 
-        var uploaded = await direct.UploadPartAsync(new UploadPartRequest
-        {
-            BucketName = bucket,
-            Key = key,
-            UploadId = request.Query["uploadId"],
-            PartNumber = int.Parse(request.Query["partNumber"]!, CultureInfo.InvariantCulture),
-            InputStream = new MemoryStream(bytes),
-            UseChunkEncoding = false,
-        });
-        CopiesServed++;
+        Interlocked.Increment(ref copiesServed);
         var etag = CorruptCopyETags ? "\"" + Convert.ToHexStringLower(MD5.HashData("wrong"u8)) + "\"" : uploaded.ETag;
         context.Response.ContentType = "application/xml";
         await context.Response.WriteAsync($"<?xml version=\"1.0\" encoding=\"UTF-8\"?><CopyPartResult><LastModified>{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ}</LastModified><ETag>{WebUtility.HtmlEncode(etag)}</ETag></CopyPartResult>");

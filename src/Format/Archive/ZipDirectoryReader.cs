@@ -19,6 +19,9 @@ internal static class ZipDirectoryReader
     private const int MaxCommentSize = 0xFFFF;
     private const int LocalHeaderWindow = 64 * 1024;
 
+    // A local header with torch's padding and a zip64 field, and a name up to 400 bytes, in one read.
+    private const int LoneHeaderRead = 512;
+
     public static async Task<(IReadOnlyList<ZipEntry> Entries, long DirectoryOffset)> ReadAsync(IRandomAccessSource source, ArchiveLimits limits, CancellationToken cancellationToken)
     {
         var (directoryOffset, directorySize, entryCount) = await ReadEndRecordAsync(source, cancellationToken).ConfigureAwait(false);
@@ -191,20 +194,30 @@ internal static class ZipDirectoryReader
         long directoryOffset,
         CancellationToken cancellationToken)
     {
-        // Local headers are read through one moving window so that small neighbouring records
-        // cost one read, not one each (what matters for ranged reads from an object store).
+        // Local headers are read through one moving window so that neighbouring headers cost one
+        // read, not one each (what matters for ranged reads from an object store); a window ends
+        // with the last header it can hold, not 64 KiB into a record's data (a 10 GiB checkpoint
+        // would otherwise move 10 MiB for its headers).
         var order = Enumerable.Range(0, headers.Count).OrderBy(i => headers[i].LocalOffset).ToArray();
         var resolved = new ZipEntry[headers.Count];
         var window = Array.Empty<byte>();
         long windowStart = 0;
-        foreach (var i in order)
+        for (var n = 0; n < order.Length; n++)
         {
+            var i = order[n];
             var h = headers[i];
+            var last = n;
+            while (last + 1 < order.Length && headers[order[last + 1]].LocalOffset - h.LocalOffset + LoneHeaderRead <= LocalHeaderWindow)
+            {
+                last++;
+            }
+
+            var reach = (int)(headers[order[last]].LocalOffset - h.LocalOffset) + LoneHeaderRead;
             async Task<ReadOnlyMemory<byte>> ReadAt(long offset, int length)
             {
                 if (offset < windowStart || offset + length > windowStart + window.Length)
                 {
-                    var size = (int)Math.Min(Math.Max(length, LocalHeaderWindow), directoryOffset - offset);
+                    var size = (int)Math.Min(Math.Max(length, reach - (int)(offset - h.LocalOffset)), directoryOffset - offset);
                     if (size < length)
                     {
                         throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: local header of '{h.Name}' runs into the central directory (corrupt archive)");
