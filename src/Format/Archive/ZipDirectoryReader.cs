@@ -19,8 +19,11 @@ internal static class ZipDirectoryReader
     private const int MaxCommentSize = 0xFFFF;
     private const int LocalHeaderWindow = 64 * 1024;
 
-    // A local header with torch's padding and a zip64 field, and a name up to 400 bytes, in one read.
-    private const int LoneHeaderRead = 512;
+    // The fixed part of a local header: signature to extra length.
+    private const int LocalHeaderSize = 30;
+
+    // Windows of local headers read at once (an object store answers each after its latency).
+    private const int ParallelHeaderReads = 16;
 
     public static async Task<(IReadOnlyList<ZipEntry> Entries, long DirectoryOffset)> ReadAsync(IRandomAccessSource source, ArchiveLimits limits, CancellationToken cancellationToken)
     {
@@ -194,52 +197,76 @@ internal static class ZipDirectoryReader
         long directoryOffset,
         CancellationToken cancellationToken)
     {
-        // Local headers are read through one moving window so that neighbouring headers cost one
-        // read, not one each (what matters for ranged reads from an object store); a window ends
-        // with the last header it can hold, not 64 KiB into a record's data (a 10 GiB checkpoint
-        // would otherwise move 10 MiB for its headers).
+        // Only each local header's fixed 30 bytes are needed (its name and extra lengths). Headers
+        // close together share one read of up to 64 KiB; a window ends with its last header, not
+        // in a record's data (a 10 GiB checkpoint would otherwise move 10 MiB for its headers).
+        // Windows are read side by side, so an object store's latency is paid a few times, not
+        // once per record; errors are reported for the first header in file order, as if read in turn.
         var order = Enumerable.Range(0, headers.Count).OrderBy(i => headers[i].LocalOffset).ToArray();
-        var resolved = new ZipEntry[headers.Count];
-        var window = Array.Empty<byte>();
-        long windowStart = 0;
-        for (var n = 0; n < order.Length; n++)
+        var windows = new List<(int First, int Last)>();
+        for (var n = 0; n < order.Length;)
         {
-            var i = order[n];
-            var h = headers[i];
             var last = n;
-            while (last + 1 < order.Length && headers[order[last + 1]].LocalOffset - h.LocalOffset + LoneHeaderRead <= LocalHeaderWindow)
+            while (last + 1 < order.Length && headers[order[last + 1]].LocalOffset - headers[order[n]].LocalOffset + LocalHeaderSize <= LocalHeaderWindow)
             {
                 last++;
             }
 
-            var reach = (int)(headers[order[last]].LocalOffset - h.LocalOffset) + LoneHeaderRead;
-            async Task<ReadOnlyMemory<byte>> ReadAt(long offset, int length)
+            windows.Add((n, last));
+            n = last + 1;
+        }
+
+        var resolved = new ZipEntry[headers.Count];
+        var failures = new ArtifactFormatException?[windows.Count];
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, windows.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = ParallelHeaderReads, CancellationToken = cancellationToken },
+            async (w, token) =>
             {
-                if (offset < windowStart || offset + length > windowStart + window.Length)
+                try
                 {
-                    var size = (int)Math.Min(Math.Max(length, reach - (int)(offset - h.LocalOffset)), directoryOffset - offset);
-                    if (size < length)
-                    {
-                        throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: local header of '{h.Name}' runs into the central directory (corrupt archive)");
-                    }
-
-                    window = new byte[size];
-                    windowStart = offset;
-                    await source.ReadExactlyAsync(offset, window, cancellationToken).ConfigureAwait(false);
+                    await ResolveWindowAsync(source, headers, order, windows[w], directoryOffset, resolved, token).ConfigureAwait(false);
                 }
+                catch (ArtifactFormatException e)
+                {
+                    failures[w] = e;
+                }
+            }).ConfigureAwait(false);
+        return failures.FirstOrDefault(f => f is not null) is { } failure ? throw failure : resolved;
+    }
 
-                return window.AsMemory((int)(offset - windowStart), length);
+    private static async Task ResolveWindowAsync(
+        IRandomAccessSource source,
+        List<(string Name, ushort Method, ushort Flags, uint Crc, long Compressed, long Uncompressed, long LocalOffset)> headers,
+        int[] order,
+        (int First, int Last) span,
+        long directoryOffset,
+        ZipEntry[] resolved,
+        CancellationToken cancellationToken)
+    {
+        var start = headers[order[span.First]].LocalOffset;
+        var available = Math.Min(headers[order[span.Last]].LocalOffset + LocalHeaderSize, directoryOffset) - start;
+        var window = new byte[Math.Max(0, available)];
+        await source.ReadExactlyAsync(start, window, cancellationToken).ConfigureAwait(false);
+        for (var n = span.First; n <= span.Last; n++)
+        {
+            var i = order[n];
+            var h = headers[i];
+            var at = h.LocalOffset - start;
+            if (at + LocalHeaderSize > window.Length)
+            {
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: local header of '{h.Name}' runs into the central directory (corrupt archive)");
             }
 
-            var fixedPart = await ReadAt(h.LocalOffset, 30).ConfigureAwait(false);
-            if (BinaryPrimitives.ReadUInt32LittleEndian(fixedPart.Span) != LocalHeaderSignature)
+            var fixedPart = window.AsSpan((int)at, LocalHeaderSize);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(fixedPart) != LocalHeaderSignature)
             {
                 throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{h.Name}' has no local header at offset {h.LocalOffset} (corrupt archive)");
             }
 
-            var nameLength = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart.Span[26..]);
-            var extraLength = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart.Span[28..]);
-            var dataOffset = h.LocalOffset + 30 + nameLength + extraLength;
+            var nameLength = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart[26..]);
+            var extraLength = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart[28..]);
+            var dataOffset = h.LocalOffset + LocalHeaderSize + nameLength + extraLength;
             if (checked(dataOffset + h.Compressed) > directoryOffset)
             {
                 throw new ArtifactFormatException(FormatErrorKind.Truncated, $"{source.Name}: data of '{h.Name}' runs past the end of the records (truncated or corrupt archive)");
@@ -247,7 +274,5 @@ internal static class ZipDirectoryReader
 
             resolved[i] = new ZipEntry(h.Name, h.Method, h.Crc, h.Compressed, h.Uncompressed, h.LocalOffset, dataOffset) { Flags = h.Flags };
         }
-
-        return resolved;
     }
 }
