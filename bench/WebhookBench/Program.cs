@@ -8,7 +8,8 @@ using System.Text;
 
 // webhookbench cert DIR                     write a self-signed serving certificate (tls.crt, tls.key) into DIR
 // webhookbench load URL RATE SECONDS PID CERT   open-loop load (trusting the server only with CERT): RATE AdmissionReviews a second for SECONDS at URL,
-//                                           sampling the server's RSS (process PID) every second; prints one result line
+//                                           after 3 s of the same not counted (WEBHOOKBENCH_WARMUP_S), sampling the server's RSS
+//                                           (process PID) every second; prints one result line
 switch (args)
 {
     case ["cert", var folder]:
@@ -37,12 +38,20 @@ switch (args)
             }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(10) };
             var body = Encoding.UTF8.GetBytes(Review);
             var latencies = new List<double>(rate * seconds);
+            var cold = new List<double>();
             var errors = 0;
             var rss = new List<long>();
             var inFlight = new List<Task>();
             var clock = Stopwatch.StartNew();
+            var begin = Stopwatch.GetTimestamp();
+            double? slowMs = Environment.GetEnvironmentVariable("WEBHOOKBENCH_SLOW_MS") is { } slowText ? double.Parse(slowText, CultureInfo.InvariantCulture) : null;
             var interval = TimeSpan.FromSeconds(1.0 / rate);
-            var total = rate * seconds;
+
+            // The first WEBHOOKBENCH_WARMUP_S seconds (default 3) at the same rate are sent but not
+            // counted: the API server keeps its connections to a webhook, so what it feels is a warm
+            // client's latency, not a fresh process opening its pool and compiling its code.
+            var warmup = (int)(rate * double.Parse(Environment.GetEnvironmentVariable("WEBHOOKBENCH_WARMUP_S") ?? "3", CultureInfo.InvariantCulture));
+            var total = warmup + (rate * seconds);
             var nextSample = TimeSpan.Zero;
             for (var i = 0; i < total; i++)
             {
@@ -59,17 +68,18 @@ switch (args)
                     nextSample += TimeSpan.FromSeconds(1);
                 }
 
-                inFlight.Add(SendAsync());
+                inFlight.Add(SendAsync(counted: i >= warmup));
             }
 
             await Task.WhenAll(inFlight);
             rss.Add(Rss(pid));
             latencies.Sort();
-            double Percentile(double p) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)(p * latencies.Count))];
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{rate}|{seconds}|{latencies.Count}|{errors}|{Percentile(0.5):F2}|{Percentile(0.99):F2}|{Percentile(0.999):F2}|{rss[0] / 1024}|{rss.Max() / 1024}|{rss[^1] / 1024}"));
+            cold.Sort();
+            static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{rate}|{seconds}|{latencies.Count}|{errors}|{Percentile(latencies, 0.5):F2}|{Percentile(latencies, 0.99):F2}|{Percentile(latencies, 0.999):F2}|{rss[0] / 1024}|{rss.Max() / 1024}|{rss[^1] / 1024}|{Percentile(cold, 0.99):F2}|{Percentile(cold, 1):F2}"));
             return 0;
 
-            async Task SendAsync()
+            async Task SendAsync(bool counted)
             {
                 var start = Stopwatch.GetTimestamp();
                 try
@@ -80,25 +90,53 @@ switch (args)
                     await response.Content.ReadAsByteArrayAsync();
                     if (response.StatusCode != HttpStatusCode.OK)
                     {
-                        Interlocked.Increment(ref errors);
+                        if (counted)
+                        {
+                            Interlocked.Increment(ref errors);
+                        }
+
                         return;
                     }
                 }
                 catch (HttpRequestException)
                 {
-                    Interlocked.Increment(ref errors);
+                    if (counted)
+                    {
+                        Interlocked.Increment(ref errors);
+                    }
+
                     return;
                 }
                 catch (TaskCanceledException)
                 {
-                    Interlocked.Increment(ref errors);
+                    if (counted)
+                    {
+                        Interlocked.Increment(ref errors);
+                    }
+
                     return;
                 }
 
                 var elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                if (!counted)
+                {
+                    lock (cold)
+                    {
+                        cold.Add(elapsed);
+                    }
+
+                    return;
+                }
+
                 lock (latencies)
                 {
                     latencies.Add(elapsed);
+                }
+
+                // WEBHOOKBENCH_SLOW_MS=N: say when each slower answer was sent (to find what pauses).
+                if (slowMs is { } slow && elapsed > slow)
+                {
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"slow: sent at {Stopwatch.GetElapsedTime(begin, start).TotalMilliseconds:F0} ms, answered in {elapsed:F1} ms"));
                 }
             }
         }

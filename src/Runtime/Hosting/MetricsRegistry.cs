@@ -14,6 +14,11 @@ internal sealed class MetricsRegistry
         Registry = Metrics.NewCustomRegistry();
         Factory = Metrics.WithCustomRegistry(Registry);
         DotNetStats.Register(Registry);
+
+        // Bytes allocated since the process started: with a request counter, what each request costs
+        // the GC (dotnet_* has collections and heap size, not allocations).
+        var allocated = Factory.CreateGauge("dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since the process started.");
+        BeforeScrape(() => allocated.Set(GC.GetTotalAllocatedBytes()));
     }
 
     /// <summary>Where components create their counters, gauges and histograms.</summary>

@@ -476,6 +476,12 @@ public sealed class OperatorHostTests : IAsyncLifetime
         {
             Assert.Contains($"# TYPE {family}", metrics, StringComparison.Ordinal);
         }
+
+        // What the process has allocated, read at each scrape: it only grows, and it is not nothing.
+        static double Allocated(string text) => double.Parse(text.Split('\n').Single(l => l.StartsWith("dotnet_gc_allocated_bytes_total ", StringComparison.Ordinal)).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var first = Allocated(metrics);
+        var second = Allocated(await MetricsAsync());
+        Assert.True(first > 1 << 20 && second > first, $"allocated {first} then {second} bytes");
     }
 
     private static double? TerminalCount(string metrics) =>
