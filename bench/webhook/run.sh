@@ -77,7 +77,7 @@ lines += [
     "",
     "Memory flat means the server's RSS at the end is within 16 MiB of its start. What made the tail: the pauses measured before "
     "(p99 28 to 91 ms, p99.9 170 to 300 ms) were all in the load generator's first fraction of a second, a fresh process opening up to "
-    "64 connections and compiling its code (the server's own admission histogram had 99.9%% under 5 ms throughout); the earlier bench "
+    "64 connections and compiling its code (the server's own admission histogram had 99.9% under 5 ms throughout); the earlier bench "
     "warmed the server in a separate process, so every measured run began cold.",
 ]
 replace_section(target, "\n".join(lines) + "\n")

@@ -88,13 +88,8 @@ public sealed partial class ImageLayoutTests
         Assert.Equal("168h", chart.Arguments("operator")["--default-ttl-after-unused"]);
 
         // What the chart's schema lets through, the binary parses; what gets past both (a hand-edited Deployment) is refused at start.
-        var start = new ProcessStartInfo(Path.Combine(Published, "operator", "torchferry-operator"), ["--default-ttl-after-unused=7d", "--no-leader-election"]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["DOTNET_ROOT"] = Path.GetFullPath(Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEnd();
-        process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.Equal(2, process.ExitCode);
+        var (exitCode, error) = RunPublished(Path.Combine("operator", "torchferry-operator"), "--default-ttl-after-unused=7d", "--no-leader-election");
+        Assert.Equal(2, exitCode);
         Assert.Contains("--default-ttl-after-unused must be a duration such as 168h or 90m, not '7d'", error, StringComparison.Ordinal);
     }
 
@@ -108,15 +103,22 @@ public sealed partial class ImageLayoutTests
 
         foreach (var (binary, required) in new[] { (Path.Combine("operator", "torchferry-operator"), "--no-leader-election"), (Path.Combine("webhook", "torchferry-webhook"), "--prepare-inputs-image=x") })
         {
-            var start = new ProcessStartInfo(Path.Combine(Published, binary), ["--variant-prefix=../team-b", required]) { RedirectStandardOutput = true, RedirectStandardError = true };
-            start.Environment["DOTNET_ROOT"] = Path.GetFullPath(Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
-            using var process = Process.Start(start)!;
-            var error = process.StandardError.ReadToEnd();
-            process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            Assert.Equal(2, process.ExitCode);
+            var (exitCode, error) = RunPublished(binary, "--variant-prefix=../team-b", required);
+            Assert.Equal(2, exitCode);
             Assert.Contains("--variant-prefix: variant prefix '../team-b' must be path segments", error, StringComparison.Ordinal);
         }
+    }
+
+    // A published binary run to its end, as the image would start it; its exit code and standard error.
+    private static (int ExitCode, string Error) RunPublished(string binary, params string[] args)
+    {
+        var start = new ProcessStartInfo(Path.Combine(Published, binary), args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["DOTNET_ROOT"] = Path.GetFullPath(Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, error.Result);
     }
 
     private static string AssertStarts(string imagePath, params string[] args)
