@@ -102,7 +102,7 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
             }
         }
 
-        await DropUnwantedAsync(source, spec, current, [.. targets.Except(unused)], cancellationToken).ConfigureAwait(false);
+        await DropUnwantedAsync(@namespace, source, spec, current, variants, cancellationToken).ConfigureAwait(false);
         if (unused.Count > 0 && current.Variants?.Any(v => unused.Contains(v.Device)) == true)
         {
             log.Information("{Namespace:l}: {Source:l}: variants for {Devices:l} unused for {Ttl:l}, deleted", @namespace, source, string.Join(", ", unused), spec.TtlAfterUnused);
@@ -236,7 +236,11 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
         }
     }
 
-    private async Task DropUnwantedAsync(StorageUri source, ArtifactSpec spec, ArtifactStatus current, List<string> targets, CancellationToken cancellationToken)
+    // Variants the status recorded that are no longer kept: a device no longer targeted or unused past
+    // its TTL, and one now laid elsewhere (a variant prefix set or changed), which would otherwise be
+    // left in the bucket with nothing pointing at it. Never the source; never outside the namespace's
+    // prefixes (the status is not ours alone to write).
+    private async Task DropUnwantedAsync(string @namespace, StorageUri source, ArtifactSpec spec, ArtifactStatus current, List<ArtifactVariant> kept, CancellationToken cancellationToken)
     {
         if (spec.VariantDeletionPolicy == VariantDeletionPolicy.Retain)
         {
@@ -246,7 +250,7 @@ internal sealed class ArtifactSynchronizer(ObjectStoreRouter stores, UriPolicy p
         foreach (var old in current.Variants ?? [])
         {
             var uri = StorageUri.Parse(old.Uri);
-            if (!targets.Contains(old.Device) && uri != source)
+            if (uri != source && !kept.Any(v => v.Uri == old.Uri) && policy.Allows(@namespace, uri))
             {
                 await DeleteVariantAsync(uri, cancellationToken).ConfigureAwait(false);
             }

@@ -74,6 +74,22 @@ public sealed class VariantPrefixTests(S3Fixture s3, TorchFixtures torch) : IDis
     }
 
     [Fact]
+    public async Task Sync_PrefixSetOnAnExistingArtifact_MovesItsVariant_LeavingNothingBesideTheSource()
+    {
+        var key = S3Fixture.UniqueKey("team-a/n0/ck.pt");
+        await s3.PutFileAsync(key, torch.GpuFile("tensor"));
+        var spec = new ArtifactSpec { Source = new ArtifactSource { Uri = $"s3://{S3Server.Bucket}/{key}", Format = FlyteBlobFormat.PyTorchTensor }, TargetDevices = ["cpu"] };
+        var allowed = $"s3://{S3Server.Bucket}/{key[..key.IndexOf('/', StringComparison.Ordinal)]}/team-a/";
+        var beside = await Synchronizer(allowed, VariantLayout.Beside).SyncAsync(Namespace, spec, null, 1, default);
+
+        var moved = await Synchronizer(allowed).SyncAsync(Namespace, spec, beside, 1, default);
+
+        Assert.Equal($"s3://{S3Server.Bucket}/{Prefix}{key[..^3]}.torchferry-cpu.pt", Assert.Single(moved.Variants!).Uri);
+        Assert.False(await s3.ExistsAsync(StorageUri.Parse(beside.Variants![0].Uri).Key));
+        Assert.True(await s3.ExistsAsync(key));
+    }
+
+    [Fact]
     public async Task Sync_AnotherNamespacesSource_IsRefused_EvenThoughItsVariantWouldLieUnderThePrefix()
     {
         var key = S3Fixture.UniqueKey("team-b/ck.pt");
@@ -93,9 +109,9 @@ public sealed class VariantPrefixTests(S3Fixture s3, TorchFixtures torch) : IDis
         folder.Dispose();
     }
 
-    private ArtifactSynchronizer Synchronizer(string allowed) => new(
+    private ArtifactSynchronizer Synchronizer(string allowed, VariantLayout? layout = null) => new(
         stores,
-        new UriPolicy(new Dictionary<string, IReadOnlyList<string>> { [Namespace] = [allowed] }, VariantLayout.Under(Prefix)),
+        new UriPolicy(new Dictionary<string, IReadOnlyList<string>> { [Namespace] = [allowed] }, layout ?? VariantLayout.Under(Prefix)),
         TimeProvider.System,
         new LoggerConfiguration().CreateLogger());
 }
