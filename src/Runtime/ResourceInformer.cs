@@ -157,28 +157,22 @@ internal sealed class ResourceInformer<T>(IResourceClient<T> client, InformerOpt
         List<(WatchEventType, T)> changes = [];
         lock (gate)
         {
+            // An unchanged object keeps what is cached of it (a released one stays a shell).
             foreach (var (key, item) in seen)
             {
-                if (!cache.TryGetValue(key, out var old))
+                var known = cache.TryGetValue(key, out var old);
+                if (!known || old.Item.Metadata.ResourceVersion != item.Metadata.ResourceVersion)
                 {
-                    changes.Add((WatchEventType.Added, item));
-                }
-                else if (old.Item.Metadata.ResourceVersion != item.Metadata.ResourceVersion)
-                {
-                    changes.Add((WatchEventType.Modified, item));
+                    changes.Add((known ? WatchEventType.Modified : WatchEventType.Added, item));
+                    cache[key] = new Entry(item, Released: false);
                 }
             }
 
             // Objects deleted while we were not watching.
-            changes.AddRange(cache.Where(kv => !seen.ContainsKey(kv.Key)).Select(kv => (WatchEventType.Deleted, kv.Value.Item)));
-            var released = cache.Where(kv => kv.Value.Released).ToDictionary(kv => kv.Key, kv => kv.Value);
-            cache.Clear();
-            foreach (var (key, item) in seen)
+            foreach (var key in cache.Keys.Where(key => !seen.ContainsKey(key)).ToList())
             {
-                // Released and unchanged: it stays a shell.
-                cache[key] = released.TryGetValue(key, out var shell) && shell.Item.Metadata.ResourceVersion == item.Metadata.ResourceVersion
-                    ? shell
-                    : new Entry(item, Released: false);
+                changes.Add((WatchEventType.Deleted, cache[key].Item));
+                cache.Remove(key);
             }
 
             resourceVersion = version;

@@ -23,22 +23,14 @@ internal static class OperatorCommand
         var prefixes = new Option<string?>("--allowed-prefixes") { Description = "JSON file: {\"namespace\": [\"s3://bucket/prefix/\"], \"*\": [...]}; URIs outside are refused." };
         var http = new Option<string>("--http-address") { Description = "Where /metrics, /healthz and /readyz listen.", DefaultValueFactory = _ => "http://0.0.0.0:8080" };
         var shutdownTimeout = CommandLine.Seconds("--shutdown-timeout", "Seconds after SIGTERM for conversions in flight to abort cleanly and the Lease to be released, before the process exits", 25, minimum: 1);
-        var defaultTtl = new Option<string?>("--default-ttl-after-unused") { Description = "spec.ttlAfterUnused given to the artifacts the pod watcher registers (Go duration in h, m and s: 168h); unset: their variants stay while they do." };
-        defaultTtl.Validators.Add(result =>
-        {
-            if (result.Tokens is [.., var token] && !KubeDuration.TryParse(token.Value, out _))
-            {
-                result.AddError($"--default-ttl-after-unused must be a duration such as 168h or 90m, not '{token.Value}'");
-            }
-        });
-        var variantPrefix = new Option<string?>("--variant-prefix") { Description = "Write S3 variants in the source's bucket under this prefix (torchferry-variants/), keeping the source's key, so a bucket lifecycle rule can expire them; unset: beside their sources. The webhook's --variant-prefix must be the same." };
-        variantPrefix.Validators.Add(result =>
-        {
-            if (result.Tokens is [.., var token] && VariantLayout.Problem(token.Value) is { } problem)
-            {
-                result.AddError("--variant-prefix: " + problem);
-            }
-        });
+        var defaultTtl = CommandLine.Checked(
+            "--default-ttl-after-unused",
+            "spec.ttlAfterUnused given to the artifacts the pod watcher registers (Go duration in h, m and s: 168h); unset: their variants stay while they do.",
+            value => KubeDuration.TryParse(value, out _) ? null : $"--default-ttl-after-unused must be a duration such as 168h or 90m, not '{value}'");
+        var variantPrefix = CommandLine.Checked(
+            "--variant-prefix",
+            "Write S3 variants in the source's bucket under this prefix (torchferry-variants/), keeping the source's key, so a bucket lifecycle rule can expire them; unset: beside their sources. The webhook's --variant-prefix must be the same.",
+            value => VariantLayout.Problem(value) is { } problem ? "--variant-prefix: " + problem : null);
         var root = new RootCommand("TorchFerry operator: keeps converted variants of Flyte's PyTorch artifacts ready.")
         {
             kubeconfig, watchNamespace, workers, noLeaderElection, leaseNamespace, leaseName, prefixes, http, shutdownTimeout, defaultTtl, variantPrefix,

@@ -72,6 +72,21 @@ internal static class CommandLine
         return option;
     }
 
+    /// <summary>An optional text whose value <paramref name="problem"/> checks: its answer, when not null, is the one-line refusal.</summary>
+    public static Option<string?> Checked(string name, string description, Func<string, string?> problem)
+    {
+        ArgumentNullException.ThrowIfNull(problem);
+        var option = new Option<string?>(name) { Description = description };
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens is [.., var token] && problem(token.Value) is { } refusal)
+            {
+                result.AddError(refusal);
+            }
+        });
+        return option;
+    }
+
     /// <summary>The parse errors as lines that name the argument and say where help is.</summary>
     public static IEnumerable<string> Problems(ParseResult parsed, string program)
     {

@@ -26,11 +26,8 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
     /// <summary>A folder URI as TorchFerry spells it, ending with '/' (flytekit may write a FlyteDirectory's without).</summary>
     public static string Folder(string uri) => uri.EndsWith('/') ? uri : uri + "/";
 
-    /// <summary>Where variants are laid out (beside their sources, or under a prefix).</summary>
-    public VariantLayout Layout { get; } = layout;
-
-    /// <summary>The variant folder of <paramref name="directory"/> for <paramref name="device"/>, as <see cref="Layout"/> places it.</summary>
-    public string VariantFor(string directory, string device) => Layout.FolderFor(directory, device);
+    /// <summary>The variant folder of <paramref name="directory"/> for <paramref name="device"/>, where the layout places it (beside it, or under a prefix).</summary>
+    public string VariantFor(string directory, string device) => layout.FolderFor(directory, device);
 
     /// <summary>The manifest of a variant directory: beside it, not in it, so consumers never see it.</summary>
     public static string ManifestFor(string variant) => Trimmed(variant) + ".json";

@@ -33,14 +33,10 @@ internal static class WebhookCommand
         var gpuPartitionLabel = new Option<string?>("--gpu-partition-size-node-label") { Description = "Node label a profile's migProfile is matched on (propeller's gpu-partition-size-node-label; default k8s.amazonaws.com/gpu-partition-size)." };
         var gpuTolerations = new Option<string?>("--gpu-tolerations") { Description = "JSON array of tolerations GPU pods get (propeller's resource-tolerations for the GPU resource; default the nvidia.com/gpu NoSchedule taint)." };
         var inputsDevices = new Option<string?>("--inputs-device-namespaces") { Description = "JSON {\"namespace\": \"cpu\"}: Flyte pods there get their PyTorch inputs for that device without an annotation." };
-        var variantPrefix = new Option<string?>("--variant-prefix") { Description = "The bucket-level prefix the operator lays variants under (the operator's --variant-prefix), handed to prepare-inputs; unset: beside their sources." };
-        variantPrefix.Validators.Add(result =>
-        {
-            if (result.Tokens is [.., var token] && VariantLayout.Problem(token.Value) is { } problem)
-            {
-                result.AddError("--variant-prefix: " + problem);
-            }
-        });
+        var variantPrefix = CommandLine.Checked(
+            "--variant-prefix",
+            "The bucket-level prefix the operator lays variants under (the operator's --variant-prefix), handed to prepare-inputs; unset: beside their sources.",
+            value => VariantLayout.Problem(value) is { } problem ? "--variant-prefix: " + problem : null);
         var root = new RootCommand("TorchFerry admission webhook for Flyte task pods.")
         {
             listen, cert, key, profilesDir, kubeconfig, prepareInputsImage, prepareInputsTimeout, prepareInputsOperatorWait, ownNamespace, inputsDevices,
