@@ -4,7 +4,8 @@
 #     and python3-jsonschema (CRD manifests read back and samples validated against their schemas);
 #   - Node.js and npm (Debian) and the npm tools pinned in tests/tools (s3rver, an S3 server);
 #   - kubectl and Helm 4 binaries (the chart is rendered and linted by real Helm);
-#   - xfsprogs (Debian): the clone tests make and loop-mount a small XFS file system with reflink.
+#   - xfsprogs (Debian): the clone tests make and loop-mount a small XFS file system with reflink;
+#   - clang and zlib1g-dev (Debian): scripts/publish.sh compiles the CLI natively (Native AOT).
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
@@ -21,6 +22,8 @@ fi
 
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 [[ -x /usr/sbin/mkfs.xfs && -x /usr/sbin/xfs_io ]] || need_apt+=(xfsprogs)
+command -v clang >/dev/null 2>&1 || need_apt+=(clang)
+[[ -f /usr/include/zlib.h ]] || need_apt+=(zlib1g-dev)
 
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -17,7 +17,7 @@ work=${BENCH_DIR:-/tmp/torchferry-bench}
 mkdir -p "$work"
 scripts/install-test-deps.sh >/dev/null
 
-# The CLI as the image holds it (ReadyToRun).
+# The CLI as the image holds it (compiled natively).
 scripts/publish.sh "$work/app" "$(dpkg --print-architecture)" >/dev/null
 ferry="$work/app/cli/torchferry"
 

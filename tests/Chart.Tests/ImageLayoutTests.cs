@@ -18,7 +18,7 @@ public sealed partial class ImageLayoutTests
     {
         get
         {
-            var folder = Path.Combine(RepositoryPaths.Root, "artifacts", "image", "app");
+            var folder = PublishedImage.App;
             return Directory.Exists(folder) ? folder : throw new InvalidOperationException($"{folder} is missing: run scripts/publish.sh artifacts/image/app (test.sh does)");
         }
     }
@@ -44,6 +44,41 @@ public sealed partial class ImageLayoutTests
         Assert.Superset(buildInputs.ToHashSet(), copied);
         Assert.Contains("src/", copied);
         Assert.Contains("scripts/publish.sh", copied);
+        Assert.Contains("scripts/install-cross-toolchain.sh", copied);
+        Assert.Contains("config/crd/", copied); // embedded in torchferry (Cli.csproj)
+    }
+
+    [Fact]
+    public void Dockerfile_BuildsOnAnSdkThatCompilesNatively_WithTheTargetsToolchain()
+    {
+        // The CLI links with clang and zlib: the plain SDK image has neither.
+        Assert.Matches(@"(?m)^FROM --platform=\$BUILDPLATFORM mcr\.microsoft\.com/dotnet/sdk:10\.0-noble-aot AS build$", Dockerfile);
+        Assert.Matches(@"(?m)^RUN scripts/install-cross-toolchain\.sh ""\$BUILDARCH"" ""\$TARGETARCH""$", Dockerfile);
+    }
+
+    [Fact]
+    public void Cli_IsOneNativeExecutable_ThatRunsWithoutADotnetRuntime()
+    {
+        var folder = Path.Combine(Published, "cli");
+        Assert.Equal(["torchferry"], Directory.GetFileSystemEntries(folder).Select(Path.GetFileName));
+        var head = new byte[4];
+        using (var file = File.OpenRead(Path.Combine(folder, "torchferry")))
+        {
+            file.ReadExactly(head);
+        }
+
+        Assert.Equal("\u007fELF"u8.ToArray(), head);
+
+        // Nothing of .NET on its way: no DOTNET_ROOT, no dotnet on PATH.
+        var start = new ProcessStartInfo(Path.Combine(folder, "torchferry"), ["--version"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment.Clear();
+        start.Environment["PATH"] = "/nonexistent";
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"torchferry --version exited {process.ExitCode}: {error}");
+        Assert.Matches(@"^\d+\.\d+\.\d+", output);
     }
 
     [Theory]

@@ -1,11 +1,13 @@
 using System.Diagnostics;
+using TorchFerry.TestSupport;
 
 namespace TorchFerry.Cli.Tests;
 
 /// <summary>
-/// The real <c>torchferry</c> in a process of its own, as a container runs it: its managed heap
-/// capped (<see cref="HeapLimitBytes"/>, what the documented bounds promise fits a 256 MiB
-/// container) and its wall time measured; killed after a minute.
+/// The real <c>torchferry</c> in a process of its own, as a container runs it: the natively compiled
+/// binary the image ships (<see cref="PublishedImage.Cli"/>), its managed heap capped
+/// (<see cref="HeapLimitBytes"/>, what the documented bounds promise fits a 256 MiB container) and
+/// its wall time measured; killed after a minute.
 /// </summary>
 internal static class TorchferryProcess
 {
@@ -14,12 +16,13 @@ internal static class TorchferryProcess
 
     public static async Task<(int ExitCode, string Output, string Error, TimeSpan Elapsed)> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, Action<Process>? whileRunning = null)
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "torchferry.dll"), .. args])
+        var start = new ProcessStartInfo(PublishedImage.Cli, args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        start.Environment["DOTNET_GCHeapHardLimit"] = "0x" + HeapLimitBytes.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+        // Hexadecimal without "0x": the native runtime ignores a prefixed value (the JIT runtime reads both).
+        start.Environment["DOTNET_GCHeapHardLimit"] = HeapLimitBytes.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[name] = value;

@@ -180,7 +180,7 @@ public static class ArtifactInspector
         {
             if (budget.Spent)
             {
-                result.Add(JsonValue.Create("<truncated>"));
+                result.Add((JsonNode)JsonValue.Create("<truncated>"));
                 break;
             }
 

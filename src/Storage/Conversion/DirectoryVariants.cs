@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchFerry.Format.Conversion;
@@ -165,7 +166,7 @@ public sealed class DirectoryVariants(ObjectStoreRouter stores, TorchContentProb
 
             await using (var writer = await stores.For(manifestUri).CreateWriterAsync(manifestUri, cancellationToken, ObjectWriteOptions.Default).ConfigureAwait(false))
             {
-                await writer.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(Manifest(directory, device, listing, weightsOnly)), cancellationToken).ConfigureAwait(false);
+                await writer.WriteAsync(Encoding.UTF8.GetBytes(Manifest(directory, device, listing, weightsOnly).ToJsonString()), cancellationToken).ConfigureAwait(false);
                 await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
             }
 

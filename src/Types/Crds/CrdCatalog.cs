@@ -59,6 +59,9 @@ public sealed record CrdDescription(Type Resource, string Plural, IReadOnlyList<
     public string Singular => Kind.ToLowerInvariant();
 
     public string Name => $"{Plural}.{TensorArtifact.Group}";
+
+    /// <summary>The file this CRD is committed as in config/crd (and charts/torchferry/crds).</summary>
+    public string FileName => $"{TensorArtifact.Group}_{Plural}.yaml";
 }
 
 /// <summary>A column of <c>kubectl get</c>.</summary>

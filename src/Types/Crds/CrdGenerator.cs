@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -12,7 +13,11 @@ namespace TorchFerry.Crds;
 /// Builds CustomResourceDefinitions from the C# resource types: OpenAPI v3 schemas from their
 /// properties and schema attributes, names, printer columns and CEL rules from <see cref="CrdCatalog"/>.
 /// The YAML in config/crd is this output; a test fails when they differ.
+/// Reflection over the resource types: it runs in the tests and in <c>dotnet run</c>, never in the natively
+/// compiled CLI, whose <c>crds</c> command prints the committed YAML.
 /// </summary>
+[RequiresUnreferencedCode("Reads the CRD types' properties and attributes by reflection.")]
+[RequiresDynamicCode("Builds JSON values of attribute arguments whose types are known only at run time.")]
 public static class CrdGenerator
 {
     /// <summary>The CRD manifest for <paramref name="crd"/>.</summary>
@@ -72,13 +77,6 @@ public static class CrdGenerator
                 }),
             },
         };
-    }
-
-    /// <summary>The file name a CRD is written to in config/crd.</summary>
-    public static string FileName(CrdDescription crd)
-    {
-        ArgumentNullException.ThrowIfNull(crd);
-        return $"{TensorArtifact.Group}_{crd.Plural}.yaml";
     }
 
     private static JsonNode Column(PrinterColumn column)

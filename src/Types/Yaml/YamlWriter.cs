@@ -107,7 +107,7 @@ public static partial class YamlWriter
     private static string Scalar(string text) =>
         PlainSafe().IsMatch(text) && !Reserved.Contains(text) && !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _)
             ? text
-            : JsonSerializer.Serialize(text, Quoting);
+            : JsonValue.Create(text).ToJsonString(Quoting);
 
     [GeneratedRegex(@"^[A-Za-z_/][A-Za-z0-9_./\-]*$", RegexOptions.CultureInvariant)]
     private static partial Regex PlainSafe();

@@ -8,9 +8,6 @@ namespace TorchFerry.TestSupport.Cluster;
 /// </summary>
 public sealed class LocalImages(string torchFerryRepository, string flytekitRepository)
 {
-    /// <summary>The folder holding the published binaries (cli/, operator/, webhook/).</summary>
-    public static string PublishedApp { get; } = Path.Combine(RepositoryPaths.Root, "artifacts", "image", "app");
-
     public string TorchFerryRepository { get; } = torchFerryRepository;
 
     public string FlytekitRepository { get; } = flytekitRepository;
@@ -23,13 +20,7 @@ public sealed class LocalImages(string torchFerryRepository, string flytekitRepo
         if (repository == TorchFerryRepository)
         {
             // ENTRYPOINT ["/app/cli/torchferry"]; a command replaces it.
-            var cli = Path.Combine(PublishedApp, "cli", "torchferry");
-            if (!File.Exists(cli))
-            {
-                throw new InvalidOperationException($"{cli} is missing: run scripts/publish.sh artifacts/image/app");
-            }
-
-            return command.Count == 0 ? (cli, args) : (command[0].Replace("/app/", PublishedApp + "/", StringComparison.Ordinal), [.. command.Skip(1), .. args]);
+            return command.Count == 0 ? (PublishedImage.Cli, args) : (command[0].Replace("/app/", PublishedImage.App + "/", StringComparison.Ordinal), [.. command.Skip(1), .. args]);
         }
 
         if (repository == FlytekitRepository)

@@ -158,7 +158,7 @@ public sealed class TorchFerryInstallation : IAsyncDisposable
     {
         replica ??= component;
         var container = deployment["spec"]!["template"]!["spec"]!["containers"]![0]!;
-        var command = container["command"]![0]!.GetValue<string>().Replace("/app/", LocalImages.PublishedApp + "/", StringComparison.Ordinal);
+        var command = container["command"]![0]!.GetValue<string>().Replace("/app/", PublishedImage.App + "/", StringComparison.Ordinal);
         if (!File.Exists(command))
         {
             throw new InvalidOperationException($"{command} is missing: run scripts/publish.sh artifacts/image/app");
