@@ -46,7 +46,8 @@ public sealed record StorageUri
                 throw new ArgumentException($"'{text}': file URIs on other hosts are not supported", nameof(text));
             }
 
-            return Local(uri.LocalPath);
+            // Not LocalPath: .NET reads file://localhost/x as the UNC path \\localhost\x.
+            return Local(Uri.UnescapeDataString(uri.AbsolutePath));
         }
 
         if (text.Contains("://", StringComparison.Ordinal))
