@@ -3,10 +3,10 @@
 # bounded time. Not part of test.sh or CI: it builds and tests the area once per group of mutants
 # (about 11 minutes for webhook-mutation on 2 cores). Scores and triaged survivors: docs/testing.md.
 #
-#   scripts/mutation-test.sh format|storage|webhook-mutation [MINUTES (default 90)] [MUTATE]
+#   scripts/mutation-test.sh format|storage|webhook-mutation [MINUTES (default 90)] [MUTATE...]
 #
 # The storage area is tested by Storage.Tests and Cli.Tests (conversions to and from s3rver,
-# prepare-inputs); MUTATE narrows the mutated files to a glob under the project (e.g. '**/S3/*.cs'),
+# prepare-inputs); MUTATE narrows the mutated files to globs under the project (e.g. '**/S3/*.cs'),
 # for a re-run of what changed within the time there is.
 #
 # Writes artifacts/mutation/<area>/ (reports/mutation-report.json and .html, and survivors.txt: each
@@ -22,9 +22,11 @@ case $area in
   format) source=src/Format; tests=(Format.Tests); mutate='**/*.cs' ;;
   storage) source=src/Storage; tests=(Storage.Tests Cli.Tests); mutate='**/*.cs' ;;
   webhook-mutation) source=src/Webhook; tests=(Webhook.Tests); mutate='**/Mutation/**/*.cs' ;;
-  *) echo "usage: scripts/mutation-test.sh format|storage|webhook-mutation [MINUTES] [MUTATE]" >&2; exit 2 ;;
+  *) echo "usage: scripts/mutation-test.sh format|storage|webhook-mutation [MINUTES] [MUTATE...]" >&2; exit 2 ;;
 esac
-mutate=${3:-$mutate}
+mutate_args=()
+for glob in "${@:3}"; do mutate_args+=(--mutate "$glob"); done
+((${#mutate_args[@]})) || mutate_args=(--mutate "$mutate")
 [[ $minutes =~ ^[0-9]+$ ]] || { echo "mutation-test.sh: MINUTES must be a whole number" >&2; exit 2; }
 
 scripts/install-test-deps.sh >/dev/null # PyTorch and s3rver: the tests under mutation need them
@@ -41,7 +43,7 @@ rm -rf "$out"
 (
   cd "$source"
   timeout --signal=INT "${minutes}m" dotnet tool run dotnet-stryker \
-    --config-file "$root/scripts/stryker-config.json" "${test_projects[@]}" --mutate "$mutate" --configuration Release --concurrency "$(nproc)" \
+    --config-file "$root/scripts/stryker-config.json" "${test_projects[@]}" "${mutate_args[@]}" --configuration Release --concurrency "$(nproc)" \
     --reporter json --reporter html --reporter progress --output "$out" --skip-version-check
 ) || { rc=$?; [[ $rc == 124 ]] && echo "mutation-test.sh: stopped after ${minutes} minutes; no score" >&2; exit "$rc"; }
 
