@@ -60,7 +60,9 @@ public sealed class S3ErrorsTests
         var sdk = new AmazonClientException(
             "Failed to resolve AWS credentials. The credential providers used to search for credentials returned the following errors:\n" +
             "Exception 1 of 2: The environment variables AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN were not set with AWS credentials. (Parameter 'key')\n" +
-            "Exception 2 of 2: EC2 instance metadata was not available.");
+            "Exception 2 of 2: EC2 instance metadata was not available.\n" +
+            "Exception without a provider's answer\n" +
+            "Note: not a provider's answer");
 
         var error = S3Errors.Map(sdk, Uri, "read", Options);
 

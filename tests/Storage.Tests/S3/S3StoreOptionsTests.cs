@@ -127,6 +127,21 @@ public sealed class S3StoreOptionsTests(S3Fixture s3)
     }
 
     [Fact]
+    public void Defaults_AreAwsInUsEast1_WithChecksumsOnlyWhereS3RequiresThem()
+    {
+        var options = new S3StoreOptions();
+
+        Assert.Equal(("us-east-1", true, 5, true), (options.Region, options.ChecksumsWhenRequired, options.MaxErrorRetry, options.ServerSideCopy));
+    }
+
+    [Fact]
+    public void Limits_AreInclusive()
+    {
+        new S3StoreOptions { PartSize = S3StoreOptions.MaximumPartSize, CopyPartSize = S3StoreOptions.MinimumPartSize, CopyConcurrency = 64 }.Validate();
+        new S3StoreOptions { PartSize = S3StoreOptions.MinimumPartSize, CopyPartSize = S3StoreOptions.MaximumPartSize, CopyConcurrency = 1, MaxErrorRetry = 0 }.Validate();
+    }
+
+    [Fact]
     public void NegativeRetries_AreRefused()
     {
         var error = Assert.Throws<ArgumentException>(() => new S3StoreOptions { MaxErrorRetry = -1 }.Validate());
