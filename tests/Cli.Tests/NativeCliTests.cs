@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Serilog;
 using TorchFerry.Cli.Commands;
@@ -127,20 +126,11 @@ public sealed class NativeCliTests(S3Fixture s3, TorchFixtures fixtures)
     // how much of a window they read varies by a few hundred bytes from run to run.
     private static string Summary(string output) => Regex.Replace(output, @"[0-9.]+ [KMG]?i?B through this process", "… through this process");
 
+    // The shipped binary as the other process tests run it (heap capped, killed after a minute).
     private static async Task<(int ExitCode, string Output, string Error)> NativeAsync(string[] args, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var start = new ProcessStartInfo(PublishedImage.Cli, args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[name] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await error);
+        var run = await TorchferryProcess.RunAsync(args, environment);
+        return (run.ExitCode, run.Output, run.Error);
     }
 
     private async Task<(int ExitCode, string Output, string Error)> ManagedS3Async(params string[] args)
