@@ -446,6 +446,207 @@ public sealed class PodMutatorTests
         Assert.Equal("b-specific", DeviceProfileMatcher.Best([specific, twin], "ns", labels)!.Metadata.Name);
     }
 
+    [Fact]
+    public void BadInputsDevice_IsRefusedNamingWhereItCameFrom()
+    {
+        // The admission warning must say which setting to fix: the pod's annotation or the profile's field.
+        var annotated = AdmissionFixtures.FlytePod("pyflyte-execute");
+        annotated["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "tpu:0" };
+        var profiled = AdmissionFixtures.FlytePod("pyflyte-execute");
+        var profile = new DeviceProfile
+        {
+            Metadata = new V1ObjectMeta { Name = "cpu-eval", NamespaceProperty = "flytesnacks-development" },
+            Spec = new DeviceProfileSpec { Selector = new V1LabelSelector(), Device = new DeviceRequest { Type = DeviceType.Cpu }, InputsDevice = "gpu" },
+        };
+
+        var fromAnnotation = PodMutator.Mutate(annotated, profile: null, Options);
+        var fromProfile = PodMutator.Mutate(profiled, profile, Options);
+
+        Assert.True(fromAnnotation.IsEmpty);
+        Assert.Equal(TorchDevice.Problem("tpu:0", "annotation " + Annotations.InputsDevice), fromAnnotation.RefusedInputsDevice);
+        Assert.StartsWith("annotation torchferry.io/inputs-device 'tpu:0': not a device", fromAnnotation.RefusedInputsDevice, StringComparison.Ordinal);
+        Assert.True(fromProfile.IsEmpty);
+        Assert.StartsWith("DeviceProfile cpu-eval inputsDevice 'gpu': not a device", fromProfile.RefusedInputsDevice, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void InputsDevice_AnnotationOverProfileOverNamespaceDefault_AndTheStepIsRecordedInTheStatus()
+    {
+        var profile = new DeviceProfile
+        {
+            Metadata = new V1ObjectMeta { Name = "gpu-eval", NamespaceProperty = "flytesnacks-development" },
+            Spec = new DeviceProfileSpec { Selector = new V1LabelSelector(), Device = new DeviceRequest { Type = DeviceType.Cpu }, InputsDevice = "cuda:1" },
+        };
+        string Target(JsonObject pod, DeviceProfile? p, TorchDevice? namespaceDefault)
+        {
+            var mutation = PodMutator.Mutate(pod, p, Options, namespaceDefault);
+            var mutated = Kubectl.PatchLocally(pod, mutation.Patch);
+            Assert.Equal("injected:inputs", mutated["metadata"]!["annotations"]![Annotations.Status]!.GetValue<string>());
+            var init = mutated["spec"]!["initContainers"]![0]!["args"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+            Assert.Equal(init[init.IndexOf("--device") + 1], mutated["metadata"]!["annotations"]![Annotations.TargetDevice]!.GetValue<string>());
+            return init[init.IndexOf("--device") + 1];
+        }
+
+        var annotated = AdmissionFixtures.FlytePod("pyflyte-execute");
+        annotated["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu" };
+        Assert.True(TorchDevice.TryParse("cuda:0", out var namespaceDefault));
+
+        Assert.Equal("cpu", Target(annotated, profile, namespaceDefault));
+        Assert.Equal("cuda:1", Target(AdmissionFixtures.FlytePod("pyflyte-execute"), profile, namespaceDefault));
+        Assert.Equal("cuda:0", Target(AdmissionFixtures.FlytePod("pyflyte-execute"), p: null, namespaceDefault));
+    }
+
+    [Fact]
+    public void SeveralConflicts_AreAllRecorded_CommaSeparated()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["containers"]![0]!["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"] = "2";
+        pod["spec"]!["volumes"] = JsonNode.Parse("""[{"name":"shm","emptyDir":{"medium":"Memory"}}]""");
+        pod["spec"]!["containers"]![0]!["volumeMounts"] = JsonNode.Parse("""[{"name":"shm","mountPath":"/dev/shm"}]""");
+
+        var mutated = Apply(pod, GpuProfile);
+
+        Assert.Equal("limits.nvidia.com/mig-1g.10gb,dshm", mutated["metadata"]!["annotations"]![Annotations.Conflicts]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void StatusAnnotationsAlreadyOnThePod_AreReplaced_AndTheOthersKept()
+    {
+        // A pod built from a copied manifest can carry TorchFerry's annotations without its status; they must describe this pod.
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["metadata"]!["annotations"] = new JsonObject
+        {
+            [Annotations.InputsDevice] = "cpu",
+            [Annotations.TargetDevice] = "cuda:3",
+            [Annotations.InputsSource] = "s3://elsewhere/inputs.pb",
+            ["team"] = "ml",
+        };
+
+        var mutation = PodMutator.Mutate(pod, profile: null, Options);
+        var mutated = Kubectl.PatchLocally(pod, mutation.Patch);
+
+        var annotations = mutated["metadata"]!["annotations"]!;
+        Assert.Equal(("cpu", "s3://flyte/metadata/f/n1/data/inputs.pb", "ml"), (annotations[Annotations.TargetDevice]!.GetValue<string>(), annotations[Annotations.InputsSource]!.GetValue<string>(), annotations["team"]!.GetValue<string>()));
+        var ops = mutation.Patch.Where(o => o!["path"]!.GetValue<string>().StartsWith("/metadata/annotations/", StringComparison.Ordinal)).ToDictionary(o => o!["path"]!.GetValue<string>(), o => o!["op"]!.GetValue<string>());
+        Assert.Equal("replace", ops["/metadata/annotations/torchferry.io~1target-device"]);
+        Assert.Equal("add", ops["/metadata/annotations/torchferry.io~1status"]);
+    }
+
+    [Fact]
+    public void PrimaryContainer_TorchFerrysAnnotationWinsOverPropellers()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        var task = pod["spec"]!["containers"]![0]!.AsObject();
+        pod["spec"]!["containers"] = new JsonArray(RenamedCopy(task, "trainer"), RenamedCopy(task, "evaluator"));
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.PrimaryContainer] = "evaluator", [FlyteLabels.PrimaryContainerAnnotation] = "trainer" };
+
+        var mutated = Apply(pod, GpuProfile);
+
+        Assert.Null(mutated["spec"]!["containers"]![0]!["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"]);
+        Assert.Equal("1", mutated["spec"]!["containers"]![1]!["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void PrimaryContainer_NamedButAbsent_MutatesNothing_EvenAContainerNamedPrimary()
+    {
+        // A name that matches no container is doubt: no container is guessed.
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["containers"]![0]!["name"] = "primary";
+        pod["metadata"]!["annotations"] = new JsonObject { [FlyteLabels.PrimaryContainerAnnotation] = "trainer", [Annotations.InputsDevice] = "cpu" };
+
+        Assert.True(PodMutator.Mutate(pod, GpuProfile, Options).IsEmpty);
+    }
+
+    [Fact]
+    public void PrimaryContainer_Unnamed_IsTheOneRunningPyflyte_NotTheSidecarBeforeIt()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        var task = pod["spec"]!["containers"]![0]!;
+        pod["spec"]!["containers"] = new JsonArray(
+            new JsonObject { ["name"] = "primary", ["image"] = "busybox", ["command"] = new JsonArray("sleep", "infinity") },
+            task.DeepClone());
+
+        var mutated = Apply(pod, GpuProfile);
+
+        Assert.Null(mutated["spec"]!["containers"]![0]!["resources"]);
+        Assert.Equal("1", mutated["spec"]!["containers"]![1]!["resources"]!["limits"]!["nvidia.com/mig-1g.10gb"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void EntrypointSplitBetweenCommandAndArgs_IsFoundAndItsInputsPrepared()
+    {
+        // Container tasks may carry the entrypoint in command and its flags in args.
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        var container = pod["spec"]!["containers"]![0]!.AsObject();
+        container["name"] = "task";
+        var args = container["args"]!.AsArray();
+        container["command"] = new JsonArray(args[0]!.DeepClone());
+        args.RemoveAt(0);
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu" };
+
+        var mutated = Apply(pod, profile: null);
+
+        var rewritten = mutated["spec"]!["containers"]![0]!["args"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+        Assert.Equal("s3://flyte/metadata/f/n1/data/0/torchferry-inputs.pb", rewritten[rewritten.IndexOf("--inputs") + 1]);
+        Assert.Equal(["pyflyte-execute"], mutated["spec"]!["containers"]![0]!["command"]!.AsArray().Select(a => a!.GetValue<string>()));
+    }
+
+    [Fact]
+    public void GpuProfile_WithItsOwnResourceName_AsksForThatResource()
+    {
+        var profile = new DeviceProfile
+        {
+            Metadata = new V1ObjectMeta { Name = "amd", NamespaceProperty = "flytesnacks-development" },
+            Spec = new DeviceProfileSpec { Selector = new V1LabelSelector(), Device = new DeviceRequest { Type = DeviceType.Gpu, Count = 2, ResourceName = "amd.com/gpu" } },
+        };
+
+        var limits = Apply(AdmissionFixtures.FlytePod("pyflyte-execute"), profile)["spec"]!["containers"]![0]!["resources"]!["limits"]!.AsObject();
+
+        Assert.Equal("2", limits["amd.com/gpu"]!.GetValue<string>());
+        Assert.Null(limits["nvidia.com/gpu"]);
+    }
+
+    [Fact]
+    public void GpuPod_RequiredTermsAlreadyHoldingAConstraint_GetOnlyTheMissingOnes()
+    {
+        // The first term already requires the product; the second has only matchFields, so it gets a matchExpressions list.
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["affinity"] = JsonNode.Parse("""
+            {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+              {"matchExpressions": [{"key": "k8s.amazonaws.com/accelerator", "operator": "In", "values": ["NVIDIA-A100-SXM4-80GB"]}]},
+              {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["gpu-node-1"]}]}]}}}
+            """);
+
+        var mutated = Apply(pod, GpuProfile);
+
+        var terms = mutated["spec"]!["affinity"]!["nodeAffinity"]!["requiredDuringSchedulingIgnoredDuringExecution"]!["nodeSelectorTerms"]!.AsArray();
+        Assert.All(terms, t => Assert.Equal(
+            ["k8s.amazonaws.com/accelerator", "k8s.amazonaws.com/gpu-partition-size"],
+            t!["matchExpressions"]!.AsArray().Select(e => e!["key"]!.GetValue<string>())));
+        Assert.Equal("gpu-node-1", terms[1]!["matchFields"]![0]!["values"]![0]!.GetValue<string>());
+        Assert.True(PodMutator.Mutate(mutated, GpuProfile, Options).IsEmpty, "a second pass changes nothing");
+    }
+
+    [Fact]
+    public void GpuPod_MountingSharedMemoryAmongOtherMounts_KeepsIt()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["volumes"] = JsonNode.Parse("""[{"name":"data","emptyDir":{}},{"name":"shm","emptyDir":{"medium":"Memory"}}]""");
+        pod["spec"]!["containers"]![0]!["volumeMounts"] = JsonNode.Parse("""[{"name":"data","mountPath":"/data"},{"name":"shm","mountPath":"/dev/shm"}]""");
+
+        var mutated = Apply(pod, GpuProfile);
+
+        Assert.Equal(["/data", "/dev/shm"], mutated["spec"]!["containers"]![0]!["volumeMounts"]!.AsArray().Select(m => m!["mountPath"]!.GetValue<string>()));
+        Assert.Equal("dshm", mutated["metadata"]!["annotations"]![Annotations.Conflicts]!.GetValue<string>());
+    }
+
+    private static JsonObject RenamedCopy(JsonObject container, string name)
+    {
+        var copy = container.DeepClone().AsObject();
+        copy["name"] = name;
+        return copy;
+    }
+
     private static JsonObject Apply(JsonObject pod, DeviceProfile? profile)
     {
         var mutation = PodMutator.Mutate(pod, profile, Options);
