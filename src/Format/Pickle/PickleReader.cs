@@ -208,7 +208,7 @@ internal sealed class PickleReader
                 case (byte)'F': // FLOAT
                     {
                         var text = ReadLine();
-                        Push(double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) ? new PyFloat(number) : throw Corrupt($"FLOAT '{InputText.Printable(text)}' is not a number"), opIndex);
+                        Push(ParseFloat(text) is { } number ? new PyFloat(number) : throw Corrupt($"FLOAT '{InputText.Printable(text)}' is not a number"), opIndex);
                     }
 
                     break;
@@ -222,16 +222,25 @@ internal sealed class PickleReader
                     Push(new PyString(Utf8(Take(ReadLength64()))), opIndex);
                     break;
                 case (byte)'V': // UNICODE (raw-unicode-escape)
-                    Push(new PyString(ReadLine()), opIndex);
-                    break;
-                case (byte)'S': // STRING (quoted repr)
-                    Push(new PyString(ReadLine().Trim('\'', '"')), opIndex);
-                    break;
+                    {
+                        var line = ReadLineBytes();
+                        Push(new PyString(PythonText.RawUnicodeEscape(line) ?? throw Corrupt($"UNICODE '{InputText.Printable(Encoding.Latin1.GetString(line))}' has a bad \\u escape")), opIndex);
+                        break;
+                    }
+
+                case (byte)'S': // STRING (quoted Python 2 literal)
+                    {
+                        var line = ReadLineBytes();
+                        Push(new PyString(PythonText.QuotedLiteral(line) ?? throw Corrupt($"STRING '{InputText.Printable(Encoding.Latin1.GetString(line))}' is not a quoted UTF-8 literal")), opIndex);
+                        break;
+                    }
+
+                // Python 2 strings: torch.load decodes them as UTF-8.
                 case (byte)'T': // BINSTRING
-                    Push(new PyString(Encoding.Latin1.GetString(Take(ReadLength32()))), opIndex);
+                    Push(new PyString(Utf8(Take(ReadLength32()))), opIndex);
                     break;
                 case (byte)'U': // SHORT_BINSTRING
-                    Push(new PyString(Encoding.Latin1.GetString(Take(ReadByte()))), opIndex);
+                    Push(new PyString(Utf8(Take(ReadByte()))), opIndex);
                     break;
                 case (byte)'B': // BINBYTES
                     Push(new PyBytes(Take(ReadLength32()).ToArray()), opIndex);
@@ -918,7 +927,9 @@ internal sealed class PickleReader
 
     private ulong ReadUInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
 
-    private string ReadLine()
+    private string ReadLine() => Encoding.UTF8.GetString(ReadLineBytes());
+
+    private ReadOnlySpan<byte> ReadLineBytes()
     {
         var end = Array.IndexOf(data, (byte)'\n', pos);
         if (end < 0)
@@ -926,9 +937,27 @@ internal sealed class PickleReader
             throw Corrupt("pickle ends inside an opcode (truncated?)");
         }
 
-        var line = Encoding.UTF8.GetString(data, pos, end - pos);
+        var line = data.AsSpan(pos, end - pos);
         pos = end + 1;
         return line;
+    }
+
+    // What CPython's unpickler accepts (PyOS_string_to_double): repr()'s text, inf and nan in any case,
+    // no spaces; a number too large for a double is refused, not made infinite.
+    private static double? ParseFloat(string text)
+    {
+        var unsigned = text.TrimStart('+', '-');
+        if (text.Length - unsigned.Length > 1)
+        {
+            return null;
+        }
+
+        return unsigned.ToUpperInvariant() switch
+        {
+            "INF" or "INFINITY" => text[0] == '-' ? double.NegativeInfinity : double.PositiveInfinity,
+            "NAN" => BitConverter.Int64BitsToDouble(0x7FF8000000000000), // CPython's NaN, whose sign bit is clear
+            _ => double.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number) ? number : null,
+        };
     }
 
     // Decimal text is parsed in quadratic time, and Python itself refuses more than 4,300 digits.

@@ -1,0 +1,121 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using TorchFerry.Format.Pickle;
+using TorchFerry.TestSupport;
+
+namespace TorchFerry.Format.Tests.Pickle;
+
+/// <summary>
+/// CPython's own pickler as the oracle for the reader's data opcodes: every plain value it writes at
+/// protocols 0 to 5 (python/pickle_values.py) must be read back as exactly that value.
+/// </summary>
+public sealed class PickleOracleTests
+{
+    [Fact]
+    public void Parse_EveryPlainValueCPythonPickles_AtEveryProtocol_ReadsBackAsThatValue()
+    {
+        var cases = CPython()["pickled"]!.AsArray().Select(c => c!).ToList();
+        var wrong = new List<string>();
+        foreach (var c in cases)
+        {
+            var label = $"protocol {c["protocol"]} {c["name"]}";
+            try
+            {
+                var document = PickleReader.Parse(Convert.FromHexString(c["pickle"]!.GetValue<string>()), label);
+                var read = Describe(document.Root);
+                if (read != c["expected"]!.GetValue<string>())
+                {
+                    wrong.Add($"{label}: read {Shorten(read)}, CPython pickled {Shorten(c["expected"]!.GetValue<string>())}");
+                }
+            }
+            catch (ArtifactFormatException e)
+            {
+                wrong.Add($"{label}: refused: {e.Message}");
+            }
+        }
+
+        Assert.True(cases.Count >= 80, $"only {cases.Count} cases came from CPython");
+        var opcodes = cases.SelectMany(c => c["ops"]!.AsArray().Select(o => o!.GetValue<string>())).ToHashSet();
+        Assert.Superset(
+            new HashSet<string> { "INT", "LONG", "FLOAT", "UNICODE", "GET", "PUT", "LONG1", "LONG4", "BINFLOAT", "BINUNICODE", "SHORT_BINUNICODE", "BINBYTES", "SHORT_BINBYTES", "BYTEARRAY8", "LONG_BINGET", "LONG_BINPUT", "MEMOIZE", "FRAME", "FROZENSET", "ADDITEMS", "SETITEM", "APPEND", "TUPLE1", "TUPLE2", "TUPLE3", "DICT", "LIST", "TUPLE" },
+            opcodes);
+        Assert.True(wrong.Count == 0, string.Join(Environment.NewLine, wrong));
+    }
+
+    [Fact]
+    public void Parse_OldTextAndPython2Opcodes_MeanWhatCPythonsUnpicklerMakesOfThem()
+    {
+        // Protocol 0's text floats and escaped strings and Python 2's byte strings, as torch.load reads
+        // them (encoding="utf-8"): the same value, or refused where CPython refuses.
+        var wrong = new List<string>();
+        var cases = CPython()["loaded"]!.AsArray().Select(c => c!).ToList();
+        foreach (var c in cases)
+        {
+            var name = c["name"]!.GetValue<string>();
+            var expected = c["expected"]!.GetValue<string>();
+            string read;
+            try
+            {
+                read = Describe(PickleReader.Parse(Convert.FromHexString(c["pickle"]!.GetValue<string>()), name).Root);
+            }
+            catch (ArtifactFormatException e) when (e.Kind == FormatErrorKind.Corrupt)
+            {
+                read = "refused";
+                Assert.StartsWith($"{name}: data.pkl is corrupt at byte ", e.Message, StringComparison.Ordinal);
+            }
+
+            if (read != expected)
+            {
+                wrong.Add($"{name}: read {read}, CPython {expected}");
+            }
+        }
+
+        Assert.Equal(28, cases.Count);
+        Assert.Contains(cases, c => c["expected"]!.GetValue<string>() == "refused");
+        Assert.True(wrong.Count == 0, string.Join(Environment.NewLine, wrong));
+    }
+
+    private static JsonNode CPython()
+    {
+        var script = Path.Combine(AppContext.BaseDirectory, "python", "pickle_values.py");
+        if (!File.Exists(TorchOracle.Python))
+        {
+            throw new InvalidOperationException($"{TorchOracle.Python} is missing: this test needs Debian's python3 (apt-get install -y python3)");
+        }
+
+        using var python = Process.Start(new ProcessStartInfo(TorchOracle.Python, [script]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
+        var output = python.StandardOutput.ReadToEnd();
+        var error = python.StandardError.ReadToEnd();
+        python.WaitForExit();
+        Assert.True(python.ExitCode == 0, $"pickle_values.py failed: {error}");
+        return JsonNode.Parse(output)!;
+    }
+
+    private static string Shorten(string text) => text.Length <= 160 ? text : text[..160] + "…";
+
+    // The same canonical text pickle_values.py writes for the value CPython pickled.
+    private static string Describe(PyValue value) => value switch
+    {
+        PyNone => "None",
+        PyBool b => b.Value ? "True" : "False",
+        PyInt i => i.Value.ToString(CultureInfo.InvariantCulture),
+        PyFloat f => "f:" + Hex(f.Value),
+        PyString s => "s:" + Convert.ToHexStringLower(Encoding.UTF8.GetBytes(s.Value)),
+        PyBytes b => "b:" + Convert.ToHexStringLower(b.Value),
+        PyTuple t => "(" + string.Join(",", t.Items.Select(Describe)) + ")",
+        PyList l => "[" + string.Join(",", l.Items.Select(Describe)) + "]",
+        PyDict d => "{" + string.Join(",", d.Items.Select(kv => Describe(kv.Key) + ":" + Describe(kv.Value))) + "}",
+        PySet s => "set{" + string.Join(",", s.Items.Select(Describe)) + "}",
+        _ => $"<{value.GetType().Name}>",
+    };
+
+    private static string Hex(double value)
+    {
+        var bytes = new byte[8];
+        BinaryPrimitives.WriteDoubleBigEndian(bytes, value);
+        return Convert.ToHexStringLower(bytes);
+    }
+}
