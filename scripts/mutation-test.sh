@@ -18,8 +18,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 area=${1:-}
 minutes=${2:-90}
+filter=''
 case $area in
-  format) source=src/Format; tests=(Format.Tests); mutate='**/*.cs' ;;
+  # The fuzz tests (two of them 8 s each, reaching nearly every reader mutant) made one run of the
+  # area last over 2.5 hours; they judge only "read or refused cleanly", so the run leaves them out.
+  format) source=src/Format; tests=(Format.Tests); mutate='**/*.cs'; filter='FullyQualifiedName!~.Fuzz.' ;;
   storage) source=src/Storage; tests=(Storage.Tests Cli.Tests); mutate='**/*.cs' ;;
   webhook-mutation) source=src/Webhook; tests=(Webhook.Tests); mutate='**/Mutation/**/*.cs' ;;
   *) echo "usage: scripts/mutation-test.sh format|storage|webhook-mutation [MINUTES] [MUTATE...]" >&2; exit 2 ;;
@@ -40,11 +43,20 @@ test_projects=()
 for project in "${tests[@]}"; do test_projects+=(--test-project "$root/tests/$project/$project.csproj"); done
 out=$root/artifacts/mutation/$area
 rm -rf "$out"
+config=$(mktemp --suffix=.json)
+trap 'rm -f "$config"' EXIT
+python3 - "$root/scripts/stryker-config.json" "$filter" >"$config" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+if sys.argv[2]:
+    config["stryker-config"]["test-case-filter"] = sys.argv[2]
+print(json.dumps(config))
+PY
 (
   cd "$source"
   timeout --signal=INT "${minutes}m" dotnet tool run dotnet-stryker \
-    --config-file "$root/scripts/stryker-config.json" "${test_projects[@]}" "${mutate_args[@]}" --configuration Release --concurrency "$(nproc)" \
-    --reporter json --reporter html --reporter progress --output "$out" --skip-version-check
+    --config-file "$config" "${test_projects[@]}" "${mutate_args[@]}" --configuration Release --concurrency "$(nproc)" \
+    --reporter json --reporter html --reporter dots --output "$out" --skip-version-check
 ) || { rc=$?; [[ $rc == 124 ]] && echo "mutation-test.sh: stopped after ${minutes} minutes; no score" >&2; exit "$rc"; }
 
 python3 - "$out/reports/mutation-report.json" "$out/survivors.txt" "$root/" <<'PY'

@@ -522,14 +522,11 @@ public sealed class PodMutatorTests
             ["team"] = "ml",
         };
 
-        var mutation = PodMutator.Mutate(pod, profile: null, Options);
-        var mutated = Kubectl.PatchLocally(pod, mutation.Patch);
+        var mutated = Apply(pod, profile: null);
 
         var annotations = mutated["metadata"]!["annotations"]!;
         Assert.Equal(("cpu", "s3://flyte/metadata/f/n1/data/inputs.pb", "ml"), (annotations[Annotations.TargetDevice]!.GetValue<string>(), annotations[Annotations.InputsSource]!.GetValue<string>(), annotations["team"]!.GetValue<string>()));
-        var ops = mutation.Patch.Where(o => o!["path"]!.GetValue<string>().StartsWith("/metadata/annotations/", StringComparison.Ordinal)).ToDictionary(o => o!["path"]!.GetValue<string>(), o => o!["op"]!.GetValue<string>());
-        Assert.Equal("replace", ops["/metadata/annotations/torchferry.io~1target-device"]);
-        Assert.Equal("add", ops["/metadata/annotations/torchferry.io~1status"]);
+        Assert.Equal("injected:inputs", annotations[Annotations.Status]!.GetValue<string>());
     }
 
     [Fact]
