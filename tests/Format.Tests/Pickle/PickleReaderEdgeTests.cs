@@ -1,0 +1,160 @@
+using System.Text;
+using TorchFerry.Format.Pickle;
+using TorchFerry.TestSupport;
+
+namespace TorchFerry.Format.Tests.Pickle;
+
+/// <summary>The reader's rarer opcodes, its bounds at their exact edges, and the one line each malformed pickle gets.</summary>
+public sealed class PickleReaderEdgeTests
+{
+    public static TheoryData<byte[], FormatErrorKind, string> Malformed => new()
+    {
+        { [0x80, 4, 0x95, 10, 0, 0, 0, 0, 0, 0, 0, 0x95, 1, 0, 0, 0, 0, 0, 0, 0, (byte)'N', (byte)'.'], FormatErrorKind.Corrupt, "a frame starts before the previous one ends" },
+        { [0x80, 4, 0x95, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, (byte)'N', 0x95, 1, 0, 0, 0, 0, 0, 0, 0, (byte)'.'], FormatErrorKind.Corrupt, "a frame starts before the previous one ends" },
+        { [0x80, 2, (byte)'N', (byte)'N', (byte)'.'], FormatErrorKind.Corrupt, "pickle stops with a malformed stack" },
+        { [0x80, 2, (byte)'(', (byte)'N', (byte)'.'], FormatErrorKind.Corrupt, "pickle stops with a malformed stack" },
+        { [0x80, 4, (byte)'K', 1, (byte)'K', 2, 0x93, (byte)'.'], FormatErrorKind.Corrupt, "STACK_GLOBAL needs two strings" },
+        { [0x80, 1, (byte)'(', (byte)'o', (byte)'.'], FormatErrorKind.Corrupt, "OBJ without a class" },
+        { [.. "Pabc\n."u8], FormatErrorKind.Corrupt, "text persistent id 'abc' is not a torch storage reference" },
+        { [0x80, 2, 0x82, 1, (byte)'.'], FormatErrorKind.Unsupported, "pickle uses the copyreg extension registry (EXT opcodes), which torch.save never writes" },
+        { [0x80, 5, 0x97, (byte)'.'], FormatErrorKind.Unsupported, "out-of-band pickle buffers (protocol 5 NEXT_BUFFER) are not used by torch.save and are not supported" },
+        { new PickleBuilder().Proto(2).Mark().Str("storage").Tuple().PersistentId().Stop().ToArray(), FormatErrorKind.Corrupt, "a storage persistent id is not of the form ('storage', type, key, location, numel)" },
+        { new PickleBuilder().Proto(2).Storage("FloatStorage", "0", "cuda:0", -1).Stop().ToArray(), FormatErrorKind.Corrupt, "storage '0' has an impossible element count -1" },
+        { new PickleBuilder().Proto(2).Storage("FloatStorage", "0", "cuda:0", (long.MaxValue / 16) + 1).Stop().ToArray(), FormatErrorKind.Corrupt, $"storage '0' has an impossible element count {(long.MaxValue / 16) + 1}" },
+        { [0x80, 2, (byte)')', (byte)')', (byte)'R', (byte)'.'], FormatErrorKind.UnsafeGlobal, "calls a value that is not a plain name (the result of another call, say)" },
+        { [0x80, 2, (byte)')', (byte)')', 0x81, (byte)'.'], FormatErrorKind.UnsafeGlobal, "instantiates a value that is not a class name" },
+        { new PickleBuilder().Proto(2).Global("collections", "OrderedDict").EmptyTuple().NewObj().Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "instantiates collections.OrderedDict, a class of the standard library or numpy, whose construction may act" },
+        { new PickleBuilder().Proto(1).Global("copyreg", "_reconstructor").Mark().Global("m", "Net").Global("builtins", "object").Tuple().Reduce().Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "calls copyreg._reconstructor with a base other than object" },
+        { new PickleBuilder().Proto(2).Global("m", new string('a', 513)).Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "names a global of 513 characters" },
+        { new PickleBuilder().Proto(2).Global("builtins", "set").Mark().Global("m", "Net").EmptyTuple().NewObj().Op((byte)']').Op((byte)'a').Tuple().Reduce().Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "passes an object made by m.Net to builtins.set" },
+        { new PickleBuilder().Proto(2).Global("builtins", "set").Mark().Op((byte)'}').Str("k").Global("m", "Net").EmptyTuple().NewObj().Op((byte)'s').Tuple().Reduce().Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "passes an object made by m.Net to builtins.set" },
+        { new PickleBuilder().Proto(4).Global("builtins", "set").Mark().Op(0x8f).Mark().Global("m", "Net").EmptyTuple().NewObj().Op(0x90).Tuple().Reduce().Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "passes an object made by m.Net to builtins.set" },
+        // A list passed to a call while empty, then given a NEWOBJ-made object through the memo: found where the call keeps it.
+        { new PickleBuilder().Proto(2).Global("builtins", "set").Mark().Global("collections", "OrderedDict").Mark().Op((byte)']').Put(0).Tuple().Reduce()
+            .Get(0).Global("m", "Net").EmptyTuple().NewObj().Op((byte)'a').Op((byte)'0').Tuple().Reduce().Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "passes an object made by m.Net to builtins.set" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Malformed))]
+    public void Parse_MalformedOrUnsupported_IsOneLineNamingIt(byte[] pickle, FormatErrorKind kind, string problem)
+    {
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(pickle, "bad.pt"));
+
+        Assert.Equal(kind, error.Kind);
+        Assert.Contains(problem, error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("bad.pt: data.pkl ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void Parse_ValueOutOfEveryRange_IsCorruptNamingTheOverflow()
+    {
+        // A storage offset of 2**70: the format allows it, no torch.save writes it.
+        var bytes = new PickleBuilder().Proto(2).Global("torch._utils", "_rebuild_tensor_v2").Mark().Storage("FloatStorage", "0", "cuda:0", 4)
+            .Raw([0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x40]).Mark().Int(4).Tuple().Mark().Int(1).Tuple().False().EmptyDict().Tuple().Reduce().Stop().ToArray();
+
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "big.pt"));
+
+        Assert.Equal(FormatErrorKind.Corrupt, error.Kind);
+        Assert.StartsWith("big.pt: data.pkl is corrupt at byte ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(": OverflowException: ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_FramesBackToBack_AreRead()
+    {
+        byte[] bytes = [0x80, 4, 0x95, 1, 0, 0, 0, 0, 0, 0, 0, (byte)'N', 0x95, 1, 0, 0, 0, 0, 0, 0, 0, (byte)'.'];
+
+        Assert.IsType<PyNone>(PickleReader.Parse(bytes, "ok.pt").Root);
+    }
+
+    [Fact]
+    public void Parse_StackOpcodesPythonsPicklerRarelyWrites_DoWhatCPythonDoes()
+    {
+        // DUP, POP, POP_MARK, INST and OBJ (protocol 0/1 class calls), BINBYTES8 and BINUNICODE8 (protocol 4).
+        var dup = Assert.IsType<PyTuple>(PickleReader.Parse([0x80, 2, (byte)'K', 7, (byte)'2', 0x86, (byte)'.'], "dup.pt").Root);
+        var popped = PickleReader.Parse([0x80, 2, (byte)'N', (byte)'K', 1, (byte)'0', (byte)'.'], "pop.pt").Root;
+        var popMark = PickleReader.Parse([0x80, 2, (byte)'N', (byte)'(', (byte)'K', 1, (byte)'K', 2, (byte)'1', (byte)'.'], "popmark.pt").Root;
+        var inst = Assert.IsType<PyInstance>(PickleReader.Parse([.. "(K\x05icollections\nOrderedDict\n."u8], "inst.pt").Root);
+        var obj = Assert.IsType<PyInstance>(PickleReader.Parse(new PickleBuilder().Proto(1).Mark().Global("collections", "OrderedDict").Op((byte)'K', 3).Op((byte)'o').Stop().ToArray(), "obj.pt").Root);
+        var bytes8 = Assert.IsType<PyBytes>(PickleReader.Parse([0x80, 4, 0x8e, 3, 0, 0, 0, 0, 0, 0, 0, (byte)'a', (byte)'b', (byte)'c', (byte)'.'], "b8.pt").Root);
+        var unicode8 = Assert.IsType<PyString>(PickleReader.Parse([0x80, 4, 0x8d, 2, 0, 0, 0, 0, 0, 0, 0, 0xc3, 0xa9, (byte)'.'], "u8.pt").Root);
+
+        Assert.Equal([7, 7], dup.Items.Select(i => (int)Assert.IsType<PyInt>(i).Value));
+        Assert.IsType<PyNone>(popped);
+        Assert.IsType<PyNone>(popMark);
+        Assert.Equal(("collections.OrderedDict", 5), (inst.ClassName, (int)Assert.IsType<PyInt>(Assert.Single(Assert.IsType<PyTuple>(inst.Arguments).Items)).Value));
+        Assert.False(inst.IsConstructed);
+        Assert.Equal(("collections.OrderedDict", 3), (obj.ClassName, (int)Assert.IsType<PyInt>(Assert.Single(Assert.IsType<PyTuple>(obj.Arguments).Items)).Value));
+        Assert.Equal("abc", Encoding.ASCII.GetString(bytes8.Value));
+        Assert.Equal("\u00e9", unicode8.Value);
+    }
+
+    [Fact]
+    public void Parse_NewObj_MarksTheInstanceAsConstructedNotCalled()
+    {
+        var instance = Assert.IsType<PyInstance>(PickleReader.Parse(new PickleBuilder().Proto(2).Global("m", "Net").EmptyTuple().NewObj().Stop().ToArray(), "ok.pt").Root);
+
+        Assert.True(instance.IsConstructed);
+    }
+
+    [Fact]
+    public void Parse_NameOfExactlyTheLongestLength_IsRead()
+    {
+        var name = new string('a', 512);
+
+        Assert.Equal("m." + name, Assert.IsType<PyGlobal>(PickleReader.Parse(new PickleBuilder().Proto(2).Global("m", name).Stop().ToArray(), "ok.pt").Root).FullName);
+        Assert.Equal(new string('m', 512) + ".x", Assert.IsType<PyGlobal>(PickleReader.Parse(new PickleBuilder().Proto(2).Global(new string('m', 512), "x").Stop().ToArray(), "ok.pt").Root).FullName);
+    }
+
+    [Fact]
+    public void Parse_ElementCountAtTheLargestPossible_IsRead()
+    {
+        var storage = Assert.IsType<PyStorage>(PickleReader.Parse(new PickleBuilder().Proto(2).Storage("ByteStorage", "0", "cuda:0", long.MaxValue / 16).Stop().ToArray(), "ok.pt").Root);
+
+        Assert.Equal(long.MaxValue / 16, storage.Storage.Numel);
+    }
+
+    [Fact]
+    public void Parse_ExactlyTheOpcodeLimit_IsRead_AndOneMoreIsRefused()
+    {
+        // N, then POP_MARK pairs (two opcodes that push nothing), then STOP: 6,000,000 opcodes.
+        byte[] Pickle(int pairs) => [(byte)'N', .. Enumerable.Repeat(new[] { (byte)'(', (byte)'1' }, pairs).SelectMany(p => p), (byte)'.'];
+
+        Assert.IsType<PyNone>(PickleReader.Parse(Pickle((PickleReader.MaxOps - 2) / 2), "ok.pt").Root);
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(Pickle(PickleReader.MaxOps / 2), "big.pt"));
+        Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
+        Assert.EndsWith("the pickle holds more than 6,000,000 opcodes", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_ExactlyTheMemoLimit_IsRead_AndOneMoreValueIsRefused()
+    {
+        byte[] Pickle(int memoized) => [0x80, 4, (byte)'N', .. Enumerable.Repeat((byte)0x94, memoized), (byte)'.'];
+
+        Assert.IsType<PyNone>(PickleReader.Parse(Pickle(PickleReader.MaxObjects), "ok.pt").Root);
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(Pickle(PickleReader.MaxObjects + 1), "big.pt"));
+        Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
+        Assert.Contains("the pickle memoizes more than 1,000,000 values", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_ExactlyTheMarkLimit_IsRead_AndOneMoreIsRefused()
+    {
+        byte[] Pickle(int marks) => [0x80, 2, .. Enumerable.Repeat((byte)'(', marks), .. Enumerable.Repeat((byte)'1', marks), (byte)'N', (byte)'.'];
+
+        Assert.IsType<PyNone>(PickleReader.Parse(Pickle(100_000), "ok.pt").Root);
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(Pickle(100_001), "big.pt"));
+        Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
+        Assert.Contains("more than 100,000 open marks", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_WithACancelledToken_StopsAtOnce()
+    {
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+
+        Assert.ThrowsAny<OperationCanceledException>(() => PickleReader.Parse([0x80, 2, (byte)'N', (byte)'.'], "ok.pt", cancelled.Token));
+    }
+}
