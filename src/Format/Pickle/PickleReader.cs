@@ -852,7 +852,7 @@ internal sealed class PickleReader
             throw Refused(FormatErrorKind.LimitExceeded, $"the pickle pushes more than {MaxPushes:N0} values");
         }
 
-        if (stack.Count > 1_000_000)
+        if (stack.Count >= 1_000_000)
         {
             throw Refused(FormatErrorKind.LimitExceeded, "pickle stack grows beyond a million items");
         }
@@ -962,7 +962,7 @@ internal sealed class PickleReader
 
     // Decimal text is parsed in quadratic time, and Python itself refuses more than 4,300 digits.
     private BigInteger ParseInteger(string text) =>
-        text.Length > MaxDecimalDigits + 1 ? throw Refused(FormatErrorKind.LimitExceeded, $"an integer of {text.Length} digits; Python refuses more than {MaxDecimalDigits}")
+        text.TrimStart('+', '-').Length is var digits && digits > MaxDecimalDigits ? throw Refused(FormatErrorKind.LimitExceeded, $"an integer of {digits} digits; Python refuses more than {MaxDecimalDigits}")
         : BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) ? value
         : throw Corrupt($"bad integer '{InputText.Printable(text)}'");
 

@@ -32,6 +32,16 @@ public sealed class PickleReaderEdgeTests
         // A list passed to a call while empty, then given a NEWOBJ-made object through the memo: found where the call keeps it.
         { new PickleBuilder().Proto(2).Global("builtins", "set").Mark().Global("collections", "OrderedDict").Mark().Op((byte)']').Put(0).Tuple().Reduce()
             .Get(0).Global("m", "Net").EmptyTuple().NewObj().Op((byte)'a').Op((byte)'0').Tuple().Reduce().Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "passes an object made by m.Net to builtins.set" },
+        { [0x80, 2, (byte)'}', (byte)'(', (byte)'K', 1, (byte)'u', (byte)'.'], FormatErrorKind.Corrupt, "SETITEMS with an odd number of items" },
+        { [0x80, 2, (byte)'0', (byte)'N', (byte)'.'], FormatErrorKind.Corrupt, "pickle stack underflow" },
+        { [0x80, 2, (byte)'N', (byte)'1', (byte)'.'], FormatErrorKind.Corrupt, "pickle pops a mark that was never set" },
+        { [.. "I5"u8], FormatErrorKind.Corrupt, "pickle ends inside an opcode (truncated?)" },
+        { new PickleBuilder().Proto(2).Global("torch.nn.modules.module", "Module").EmptyDict().Build().Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "sets attributes of something that is not an object (a module or a class)" },
+        { new PickleBuilder().Proto(2).Global("builtins", "set").Mark().Int(1).Op((byte)']').Mark().Global("m", "Net").EmptyTuple().NewObj().Op((byte)'e').Tuple().Reduce().Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "passes an object made by m.Net to builtins.set" },
+        { new PickleBuilder().Proto(2).Global("builtins", "set").Mark().Op((byte)'}').Global("m", "Net").EmptyTuple().NewObj().Int(1).Op((byte)'s').Tuple().Reduce().Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "passes an object made by m.Net to builtins.set" },
+        { CostlyKey(key => [(byte)'}', .. key, (byte)'N', (byte)'s']), FormatErrorKind.LimitExceeded, "a dict key or set member that would take more than 10,000,000 steps to hash" },
+        { CostlyKey(key => [0x8f, (byte)'(', .. key, 0x90]), FormatErrorKind.LimitExceeded, "a dict key or set member that would take more than 10,000,000 steps to hash" },
+        { CostlyKey(key => [(byte)'(', .. key, 0x91]), FormatErrorKind.LimitExceeded, "a dict key or set member that would take more than 10,000,000 steps to hash" },
     };
 
     [Theory]
@@ -150,11 +160,63 @@ public sealed class PickleReaderEdgeTests
     }
 
     [Fact]
+    public void Parse_KeyJustWithinTheHashBound_IsRead()
+    {
+        // 3,000 references to one tuple of 3,000 ints: 9 million steps.
+        var bytes = Key(3_000, 3_000, key => [(byte)'}', .. key, (byte)'N', (byte)'s']);
+
+        Assert.Single(Assert.IsType<PyDict>(PickleReader.Parse(bytes, "ok.pt").Root).Items);
+    }
+
+    [Theory]
+    [InlineData("objects", "the pickle builds more than 1,000,000 objects")]
+    [InlineData("pushes", "the pickle pushes more than 3,000,000 values")]
+    [InlineData("stack", "pickle stack grows beyond a million items")]
+    [InlineData("memo writes", "the pickle writes the memo more than 1,000,064 times")]
+    public void Parse_ExactlyAtEachBound_IsRead_AndOneMoreIsRefused(string bound, string refusal)
+    {
+        // Each pickle ends with a single value; the second makes one object, value, item or write more.
+        byte[] Pickle(int n) => bound switch
+        {
+            "objects" => [.. Repeat([(byte)']', (byte)'0'], n - 1), (byte)']', (byte)'.'],
+            "pushes" => [(byte)'N', .. Repeat([(byte)'2', (byte)'0'], n - 1), (byte)'.'], // DUP pushes without making an object
+            "stack" => [(byte)'N', .. Repeat([(byte)'2'], n - 1), .. Repeat([(byte)'0'], n - 1), (byte)'.'],
+            _ => [(byte)'N', .. Repeat([(byte)'q', 0], n), (byte)'.'],
+        };
+        var limit = bound switch { "objects" => PickleReader.MaxObjects, "pushes" => PickleReader.MaxPushes, "stack" => 1_000_000, _ => PickleReader.MaxPuts };
+
+        Assert.NotNull(PickleReader.Parse(Pickle(limit), "ok.pt").Root);
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(Pickle(limit + 1), "big.pt"));
+        Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
+        Assert.Contains(refusal, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_NewObjEx_MarksTheInstanceAsConstructed()
+    {
+        var instance = Assert.IsType<PyInstance>(PickleReader.Parse(new PickleBuilder().Proto(4).Global("m", "Net").EmptyTuple().EmptyDict().Op(0x92).Stop().ToArray(), "ok.pt").Root);
+
+        Assert.True(instance.IsConstructed);
+    }
+
+    [Fact]
     public void Parse_WithACancelledToken_StopsAtOnce()
     {
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
 
         Assert.ThrowsAny<OperationCanceledException>(() => PickleReader.Parse([0x80, 2, (byte)'N', (byte)'.'], "ok.pt", cancelled.Token));
+    }
+
+    private static IEnumerable<byte> Repeat(byte[] ops, int times) => Enumerable.Repeat(ops, times).SelectMany(o => o);
+
+    // A tuple of 4,000 references to one tuple of 4,000 ints (16 million steps to hash), used by wrap as a key or member.
+    private static byte[] CostlyKey(Func<byte[], byte[]> wrap) => Key(4_000, 4_000, wrap);
+
+    private static byte[] Key(int references, int ints, Func<byte[], byte[]> wrap)
+    {
+        byte[] inner = [(byte)'(', .. Repeat([(byte)'K', 1], ints), (byte)'t', (byte)'q', 0, (byte)'0'];
+        byte[] outer = [(byte)'(', .. Repeat([(byte)'h', 0], references), (byte)'t'];
+        return [0x80, 4, .. inner, .. wrap(outer), (byte)'.'];
     }
 }
