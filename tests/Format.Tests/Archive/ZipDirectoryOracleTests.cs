@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using TorchFerry.Format.Archive;
 using TorchFerry.TestSupport;
@@ -37,19 +36,5 @@ public sealed class ZipDirectoryOracleTests : IDisposable
     private static string Describe(JsonNode r) =>
         $"{r["name"]} method {r["method"]} flags {r["flags"]} crc {r["crc"]} sizes {r["compressed"]}/{r["uncompressed"]} at {r["local"]} data {r["data"]}";
 
-    private JsonObject WriteLayouts()
-    {
-        var script = Path.Combine(AppContext.BaseDirectory, "python", "zip_layouts.py");
-        if (!File.Exists(TorchOracle.Python))
-        {
-            throw new InvalidOperationException($"{TorchOracle.Python} is missing: this test needs Debian's python3 (apt-get install -y python3)");
-        }
-
-        using var python = Process.Start(new ProcessStartInfo(TorchOracle.Python, [script, folder.Path]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
-        var output = python.StandardOutput.ReadToEnd();
-        var error = python.StandardError.ReadToEnd();
-        python.WaitForExit();
-        Assert.True(python.ExitCode == 0, $"zip_layouts.py failed: {error}");
-        return JsonNode.Parse(output)!.AsObject();
-    }
+    private JsonObject WriteLayouts() => PythonScript.RunJson("zip_layouts.py", folder.Path).AsObject();
 }

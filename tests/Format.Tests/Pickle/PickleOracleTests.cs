@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -90,21 +89,7 @@ public sealed class PickleOracleTests
         ("REDUCE", "pickle stack underflow"), ("BINUNICODE", "pickle ends inside an opcode (truncated?)"),
     ];
 
-    private static JsonNode CPython()
-    {
-        var script = Path.Combine(AppContext.BaseDirectory, "python", "pickle_values.py");
-        if (!File.Exists(TorchOracle.Python))
-        {
-            throw new InvalidOperationException($"{TorchOracle.Python} is missing: this test needs Debian's python3 (apt-get install -y python3)");
-        }
-
-        using var python = Process.Start(new ProcessStartInfo(TorchOracle.Python, [script]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
-        var output = python.StandardOutput.ReadToEnd();
-        var error = python.StandardError.ReadToEnd();
-        python.WaitForExit();
-        Assert.True(python.ExitCode == 0, $"pickle_values.py failed: {error}");
-        return JsonNode.Parse(output)!;
-    }
+    private static JsonNode CPython() => PythonScript.RunJson("pickle_values.py");
 
     private static string Shorten(string text) => text.Length <= 160 ? text : text[..160] + "…";
 

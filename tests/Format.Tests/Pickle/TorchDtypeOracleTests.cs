@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using TorchFerry.Format.Pickle;
 using TorchFerry.TestSupport;
@@ -8,7 +7,7 @@ namespace TorchFerry.Format.Tests.Pickle;
 /// <summary>Debian's PyTorch as the oracle for dtypes: every name and storage class it defines, read as torch reads it.</summary>
 public sealed class TorchDtypeOracleTests
 {
-    private static readonly Lazy<JsonNode> Torch = new(AskTorch);
+    private static readonly Lazy<JsonNode> Torch = new(() => PythonScript.RunJson("torch_dtypes.py"));
 
     [Fact]
     public void FromName_EveryDtypeNameTorchDefines_IsItsCanonicalDtypeAndElementSize()
@@ -50,20 +49,5 @@ public sealed class TorchDtypeOracleTests
         Assert.Equal(("uint8", 1), (TorchDtype.FromStorageClass("torch", "UntypedStorage")!.Name, TorchDtype.FromStorageClass("torch", "UntypedStorage")!.ElementSize));
         Assert.Null(TorchDtype.FromStorageClass("numpy", "FloatStorage"));
         Assert.Null(TorchDtype.FromStorageClass("torch.cuda.amp", "FloatStorage"));
-    }
-
-    private static JsonNode AskTorch()
-    {
-        var script = Path.Combine(AppContext.BaseDirectory, "python", "torch_dtypes.py");
-        if (!File.Exists(TorchOracle.Python))
-        {
-            throw new InvalidOperationException($"{TorchOracle.Python} is missing: this test needs Debian's PyTorch (apt-get install -y python3-torch)");
-        }
-
-        using var python = Process.Start(new ProcessStartInfo(TorchOracle.Python, [script]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
-        var output = python.StandardOutput.ReadToEnd();
-        var error = python.StandardError.ReadToEnd();
-        python.WaitForExit();
-        return python.ExitCode == 0 ? JsonNode.Parse(output)! : throw new InvalidOperationException($"torch_dtypes.py failed (apt-get install -y python3-torch): {error}");
     }
 }
