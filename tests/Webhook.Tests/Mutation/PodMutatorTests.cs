@@ -637,6 +637,43 @@ public sealed class PodMutatorTests
         Assert.Equal("dshm", mutated["metadata"]!["annotations"]![Annotations.Conflicts]!.GetValue<string>());
     }
 
+    [Fact]
+    public void GpuPod_RequiredAffinityWithNoTerms_GetsItsTermsReplacedByTheGpuConstraints()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["affinity"] = JsonNode.Parse("""{"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}""");
+
+        var mutated = Apply(pod, GpuProfile);
+
+        var term = Assert.Single(mutated["spec"]!["affinity"]!["nodeAffinity"]!["requiredDuringSchedulingIgnoredDuringExecution"]!["nodeSelectorTerms"]!.AsArray());
+        Assert.Equal(["k8s.amazonaws.com/accelerator", "k8s.amazonaws.com/gpu-partition-size"], term!["matchExpressions"]!.AsArray().Select(e => e!["key"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public void PodWithoutAFlyteOrPrimaryContainer_IsLeftAlone()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["containers"] = new JsonArray(new JsonObject { ["name"] = "server", ["image"] = "nginx", ["args"] = new JsonArray("--port", "80") });
+        pod["metadata"]!["annotations"] = new JsonObject { [Annotations.InputsDevice] = "cpu" };
+
+        Assert.True(PodMutator.Mutate(pod, GpuProfile, Options).IsEmpty);
+    }
+
+    [Fact]
+    public void GpuPod_TermHoldingTheProductAndAnotherConstraint_GetsOnlyTheSliceAdded()
+    {
+        var pod = AdmissionFixtures.FlytePod("pyflyte-execute");
+        pod["spec"]!["affinity"] = JsonNode.Parse("""
+            {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+              {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["gpu"]}, {"key": "k8s.amazonaws.com/accelerator", "operator": "In", "values": ["NVIDIA-A100-SXM4-80GB"]}]}]}}}
+            """);
+
+        var mutated = Apply(pod, GpuProfile);
+
+        var keys = mutated["spec"]!["affinity"]!["nodeAffinity"]!["requiredDuringSchedulingIgnoredDuringExecution"]!["nodeSelectorTerms"]![0]!["matchExpressions"]!.AsArray().Select(e => e!["key"]!.GetValue<string>());
+        Assert.Equal(["pool", "k8s.amazonaws.com/accelerator", "k8s.amazonaws.com/gpu-partition-size"], keys);
+    }
+
     private static JsonObject RenamedCopy(JsonObject container, string name)
     {
         var copy = container.DeepClone().AsObject();
