@@ -33,6 +33,10 @@ public sealed class PickleReaderEdgeTests
         { new PickleBuilder().Proto(2).Global("builtins", "set").Mark().Global("collections", "OrderedDict").Mark().Op((byte)']').Put(0).Tuple().Reduce()
             .Get(0).Global("m", "Net").EmptyTuple().NewObj().Op((byte)'a').Op((byte)'0').Tuple().Reduce().Stop().ToArray(), FormatErrorKind.UnsafeGlobal, "passes an object made by m.Net to builtins.set" },
         { [0x80, 2, (byte)'}', (byte)'(', (byte)'K', 1, (byte)'u', (byte)'.'], FormatErrorKind.Corrupt, "SETITEMS with an odd number of items" },
+        { [0x80, 2, (byte)'X', 0xff, 0xff, 0xff, 0xff, (byte)'.'], FormatErrorKind.LimitExceeded, "pickle item longer than 2 GiB" },
+        { [0x80, 2, (byte)'X', 0xff, 0xff, 0xff, 0x7f, (byte)'.'], FormatErrorKind.Corrupt, "pickle ends inside an opcode (truncated?)" },
+        { [0x80, 2, (byte)'X', 4, 0, 0, 0, (byte)'a', (byte)'b', (byte)'.'], FormatErrorKind.Corrupt, "pickle ends inside an opcode (truncated?)" },
+        { [0x80, 2, (byte)'X', 3, 0, 0, 0, (byte)'a', (byte)'b', (byte)'.'], FormatErrorKind.Corrupt, "pickle ends without STOP" },
         { [0x80, 2, (byte)'0', (byte)'N', (byte)'.'], FormatErrorKind.Corrupt, "pickle stack underflow" },
         { [0x80, 2, (byte)'N', (byte)'1', (byte)'.'], FormatErrorKind.Corrupt, "pickle pops a mark that was never set" },
         { [.. "I5"u8], FormatErrorKind.Corrupt, "pickle ends inside an opcode (truncated?)" },
@@ -132,7 +136,7 @@ public sealed class PickleReaderEdgeTests
         byte[] Pickle(int pairs) => [(byte)'N', .. Enumerable.Repeat(new[] { (byte)'(', (byte)'1' }, pairs).SelectMany(p => p), (byte)'.'];
 
         Assert.IsType<PyNone>(PickleReader.Parse(Pickle((PickleReader.MaxOps - 2) / 2), "ok.pt").Root);
-        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(Pickle(PickleReader.MaxOps / 2), "big.pt"));
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse([0x80, 2, .. Pickle((PickleReader.MaxOps - 2) / 2)], "big.pt")); // PROTO: one opcode more
         Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
         Assert.EndsWith("the pickle holds more than 6,000,000 opcodes", error.Message, StringComparison.Ordinal);
     }

@@ -111,6 +111,10 @@ HAND_WRITTEN = {
     "GET not a number": b"Np0\n0gx\n.",
     "REDUCE across a mark": b"\x80\x02N(K\x01R.",
     "BINUNICODE cut short": b"X\x64\x00\x00\x00ab.",
+    "STRING octal then seven": b"S'\\17'\n.",
+    "STRING octal then a letter": b"S'\\12a'\n.",
+    "SETITEM across a mark": b"\x80\x02}(K\x01s.",
+    "TUPLE2 across a mark": b"\x80\x02N(K\x01\x86.",
 }
 
 
