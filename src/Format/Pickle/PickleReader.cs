@@ -973,7 +973,7 @@ internal sealed class PickleReader
     {
         try
         {
-            return new UTF8Encoding(false, true).GetString(bytes);
+            return PythonText.StrictUtf8.GetString(bytes);
         }
         catch (DecoderFallbackException)
         {

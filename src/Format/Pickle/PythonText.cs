@@ -10,6 +10,9 @@ namespace TorchFerry.Format.Pickle;
 /// </summary>
 internal static class PythonText
 {
+    /// <summary>UTF-8 that throws on invalid bytes (what Python's strict decoding refuses), shared: it holds no state.</summary>
+    public static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     /// <summary>
     /// UNICODE's raw-unicode-escape: each byte is the code point of the same number; <c>\uXXXX</c> and
     /// <c>\UXXXXXXXX</c> are escapes only after an odd run of backslashes (the pickler escapes
@@ -128,7 +131,7 @@ internal static class PythonText
 
         try
         {
-            return new UTF8Encoding(false, true).GetString([.. bytes]);
+            return StrictUtf8.GetString([.. bytes]);
         }
         catch (DecoderFallbackException)
         {
