@@ -39,11 +39,11 @@ public sealed class TorchRebuildTests
     [Fact]
     public void RebuildFromType_OfATensorSubclass_IsTheTensorMarkedWithItsClass()
     {
-        PickleBuilder FromType(string type) => Tensor(b => b.False(), new PickleBuilder().Proto(2).Global("torch._tensor", "_rebuild_from_type_v2").Mark()
-            .Global("torch._utils", "_rebuild_tensor_v2").Global(type.Split(':')[0], type.Split(':')[1]).Mark(), callOnly: true).Tuple().EmptyDict().Tuple().Reduce().Stop();
+        PickleBuilder FromType(string module, string type) => Tensor(b => b.False(), new PickleBuilder().Proto(2).Global("torch._tensor", "_rebuild_from_type_v2").Mark()
+            .Global("torch._utils", "_rebuild_tensor_v2").Global(module, type).Mark(), callOnly: true).Tuple().EmptyDict().Tuple().Reduce().Stop();
 
-        var subclass = Assert.IsType<PyTensor>(Parse(FromType("my_project.tensors:Scaled").ToArray()));
-        var plain = Assert.IsType<PyTensor>(Parse(FromType("torch:Tensor").ToArray()));
+        var subclass = Assert.IsType<PyTensor>(Parse(FromType("my_project.tensors", "Scaled").ToArray()));
+        var plain = Assert.IsType<PyTensor>(Parse(FromType("torch", "Tensor").ToArray()));
         var withoutArguments = Parse(new PickleBuilder().Proto(2).Global("torch._tensor", "_rebuild_from_type_v2").Mark()
             .Global("torch._utils", "_rebuild_tensor_v2").Global("torch", "Tensor").Tuple().Reduce().Stop().ToArray());
 
