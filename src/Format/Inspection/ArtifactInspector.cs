@@ -167,7 +167,10 @@ public static class ArtifactInspector
         PyTuple t => Array(t.Items, depth, budget),
         PyList l => Array(l.Items, depth, budget),
         PyDict d => Object(d.Items, depth, budget),
+        PySet s => Array(s.Items, depth, budget),
         PyTensor t => JsonValue.Create($"<tensor {t.Dtype.Name}[{string.Join(", ", t.Shape)}]>"),
+        PyInstance i when BuiltinCalls.BytesLength(i) is { } length => JsonValue.Create($"<bytes: {length}>"),
+        PyInstance i when BuiltinCalls.SetItems(i) is { } items => Array(items, depth, budget),
         PyInstance { ClassName: { } name } => JsonValue.Create($"<{name}>"),
         _ => JsonValue.Create("<object>"),
     };
@@ -363,6 +366,9 @@ public static class ArtifactInspector
                     break;
                 case PySet set:
                     List(set.Items, path, depth, children);
+                    break;
+                case PyInstance instance when BuiltinCalls.SetItems(instance) is { } items:
+                    List(items, path, depth, children); // a set's items, as a PySet's
                     break;
                 case PyInstance instance:
                     Items(instance.DictItems, path, depth, children);

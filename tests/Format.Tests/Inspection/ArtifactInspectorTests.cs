@@ -21,6 +21,7 @@ public sealed class ArtifactInspectorTests(TorchFixtures fixtures)
     [InlineData("deflated")]
     [InlineData("protocol4")]
     [InlineData("protocol5")]
+    [InlineData("containers")]
     public async Task Inspect_AgreesWithWhatTorchReports(string fixtureCase)
     {
         var path = fixtures.GpuFile(fixtureCase);
@@ -43,6 +44,14 @@ public sealed class ArtifactInspectorTests(TorchFixtures fixtures)
 
         Assert.Equal(description.Storages.Sum(s => s.Bytes), description.Totals.StorageBytes);
         Assert.Equal(ours.Count, description.Totals.Tensors);
+        Assert.Equal(torch.Sum(t => t["bytes"]!.GetValue<long>()), description.Totals.TensorBytes);
+        Assert.Equal(
+            torch.GroupBy(t => t["dtype"]!.GetValue<string>()).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (g.Key, g.Count())),
+            description.Totals.Dtypes.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, kv.Value)));
+        Assert.Equal(
+            fixtures.Torch.Locations(path).GroupBy(l => l, StringComparer.Ordinal).Select(g => (g.Key, g.Count())),
+            description.Totals.Locations.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, kv.Value)));
+        Assert.All(description.Storages, s => Assert.Equal(fixtureCase == "deflated", s.Compressed));
     }
 
     [Theory]
@@ -52,6 +61,9 @@ public sealed class ArtifactInspectorTests(TorchFixtures fixtures)
     [InlineData("checkpoint_dict", ArtifactKind.Checkpoint)]
     [InlineData("dtypes", ArtifactKind.StateDict)]
     [InlineData("views", ArtifactKind.StateDict)]
+    [InlineData("empty_dict", ArtifactKind.Other)]
+    [InlineData("mixed_dict", ArtifactKind.Other)]
+    [InlineData("containers", ArtifactKind.Other)]
     public async Task Inspect_TellsTheArtifactKind(string fixtureCase, ArtifactKind kind)
     {
         var description = await DescribeAsync(fixtures.GpuFile(fixtureCase));

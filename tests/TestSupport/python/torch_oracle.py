@@ -32,14 +32,6 @@ TAG = {"location": None, "constant": False}
 CONSTANT_LOCATIONS = {}
 
 
-def _location_of(tensor):
-    location = LOCATIONS.get(tensor.storage().data_ptr())
-    if location is None and len(set(LOCATIONS.values())) == 1:
-        # Empty storages have no data pointer to tell them apart; one location fits all.
-        location = next(iter(LOCATIONS.values()))
-    return location or "?"
-
-
 def _tagger(obj):
     location = TAG["location"]
     if location is None:
@@ -122,6 +114,65 @@ def build(case):
         # 2 GiB of storages (64 of 32 MiB) for scenarios that need a conversion to take seconds.
         # torch.zeros maps zero pages: making it costs disk, not memory.
         return {"model": {"w%d" % i: torch.zeros(8 * 1024 * 1024) for i in range(64)}, "epochs": 1}
+    if case == "containers":
+        # Every way a tensor is reached: lists, tuples, a set, a NamedTuple, an object's attributes,
+        # dict and list subclasses, a module's plain attributes, a bare Parameter.
+        return {
+            "listed": [torch.randn(2), torch.randn(3)],
+            "tupled": (torch.randn(2), [torch.randn(1, 2)]),
+            "set": {torch.randn(2)},
+            "pair": models.Pair(left=torch.randn(2), right=torch.randn(4)),
+            "holder": models.Holder(torch.randn(3)),
+            "attrs": models.AttrDict(w=torch.randn(2)),
+            "tags": models.TagList([torch.randn(5)]),
+            "masked": models.Masked(),
+            "param": nn.Parameter(torch.randn(2)),
+            "ints": [1, 2, 3],
+            "empty": [],
+            "nothing": {},
+        }
+    if case == "empty_dict":
+        return {}
+    if case == "mixed_dict":
+        return {"w": torch.randn(2), "n": 1}
+    if case == "sparse":
+        return {"dense": torch.randn(2), "s": torch.randn(3, 3).to_sparse()}
+    if case == "hyper_values":
+        deep32, deep33 = "x", "x"
+        for _ in range(32):
+            deep32 = [deep32]
+        deep33 = [deep32]
+        nested_key = 0
+        for _ in range(10):
+            nested_key = (nested_key,)
+        return {
+            "module_state_dict": {}, "none": None, "yes": True, "raw": b"abc", "no_bytes": b"", "labels": {"a"},
+            "max": 2**63 - 1, "min": -2**63, "big": 2**63, "below": -2**63 - 1,
+            "wide": 2**14283, "wider": 2**14284, "inf": float("inf"), "nan": float("nan"),
+            "tensor": torch.zeros(2, 3, dtype=torch.int16), "obj": models.Empty(),
+            "deep32": deep32, "deep33": deep33,
+            True: "t", None: "n", 0.5: "h", (1, "a", (2,)): "tuple", (b"x",): "bytes",
+            nested_key: "nested", "k" * 300: "long",
+        }
+    if case == "hyper_budget_list":
+        return {"module_state_dict": {}, "values": list(range(10_001)), "after": 1}
+    if case == "hyper_budget_dict":
+        return {"module_state_dict": {}, "table": {"k%d" % i: i for i in range(10_001)}}
+    if case.startswith("nested_lists_"):
+        sys.setrecursionlimit(10_000)  # the pickler recurses a few frames per level
+        value = torch.randn(2)
+        for _ in range(int(case.rsplit("_", 1)[1])):
+            value = [value]
+        return value
+    if case.startswith("references_"):
+        return [torch.zeros(1)] * int(case.rsplit("_", 1)[1])
+    if case.startswith("long_keys_"):
+        # Keys of 250 characters, nested: the path stops growing past 4,096 characters.
+        levels, references = (int(n) for n in case.split("_")[2:])
+        value = [torch.zeros(1)] * references if references > 1 else torch.zeros(1)
+        for level in reversed(range(levels)):
+            value = {"%03d" % level + "k" * 247: value}
+        return value
     if case == "legacy":
         return {"w": torch.randn(3)}
     if case == "torchscript":
@@ -323,9 +374,12 @@ def _walk(value, path, out, seen):
     elif isinstance(value, dict):
         for key, item in value.items():
             _walk(item, join(key), out, seen)
-    elif isinstance(value, (list, tuple)):
+    elif isinstance(value, (list, tuple, set, frozenset)):
         for i, item in enumerate(value):
             _walk(item, join(i), out, seen)
+    elif hasattr(value, "__dict__"):
+        for key, item in vars(value).items():
+            _walk(item, join(key), out, seen)
     seen.discard(id(value))
 
 

@@ -65,3 +65,28 @@ class TagList(list):
 
 class Empty:
     """An object with no attributes."""
+
+
+class Pair(NamedTuple):
+    """A NamedTuple of tensors: pickled as its class and its arguments."""
+    left: torch.Tensor
+    right: torch.Tensor
+
+
+class Holder:
+    """A plain object whose attributes hold tensors: pickled as its class and its __dict__."""
+
+    def __init__(self, weight):
+        self.weight = weight
+        self.history = [weight * 2]
+        self.note = "kept"
+
+
+class Masked(nn.Module):
+    """A module with tensors in plain attributes, outside _parameters and _buffers."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.mask = torch.ones(2)
+        self.extras = [torch.zeros(1)]
