@@ -11,12 +11,19 @@ namespace TorchFerry.TestSupport;
 /// </summary>
 public sealed class ZipBuilder
 {
-    private readonly List<(string Name, byte[] Data, bool Deflate, long? DeclaredSize, ulong? Zip64Size)> records = [];
+    private readonly List<(string Name, byte[] Data, bool Deflate, long? DeclaredSize, ulong? Zip64Size, ushort? Method)> records = [];
     private readonly List<(string Name, string Target)> aliases = [];
 
     public ZipBuilder Add(string name, byte[] data, bool deflate = false, long? declaredSize = null, ulong? zip64DeclaredSize = null)
     {
-        records.Add((name, data, deflate, declaredSize, zip64DeclaredSize));
+        records.Add((name, data, deflate, declaredSize, zip64DeclaredSize, null));
+        return this;
+    }
+
+    /// <summary>A record whose bytes are written as given under any compression method (8 with data that is not deflate, 12 for bzip2).</summary>
+    public ZipBuilder AddRaw(string name, byte[] data, ushort method)
+    {
+        records.Add((name, data, false, null, null, method));
         return this;
     }
 
@@ -32,8 +39,9 @@ public sealed class ZipBuilder
         using var output = new MemoryStream();
         using var directory = new MemoryStream();
         var written = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        foreach (var (name, data, deflate, declaredSize, zip64Size) in records)
+        foreach (var (name, data, deflate, declaredSize, zip64Size, rawMethod) in records)
         {
+            var method = rawMethod ?? (deflate ? (ushort)8 : (ushort)0);
             var payload = deflate ? Deflate(data) : data;
             var nameBytes = Encoding.UTF8.GetBytes(name);
             var crc = Crc32.HashToUInt32(data);
@@ -42,7 +50,7 @@ public sealed class ZipBuilder
             var local = new byte[30];
             BinaryPrimitives.WriteUInt32LittleEndian(local, 0x04034b50);
             BinaryPrimitives.WriteUInt16LittleEndian(local.AsSpan(4), 20);
-            BinaryPrimitives.WriteUInt16LittleEndian(local.AsSpan(8), deflate ? (ushort)8 : (ushort)0);
+            BinaryPrimitives.WriteUInt16LittleEndian(local.AsSpan(8), method);
             BinaryPrimitives.WriteUInt32LittleEndian(local.AsSpan(14), crc);
             BinaryPrimitives.WriteUInt32LittleEndian(local.AsSpan(18), (uint)payload.Length);
             BinaryPrimitives.WriteUInt32LittleEndian(local.AsSpan(22), size);
@@ -55,7 +63,7 @@ public sealed class ZipBuilder
             BinaryPrimitives.WriteUInt32LittleEndian(central, 0x02014b50);
             BinaryPrimitives.WriteUInt16LittleEndian(central.AsSpan(4), 20);
             BinaryPrimitives.WriteUInt16LittleEndian(central.AsSpan(6), 20);
-            BinaryPrimitives.WriteUInt16LittleEndian(central.AsSpan(10), deflate ? (ushort)8 : (ushort)0);
+            BinaryPrimitives.WriteUInt16LittleEndian(central.AsSpan(10), method);
             BinaryPrimitives.WriteUInt32LittleEndian(central.AsSpan(16), crc);
             BinaryPrimitives.WriteUInt32LittleEndian(central.AsSpan(20), zip64Size is null ? (uint)payload.Length : uint.MaxValue);
             BinaryPrimitives.WriteUInt32LittleEndian(central.AsSpan(24), zip64Size is null ? size : uint.MaxValue);

@@ -116,12 +116,12 @@ public sealed class TorchArchive
         {
             if (!byName.TryAdd(entry.Name, entry))
             {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{entry.Name}' appears twice (corrupt archive)");
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{InputText.Printable(entry.Name)}' appears twice (corrupt archive)");
             }
 
             if (entry.Method is not (ZipEntry.Stored or ZipEntry.Deflated))
             {
-                throw new ArtifactFormatException(FormatErrorKind.Unsupported, $"{source.Name}: record '{entry.Name}' uses zip compression method {entry.Method}; torch reads stored or deflated records only");
+                throw new ArtifactFormatException(FormatErrorKind.Unsupported, $"{source.Name}: record '{InputText.Printable(entry.Name)}' uses zip compression method {entry.Method}; torch reads stored or deflated records only");
             }
         }
 
@@ -134,7 +134,7 @@ public sealed class TorchArchive
 
         if (!byName.TryGetValue(root + "/data.pkl", out var pickleEntry))
         {
-            throw new ArtifactFormatException(FormatErrorKind.NotAnArchive, $"{source.Name}: no '{root}/data.pkl' record; a zip file, but not a torch.save archive");
+            throw new ArtifactFormatException(FormatErrorKind.NotAnArchive, $"{source.Name}: no '{InputText.Printable(root)}/data.pkl' record; a zip file, but not a torch.save archive");
         }
 
         CheckExpansion(source, entries, limits);
@@ -150,13 +150,13 @@ public sealed class TorchArchive
             var recordName = $"{root}/data/{storage.Key}";
             if (!byName.TryGetValue(recordName, out var record))
             {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: storage '{storage.Key}' has no record '{recordName}' (truncated or corrupt archive)");
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: storage '{InputText.Printable(storage.Key)}' has no record '{InputText.Printable(recordName)}' (truncated or corrupt archive)");
             }
 
             if (record.UncompressedSize != storage.ByteLength)
             {
                 throw new ArtifactFormatException(FormatErrorKind.Corrupt, 
-                    $"{source.Name}: storage '{storage.Key}' declares {storage.Numel} elements of {storage.Dtype.Name} ({storage.ByteLength} bytes) but record '{recordName}' holds {record.UncompressedSize} bytes");
+                    $"{source.Name}: storage '{InputText.Printable(storage.Key)}' declares {storage.Numel} elements of {storage.Dtype.Name} ({storage.ByteLength} bytes) but record '{InputText.Printable(recordName)}' holds {record.UncompressedSize} bytes");
             }
         }
 
@@ -198,7 +198,7 @@ public sealed class TorchArchive
 
         if (Crc32.HashToUInt32(bytes) != entry.Crc32)
         {
-            throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{entry.Name}' fails its CRC check (corrupt archive)");
+            throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{InputText.Printable(entry.Name)}' fails its CRC check (corrupt archive)");
         }
 
         return bytes;
@@ -212,7 +212,7 @@ public sealed class TorchArchive
     }
 
     private static ArtifactFormatException ExpandsBeyondDeclared(IRandomAccessSource source, ZipEntry entry) =>
-        new(FormatErrorKind.LimitExceeded, $"{source.Name}: record '{entry.Name}' inflates beyond its declared {entry.UncompressedSize} bytes (corrupt archive or zip bomb)");
+        new(FormatErrorKind.LimitExceeded, $"{source.Name}: record '{InputText.Printable(entry.Name)}' inflates beyond its declared {entry.UncompressedSize} bytes (corrupt archive or zip bomb)");
 
     private static string RootOf(IRandomAccessSource source, List<ZipEntry> entries)
     {
@@ -220,7 +220,7 @@ public sealed class TorchArchive
         var slash = first.IndexOf('/', StringComparison.Ordinal);
         if (slash <= 0)
         {
-            throw new ArtifactFormatException(FormatErrorKind.NotAnArchive, $"{source.Name}: record '{first}' is not inside a root folder; not a torch.save archive");
+            throw new ArtifactFormatException(FormatErrorKind.NotAnArchive, $"{source.Name}: record '{InputText.Printable(first)}' is not inside a root folder; not a torch.save archive");
         }
 
         var root = first[..slash];
@@ -228,7 +228,7 @@ public sealed class TorchArchive
         {
             if (!entry.Name.StartsWith(root + "/", StringComparison.Ordinal) || entry.Name.Contains("..", StringComparison.Ordinal) || entry.Name.Contains('\\', StringComparison.Ordinal))
             {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{entry.Name}' lies outside the archive's root folder '{root}/'");
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{InputText.Printable(entry.Name)}' lies outside the archive's root folder '{InputText.Printable(root)}/'");
             }
         }
 

@@ -494,10 +494,10 @@ internal sealed class PickleReader
         }
 
         var dtype = TorchDtype.FromStorageClass(storageClass.Module, storageClass.Name)
-            ?? throw Corrupt($"storage '{key.Value}' has unknown storage class {storageClass.FullName}");
+            ?? throw Corrupt($"storage '{InputText.Printable(key.Value)}' has unknown storage class {InputText.Printable(storageClass.FullName)}");
         if (numel.Value < 0 || numel.Value > long.MaxValue / 16)
         {
-            throw Corrupt($"storage '{key.Value}' has an impossible element count {numel.Value}");
+            throw Corrupt($"storage '{InputText.Printable(key.Value)}' has an impossible element count {numel.Value}");
         }
 
         if (!tupleOrigins.TryGetValue(tuple, out var origins))
