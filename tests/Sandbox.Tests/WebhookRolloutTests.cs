@@ -15,7 +15,8 @@ namespace TorchFerry.Sandbox.Tests;
 /// A rolling update of the webhook under admission load, as Kubernetes runs one: two replicas of the
 /// published torchferry-webhook, started from the chart's Deployment, behind a Service made the way
 /// kube-proxy makes one (each new connection to a live endpoint, open connections kept). One replica
-/// gets SIGTERM; a second later the endpoint change reaches the Service. Every review must be
+/// gets SIGTERM; a second later (where a test asks, a second after the replica stopped listening)
+/// the endpoint change reaches the Service. Every review must be
 /// answered: with <c>failurePolicy: Ignore</c> a failed call is a Flyte pod admitted without its
 /// GPU settings or its converted inputs.
 /// </summary>
@@ -32,6 +33,7 @@ public sealed class WebhookRolloutTests(ITestOutputHelper output)
 
         Assert.True(outcome.Answered > 4 * RequestsPerSecond, $"only {outcome.Answered} reviews were answered: the load did not run");
         Assert.Empty(outcome.Failures);
+        Assert.Equal(0, outcome.Refused); // the replica listened until the endpoint change had arrived
         Assert.Equal(0, outcome.ExitCode);
         Assert.Contains("Terminating: serving", outcome.TerminatedLog, StringComparison.Ordinal);
     }
@@ -39,14 +41,17 @@ public sealed class WebhookRolloutTests(ITestOutputHelper output)
     [Fact]
     public async Task Sigterm_WithoutAShutdownDelay_ReviewsFail_AsTheySaidTheyWould()
     {
-        // The test world can fail the way a real rollout fails: this is what the delay prevents.
-        var outcome = await RollOutAsync(["--set", "webhook.shutdownDelaySeconds=0"]);
+        // The test world can fail the way a real rollout fails: this is what the delay prevents. The
+        // endpoint change arrives a second after the replica stopped listening, not after SIGTERM: a
+        // replica slow to act on SIGTERM on a loaded machine would otherwise outlast the second and
+        // hide the gap.
+        var outcome = await RollOutAsync(["--set", "webhook.shutdownDelaySeconds=0"], propagateAfterARefusal: true);
 
         Assert.NotEmpty(outcome.Failures);
         Assert.Equal(0, outcome.ExitCode);
     }
 
-    private async Task<Outcome> RollOutAsync(IReadOnlyList<string> values)
+    private async Task<Outcome> RollOutAsync(IReadOnlyList<string> values, bool propagateAfterARefusal = false)
     {
         using var folder = new TemporaryDirectory();
         await using var api = new KubeApiEmulator();
@@ -83,20 +88,28 @@ public sealed class WebhookRolloutTests(ITestOutputHelper output)
             { Timeout = TimeSpan.FromSeconds(5) };
             var url = new Uri($"https://{installation.WebhookServiceName}.{TorchFerryInstallation.ReleaseNamespace}.svc/mutate-pods?timeout=5s");
 
-            var load = GenerateAsync(http, url, TimeSpan.FromSeconds(5));
+            using var stopLoad = new CancellationTokenSource();
+            var load = GenerateAsync(http, url, stopLoad.Token);
             await Task.Delay(TimeSpan.FromSeconds(1.5));
             var terminated = TorchFerryInstallation.TerminateAsync(a, TimeSpan.FromSeconds(30));
+            if (propagateAfterARefusal)
+            {
+                await Poll.UntilAsync(() => service.BackendRefusals > 0, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(10), () => $"{a.Name} never refused a connection after SIGTERM");
+            }
+
             await Task.Delay(EndpointPropagation);
             service.RouteTo([b.Endpoint]);
+            await Task.Delay(TimeSpan.FromSeconds(2.5)); // the load goes on against the replica left
+            await stopLoad.CancelAsync();
             var (answered, failures) = await load;
             var exitCode = await terminated;
-            output.WriteLine($"{answered} answered, {failures.Count} failed; {a.Name} exited {exitCode}");
+            output.WriteLine($"{answered} answered, {failures.Count} failed, {service.BackendRefusals} connections refused; {a.Name} exited {exitCode}");
             foreach (var failure in failures.Distinct().Take(5))
             {
                 output.WriteLine(failure);
             }
 
-            return new Outcome(answered, failures, exitCode, installation.LogOf(a));
+            return new Outcome(answered, failures, exitCode, installation.LogOf(a), service.BackendRefusals);
         }
         finally
         {
@@ -105,14 +118,14 @@ public sealed class WebhookRolloutTests(ITestOutputHelper output)
     }
 
     // Reviews at a steady rate, each answered (200, allowed) or counted as a failure with its reason.
-    private static async Task<(int Answered, List<string> Failures)> GenerateAsync(HttpClient http, Uri url, TimeSpan duration)
+    private static async Task<(int Answered, List<string> Failures)> GenerateAsync(HttpClient http, Uri url, CancellationToken stop)
     {
         var body = PodAdmissionReview.Create("uid", FlytePod(), "flytesnacks-development").ToJsonString();
         var requests = new List<Task<string?>>();
         using var ticks = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
         var clock = Stopwatch.StartNew();
         var sent = 0;
-        while (clock.Elapsed < duration && await ticks.WaitForNextTickAsync())
+        while (!stop.IsCancellationRequested && await ticks.WaitForNextTickAsync(CancellationToken.None))
         {
             for (var due = (int)(clock.Elapsed.TotalSeconds * RequestsPerSecond); sent < due; sent++)
             {
@@ -158,5 +171,5 @@ public sealed class WebhookRolloutTests(ITestOutputHelper output)
         },
     };
 
-    private sealed record Outcome(int Answered, IReadOnlyList<string> Failures, int ExitCode, string TerminatedLog);
+    private sealed record Outcome(int Answered, IReadOnlyList<string> Failures, int ExitCode, string TerminatedLog, int Refused);
 }

@@ -30,6 +30,7 @@ public sealed class TransportFaults : IAsyncDisposable
     private int nextId;
     private int resets;
     private int restarts;
+    private int backendRefusals;
 
     public TransportFaults(Uri target)
     {
@@ -55,6 +56,9 @@ public sealed class TransportFaults : IAsyncDisposable
 
     /// <summary>Restarts so far.</summary>
     public int Restarts => Volatile.Read(ref restarts);
+
+    /// <summary>Connections reset because the backend they were routed to refused them (or none was routed).</summary>
+    public int BackendRefusals => Volatile.Read(ref backendRefusals);
 
     /// <summary>
     /// Resets the connection when a request whose request line ("PUT /apis/... HTTP/1.1") matches
@@ -199,6 +203,7 @@ public sealed class TransportFaults : IAsyncDisposable
         }
         catch (SocketException)
         {
+            Interlocked.Increment(ref backendRefusals);
             Reset(new Link(client, server));
             return;
         }
