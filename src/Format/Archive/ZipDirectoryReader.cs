@@ -143,7 +143,7 @@ internal static class ZipDirectoryReader
             ApplyZip64Extra(span.Slice(pos + 46 + nameLength, extraLength), ref uncompressed, ref compressed, ref localOffset);
             if (compressed < 0 || uncompressed < 0 || localOffset < 0 || checked(localOffset + 30 + compressed) > directoryOffset)
             {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{name}' points outside the archive (truncated or corrupt)");
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{InputText.Printable(name)}' points outside the archive (truncated or corrupt)");
             }
 
             entries.Add((name, method, flags, crc, compressed, uncompressed, localOffset));
@@ -255,13 +255,13 @@ internal static class ZipDirectoryReader
             var at = h.LocalOffset - start;
             if (at + LocalHeaderSize > window.Length)
             {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: local header of '{h.Name}' runs into the central directory (corrupt archive)");
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: local header of '{InputText.Printable(h.Name)}' runs into the central directory (corrupt archive)");
             }
 
             var fixedPart = window.AsSpan((int)at, LocalHeaderSize);
             if (BinaryPrimitives.ReadUInt32LittleEndian(fixedPart) != LocalHeaderSignature)
             {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{h.Name}' has no local header at offset {h.LocalOffset} (corrupt archive)");
+                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{InputText.Printable(h.Name)}' has no local header at offset {h.LocalOffset} (corrupt archive)");
             }
 
             var nameLength = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart[26..]);
@@ -269,7 +269,7 @@ internal static class ZipDirectoryReader
             var dataOffset = h.LocalOffset + LocalHeaderSize + nameLength + extraLength;
             if (checked(dataOffset + h.Compressed) > directoryOffset)
             {
-                throw new ArtifactFormatException(FormatErrorKind.Truncated, $"{source.Name}: data of '{h.Name}' runs past the end of the records (truncated or corrupt archive)");
+                throw new ArtifactFormatException(FormatErrorKind.Truncated, $"{source.Name}: data of '{InputText.Printable(h.Name)}' runs past the end of the records (truncated or corrupt archive)");
             }
 
             resolved[i] = new ZipEntry(h.Name, h.Method, h.Crc, h.Compressed, h.Uncompressed, h.LocalOffset, dataOffset) { Flags = h.Flags };
