@@ -35,7 +35,7 @@ public sealed partial class DeviceMap
     {
         if (device is not null && !IsLocation(device))
         {
-            throw new ArgumentException($"device '{device}': not a torch location", nameof(device));
+            throw new ArgumentException($"device '{InputText.Printable(device)}': not a torch location", nameof(device));
         }
 
         var pairs = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -43,7 +43,7 @@ public sealed partial class DeviceMap
         {
             if (!IsLocation(from) || !IsLocation(to))
             {
-                throw new ArgumentException($"mapping '{from}={to}': not torch locations", nameof(mapping));
+                throw new ArgumentException($"mapping '{InputText.Printable(from)}={InputText.Printable(to)}': not torch locations", nameof(mapping));
             }
 
             pairs[from] = to;

@@ -167,6 +167,15 @@ public sealed class TorchArchiveRefusalTests
         Assert.StartsWith($"x.pt: deflated records would expand {compressed} bytes to 4096 bytes, beyond the limit of ", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void DefaultLimits_AreTheBoundsDocsSecurityStates()
+    {
+        // docs/security.md, "Bounds": data.pkl 16 MiB; records / central directory 300,000 / 32 MiB; deflate 200:1 past 64 MiB.
+        var limits = ArchiveLimits.Default;
+
+        Assert.Equal((16L << 20, 300_000L, 32L << 20, 200.0, 64L << 20), (limits.MaxPickleBytes, limits.MaxEntries, limits.MaxCentralDirectoryBytes, limits.MaxExpansionRatio, limits.ExpansionAllowance));
+    }
+
     private static long CompressedSizeOfStorage(byte[] archive)
     {
         using var zip = new System.IO.Compression.ZipArchive(new MemoryStream(archive));

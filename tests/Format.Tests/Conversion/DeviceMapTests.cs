@@ -35,10 +35,18 @@ public sealed class DeviceMapTests
     [InlineData("CPU")]
     [InlineData("cuda:0 ")]
     [InlineData("cuda\u001b[2J")]
-    public void Create_NotLocationSyntax_IsRefused(string device)
+    public void Create_NotLocationSyntax_IsRefusedInOneLineNamingIt(string device)
     {
-        Assert.Throws<ArgumentException>(() => DeviceMap.Create(device));
-        Assert.Throws<ArgumentException>(() => DeviceMap.Create(null, new Dictionary<string, string> { [device] = "cpu" }));
+        var shown = device.Replace("\u001b", "\\u001b", StringComparison.Ordinal); // a terminal escape is shown, not sent
+        Assert.StartsWith($"device '{shown}': not a torch location", Assert.Throws<ArgumentException>(() => DeviceMap.Create(device)).Message, StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"mapping '{shown}=cpu': not torch locations",
+            Assert.Throws<ArgumentException>(() => DeviceMap.Create(null, new Dictionary<string, string> { [device] = "cpu" })).Message,
+            StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"mapping 'cpu={shown}': not torch locations",
+            Assert.Throws<ArgumentException>(() => DeviceMap.Create(null, new Dictionary<string, string> { ["cpu"] = device })).Message,
+            StringComparison.Ordinal);
     }
 
     [Theory]
@@ -52,6 +60,14 @@ public sealed class DeviceMapTests
     [Fact]
     public void Create_Nothing_AsksForADevice()
     {
-        Assert.Throws<ArgumentException>(() => DeviceMap.Create(null, new Dictionary<string, string>()));
+        Assert.StartsWith("say where storages go: a device and/or a mapping", Assert.Throws<ArgumentException>(() => DeviceMap.Create(null, new Dictionary<string, string>())).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ToString_ListsEachMappingThenTheDevice()
+    {
+        var map = DeviceMap.Create("cpu", new Dictionary<string, string> { ["cuda:1"] = "cuda:0", ["cuda:2"] = "cuda:0" });
+
+        Assert.Equal("cuda:1=cuda:0, cuda:2=cuda:0, else cpu", map.ToString());
     }
 }
