@@ -179,7 +179,7 @@ public sealed class TorchArchive
         {
             try
             {
-                await using var inflater = OpenContent(source, entry);
+                await using var inflater = OpenInflated(source, entry);
                 await inflater.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
                 if (inflater.ReadByte() >= 0)
                 {
@@ -204,12 +204,12 @@ public sealed class TorchArchive
         return bytes;
     }
 
-    /// <summary>A stream of the record's uncompressed content; reading past its declared size is an error.</summary>
-    internal static Stream OpenContent(IRandomAccessSource source, ZipEntry entry)
-    {
-        var raw = source.OpenRange(entry.DataOffset, entry.CompressedSize);
-        return entry.Method == ZipEntry.Stored ? raw : new BoundedStream(new DeflateStream(raw, CompressionMode.Decompress), entry.UncompressedSize, () => ExpandsBeyondDeclared(source, entry));
-    }
+    /// <summary>A stream of a deflated record's content; reading past its declared size is an error.</summary>
+    internal static Stream OpenInflated(IRandomAccessSource source, ZipEntry entry) =>
+        new BoundedStream(
+            new DeflateStream(source.OpenRange(entry.DataOffset, entry.CompressedSize), CompressionMode.Decompress),
+            entry.UncompressedSize,
+            () => ExpandsBeyondDeclared(source, entry));
 
     private static ArtifactFormatException ExpandsBeyondDeclared(IRandomAccessSource source, ZipEntry entry) =>
         new(FormatErrorKind.LimitExceeded, $"{source.Name}: record '{InputText.Printable(entry.Name)}' inflates beyond its declared {entry.UncompressedSize} bytes (corrupt archive or zip bomb)");

@@ -277,7 +277,7 @@ public static class ArchiveRelocator
             var crc = new Crc32();
             try
             {
-                await using var content = TorchArchive.OpenContent(source, entry);
+                await using var content = TorchArchive.OpenInflated(source, entry);
                 await PumpAsync(content, entry.UncompressedSize, crc, $"record '{entry.Name}'", buffer).ConfigureAwait(false);
                 if (await content.ReadAsync(buffer.AsMemory(0, 1), cancellationToken).ConfigureAwait(false) > 0)
                 {

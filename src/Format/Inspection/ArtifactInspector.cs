@@ -172,6 +172,7 @@ public static class ArtifactInspector
         PyInstance i when BuiltinCalls.BytesLength(i) is { } length => JsonValue.Create($"<bytes: {length}>"),
         PyInstance i when BuiltinCalls.SetItems(i) is { } items => Array(items, depth, budget),
         PyInstance { ClassName: { } name } => JsonValue.Create($"<{name}>"),
+        PyGlobal g => JsonValue.Create($"<{g.FullName}>"), // a class or a dtype (torch.float16), named
         _ => JsonValue.Create("<object>"),
     };
 

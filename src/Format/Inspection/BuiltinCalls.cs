@@ -12,7 +12,8 @@ internal static class BuiltinCalls
     /// <summary>The length of the bytes <paramref name="instance"/> makes, or null when it makes none.</summary>
     public static int? BytesLength(PyInstance instance) => instance switch
     {
-        { ClassName: "_codecs.encode", Arguments: PyTuple { Items: [PyString text, PyString { Value: "latin1" or "latin-1" }] } }
+        // What CPython writes; text beyond Latin-1 would fail to encode in torch.load, so it is no bytes.
+        { ClassName: "_codecs.encode", Arguments: PyTuple { Items: [PyString text, PyString { Value: "latin1" }] } }
             when text.Value.All(c => c <= '\u00ff') => text.Value.Length,
         { ClassName: "builtins.bytes" or "__builtin__.bytes", Arguments: PyTuple { Items: [] } } => 0,
         _ => null,
@@ -21,10 +22,7 @@ internal static class BuiltinCalls
     /// <summary>The items of the set <paramref name="instance"/> makes, or null when it makes none.</summary>
     public static IReadOnlyList<PyValue>? SetItems(PyInstance instance) => instance switch
     {
-        { ClassName: "builtins.set" or "builtins.frozenset" or "__builtin__.set" or "__builtin__.frozenset", Arguments: PyTuple { Items: [PyList list] } }
-            when instance.DictItems.Count == 0 && instance.ListItems.Count == 0 && instance.State is null => list.Items,
-        { ClassName: "builtins.set" or "builtins.frozenset" or "__builtin__.set" or "__builtin__.frozenset", Arguments: PyTuple { Items: [] } }
-            when instance.State is null => [],
+        { ClassName: "builtins.set" or "builtins.frozenset" or "__builtin__.set" or "__builtin__.frozenset", Arguments: PyTuple { Items: [PyList list] } } => list.Items,
         _ => null,
     };
 }

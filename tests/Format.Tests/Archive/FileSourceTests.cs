@@ -80,7 +80,7 @@ public sealed class FileSourceTests : IDisposable
         await System.IO.File.WriteAllBytesAsync(path, deflated.ToArray());
         using var source = FileSource.Open(path);
         var entry = new ZipEntry("m/data/0", ZipEntry.Deflated, 0, deflated.Length, declared, 0, 0);
-        await using var stream = TorchArchive.OpenContent(source, entry);
+        await using var stream = TorchArchive.OpenInflated(source, entry);
         var read = new MemoryStream();
 
         var copy = stream.CopyToAsync(read, 100);

@@ -76,6 +76,11 @@ public sealed class TorchArchiveRefusalTests
             FormatErrorKind.NotAnArchive, "x.pt: a bare pickle, not a torch.save archive (no zip container)"
         },
         {
+            // A record beside the root folder whose name only starts like it.
+            "sibling folder", new ZipBuilder().Add("m/data.pkl", Pickle).Add("mm/data/0", new byte[4096]).ToArray(),
+            FormatErrorKind.Corrupt, "x.pt: record 'mm/data/0' lies outside the archive's root folder 'm/'"
+        },
+        {
             "four-byte zip signature", "PK\u0003\u0004"u8.ToArray(),
             FormatErrorKind.Truncated, "x.pt: file of 4 bytes is too short to be a zip archive (truncated?)"
         },
@@ -133,6 +138,26 @@ public sealed class TorchArchiveRefusalTests
 
         Assert.False(error.Message.Any(char.IsControl), $"{what}: {error.Message}");
         Assert.Contains("\\u00", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Open_RecordNamedWithALineBreak_IsNamedEscaped()
+    {
+        var error = await RefusedAsync(new ZipBuilder().Add("m/a\nb", [1]).Add("m/a\nb", [2]).Add("m/data.pkl", Pickle).ToArray());
+
+        Assert.Equal("x.pt: record 'm/a\\u000ab' appears twice (corrupt archive)", error.Message);
+    }
+
+    [Theory]
+    [InlineData(200, false)]
+    [InlineData(201, true)]
+    public async Task Open_LongRecordName_IsShownUpTo200Characters(int length, bool cut)
+    {
+        var name = "m/" + new string('n', length - 2);
+
+        var error = await RefusedAsync(new ZipBuilder().Add(name, [1]).Add(name, [2]).Add("m/data.pkl", Pickle).ToArray());
+
+        Assert.Equal($"x.pt: record '{(cut ? name[..200] + "..." : name)}' appears twice (corrupt archive)", error.Message);
     }
 
     [Fact]

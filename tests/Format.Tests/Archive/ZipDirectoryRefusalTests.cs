@@ -119,6 +119,33 @@ public sealed class ZipDirectoryRefusalTests
     }
 
     [Fact]
+    public async Task Zip64EndRecord_IsWhereCountSizeAndOffsetAreRead()
+    {
+        // The classic end record says no records; the zip64 one, which a locator points to, says two.
+        var zip = WithZip64EndRecord(Valid(), (32, null));
+        Put16(zip, EndRecord(zip) + 8, 0);
+        Put16(zip, EndRecord(zip) + 10, 0);
+
+        var archive = await OpenAsync(zip);
+
+        Assert.Equal(2, archive.Entries.Count);
+    }
+
+    [Theory]
+    [InlineData(32)] // records
+    [InlineData(40)] // directory size
+    [InlineData(48)] // directory offset
+    public async Task Zip64EndRecord_ValueBeyond63Bits_IsCorruptInOneLine(int field)
+    {
+        var zip = WithZip64EndRecord(Valid(), (field, ulong.MaxValue));
+
+        var error = await RefusedAsync(zip);
+
+        Assert.Equal(FormatErrorKind.Corrupt, error.Kind);
+        Assert.Equal("x.pt: corrupt archive (OverflowException: Arithmetic operation resulted in an overflow.)", error.Message);
+    }
+
+    [Fact]
     public async Task MoreRecordsCountedThanTheDirectoryHolds_IsCorrupt()
     {
         var zip = Valid();
@@ -197,6 +224,32 @@ public sealed class ZipDirectoryRefusalTests
         var error = await RefusedAsync(zip);
 
         Assert.Equal((FormatErrorKind.Truncated, "x.pt: data of 'm/data/0' runs past the end of the records (truncated or corrupt archive)"), (error.Kind, error.Message));
+    }
+
+    // A zip64 end record and its locator between the central directory and the end record, holding
+    // the directory's real count, size and offset, one field optionally overwritten.
+    private static byte[] WithZip64EndRecord(byte[] zip, (int Field, ulong? Value) overwrite)
+    {
+        var end = EndRecord(zip);
+        var record = new byte[56];
+        BinaryPrimitives.WriteUInt32LittleEndian(record, 0x06064b50);
+        BinaryPrimitives.WriteUInt64LittleEndian(record.AsSpan(4), 44);
+        BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(12), 45);
+        BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(14), 45);
+        BinaryPrimitives.WriteUInt64LittleEndian(record.AsSpan(24), BinaryPrimitives.ReadUInt16LittleEndian(zip.AsSpan(end + 10)));
+        BinaryPrimitives.WriteUInt64LittleEndian(record.AsSpan(32), BinaryPrimitives.ReadUInt16LittleEndian(zip.AsSpan(end + 10)));
+        BinaryPrimitives.WriteUInt64LittleEndian(record.AsSpan(40), (ulong)DirectorySize(zip));
+        BinaryPrimitives.WriteUInt64LittleEndian(record.AsSpan(48), BinaryPrimitives.ReadUInt32LittleEndian(zip.AsSpan(end + 16)));
+        if (overwrite.Value is { } value)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(record.AsSpan(overwrite.Field), value);
+        }
+
+        var locator = new byte[20];
+        BinaryPrimitives.WriteUInt32LittleEndian(locator, 0x07064b50);
+        BinaryPrimitives.WriteUInt64LittleEndian(locator.AsSpan(8), (ulong)end);
+        BinaryPrimitives.WriteUInt32LittleEndian(locator.AsSpan(16), 1);
+        return [.. zip[..end], .. record, .. locator, .. zip[end..]];
     }
 
     private static byte[] Valid() => new ZipBuilder().Add("m/data.pkl", Pickle).Add("m/data/0", new byte[16]).ToArray();

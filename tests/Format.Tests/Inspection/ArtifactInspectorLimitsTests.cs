@@ -18,10 +18,12 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
 {
     private const int MaxReferences = 300_000;
 
-    [Fact]
-    public async Task Hyperparameters_WriteEachPythonValueAsJson()
+    [Theory]
+    [InlineData("hyper_values")] // protocol 2: bytes and sets written as calls (_codecs.encode, set([...]))
+    [InlineData("hyper_values_p3")] // protocol 3: bytes as BINBYTES, builtins not renamed for Python 2
+    public async Task Hyperparameters_WriteEachPythonValueAsJson(string fixtureCase)
     {
-        var hyper = (await DescribeAsync("hyper_values")).Hyperparameters!;
+        var hyper = (await DescribeAsync(fixtureCase)).Hyperparameters!;
 
         Assert.True(hyper.ContainsKey("none"));
         Assert.Null(hyper["none"]);
@@ -29,6 +31,8 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
         Assert.Equal("<bytes: 3>", hyper["raw"]!.GetValue<string>()); // protocol 2 writes bytes as _codecs.encode(text, 'latin1')
         Assert.Equal("<bytes: 0>", hyper["no_bytes"]!.GetValue<string>());
         Assert.Equal("a", Assert.Single(hyper["labels"]!.AsArray())!.GetValue<string>()); // and a set as set([items])
+        Assert.Equal("b", Assert.Single(hyper["frozen"]!.AsArray())!.GetValue<string>());
+        Assert.Equal("<torch.float16>", hyper["dtype"]!.GetValue<string>());
         Assert.Equal(long.MaxValue, hyper["max"]!.GetValue<long>());
         Assert.Equal(long.MinValue, hyper["min"]!.GetValue<long>());
         Assert.Equal("9223372036854775808", hyper["big"]!.GetValue<string>());
@@ -50,6 +54,25 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
         // The value 32 levels down is still written; the one 33 levels down is not.
         Assert.Equal("x", Innermost(hyper["deep32"]!, 32));
         Assert.Equal("<nested too deep>", Innermost(hyper["deep33"]!, 33));
+        Assert.Equal("x", InnermostDict(hyper["deepd32"]!, 32));
+        Assert.Equal("<nested too deep>", InnermostDict(hyper["deepd33"]!, 33));
+    }
+
+    [Fact]
+    public async Task Hyperparameters_CodecsCallsThatMakeNoBytes_AreNamedAsCalls()
+    {
+        // _codecs.encode of text beyond Latin-1 fails in torch.load: no bytes, so not shown as bytes.
+        var pickle = new PickleBuilder().Proto(2).EmptyDict().Mark()
+            .Str("module_state_dict").EmptyDict()
+            .Str("latin").Global("_codecs", "encode").Mark().Str("\u00ff\u00e9").Str("latin1").Tuple().Reduce()
+            .Str("euro").Global("_codecs", "encode").Mark().Str("\u20ac").Str("latin1").Tuple().Reduce()
+            .Str("utf8").Global("_codecs", "encode").Mark().Str("abc").Str("utf-8").Tuple().Reduce()
+            .SetItems().Stop().ToArray();
+        var archive = await TorchArchive.OpenAsync(new MemorySource(HostileArchives.Archive(pickle), "codecs.pt"));
+
+        var hyper = ArtifactInspector.Describe(archive).Hyperparameters!;
+
+        Assert.Equal(("<bytes: 2>", "<_codecs.encode>", "<_codecs.encode>"), (hyper["latin"]!.GetValue<string>(), hyper["euro"]!.GetValue<string>(), hyper["utf8"]!.GetValue<string>()));
     }
 
     [Fact]
@@ -58,6 +81,7 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
         var hyper = (await DescribeAsync("hyper_values")).Hyperparameters!;
 
         Assert.Equal("t", hyper["True"]!.GetValue<string>());
+        Assert.Equal("f", hyper["False"]!.GetValue<string>());
         Assert.Equal("n", hyper["None"]!.GetValue<string>());
         Assert.Equal("h", hyper["0.5"]!.GetValue<string>());
         Assert.Equal("tuple", hyper["(1, a, (2))"]!.GetValue<string>());
@@ -126,9 +150,20 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
     }
 
     [Fact]
-    public async Task Walk_OneReferencePastTheBound_IsRefused()
+    public async Task Walk_EmptyContainersAndScalars_AreNoReferences()
     {
-        var error = await RefusedAsync($"references_{MaxReferences + 1}");
+        // 299,999 references to a tensor beside two empty dicts, lists and tuples and two ints: under the bound.
+        var description = await DescribeAsync("references_beside_empties");
+
+        Assert.Equal(MaxReferences - 1, description.Tensors.Count);
+    }
+
+    [Theory]
+    [InlineData("references_300001")]
+    [InlineData("dict_references_300001")]
+    public async Task Walk_OneReferencePastTheBound_IsRefused(string fixtureCase)
+    {
+        var error = await RefusedAsync(fixtureCase);
 
         Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
         Assert.Contains("references to containers and tensors", error.Message, StringComparison.Ordinal);
@@ -142,6 +177,29 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
         // Keys of 250 characters: 17 of them make 4,266 characters, past 4,096; the rest are elided once.
         var keys = Enumerable.Range(0, 20).Select(level => level.ToString("000", CultureInfo.InvariantCulture) + new string('k', 247)).ToList();
         Assert.Equal(string.Join('.', keys.Take(17)) + "...", Assert.Single(description.Tensors).Path);
+    }
+
+    [Fact]
+    public async Task Walk_PathOfExactly4096Characters_IsElidedFromTheNextLevel()
+    {
+        var description = await DescribeAsync("path_edge");
+
+        var keys = Enumerable.Range(0, 15).Select(level => level.ToString("000", CultureInfo.InvariantCulture) + new string('k', 252)).Append(new string('k', 256)).ToList();
+        var path = Assert.Single(description.Tensors).Path;
+        Assert.Equal(4096, string.Join('.', keys).Length);
+        Assert.Equal(string.Join('.', keys) + "...", path);
+    }
+
+    [Theory]
+    [InlineData("nested_boxes_257")] // an object's state, then its attribute
+    [InlineData("nested_modules_257")] // a module's _modules, then the child
+    [InlineData("nested_pairs_257")] // a NamedTuple's arguments, then the item
+    public async Task Walk_ObjectsNestedPast512Levels_AreRefused(string fixtureCase)
+    {
+        var error = await RefusedAsync(fixtureCase);
+
+        Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
+        Assert.Contains("object graph nests deeper than 512 levels at '", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -185,9 +243,21 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
         var archive = await TorchArchive.OpenAsync(source);
 
         var error = Assert.Throws<ArtifactFormatException>(() => ArtifactInspector.Describe(archive));
+        var converting = await Assert.ThrowsAsync<ArtifactFormatException>(() => ArchiveRelocator.RelocateAsync(archive, DeviceMap.Create("cpu"), new StreamArchiveSink(new MemoryStream())));
 
         Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
         Assert.Equal("crafted.pt: tensor sizes overflow 64 bits (crafted shapes)", error.Message);
+        Assert.Equal((error.Kind, error.Message), (converting.Kind, converting.Message));
+    }
+
+    private static string InnermostDict(JsonNode node, int levels)
+    {
+        for (var level = 0; level < levels; level++)
+        {
+            node = node["k"]!;
+        }
+
+        return node.GetValue<string>();
     }
 
     private static string Innermost(JsonNode node, int levels)

@@ -137,16 +137,17 @@ def build(case):
         return {"w": torch.randn(2), "n": 1}
     if case == "sparse":
         return {"dense": torch.randn(2), "s": torch.randn(3, 3).to_sparse()}
-    if case == "hyper_values":
-        deep32, deep33 = "x", "x"
+    if case in ("hyper_values", "hyper_values_p3"):
+        deep32, deepd32 = "x", "x"
         for _ in range(32):
-            deep32 = [deep32]
-        deep33 = [deep32]
+            deep32, deepd32 = [deep32], {"k": deepd32}
+        deep33, deepd33 = [deep32], {"k": deepd32}
         nested_key = 0
         for _ in range(10):
             nested_key = (nested_key,)
         return {
             "module_state_dict": {}, "none": None, "yes": True, "raw": b"abc", "no_bytes": b"", "labels": {"a"},
+            "frozen": frozenset({"b"}), "dtype": torch.float16, "deepd32": deepd32, "deepd33": deepd33, False: "f",
             "max": 2**63 - 1, "min": -2**63, "big": 2**63, "below": -2**63 - 1,
             "wide": 2**14283, "wider": 2**14284, "inf": float("inf"), "nan": float("nan"),
             "tensor": torch.zeros(2, 3, dtype=torch.int16), "obj": models.Empty(),
@@ -164,8 +165,38 @@ def build(case):
         for _ in range(int(case.rsplit("_", 1)[1])):
             value = [value]
         return value
+    if case == "references_beside_empties":
+        # 299,999 references to a tensor; empty containers and scalars hold none and are not counted.
+        return [torch.zeros(1)] * 299_999 + [{}, {}, [], [], (), (), 1, 2]
     if case.startswith("references_"):
         return [torch.zeros(1)] * int(case.rsplit("_", 1)[1])
+    if case.startswith("dict_references_"):
+        t = torch.zeros(1)
+        return {str(i): t for i in range(int(case.rsplit("_", 1)[1]))}
+    if case == "path_edge":
+        # Keys that make a path of exactly 4,096 characters, then one more level.
+        keys = ["%03d" % i + "k" * 252 for i in range(15)] + ["k" * 256, "last"]
+        value = torch.zeros(1)
+        for key in reversed(keys):
+            value = {key: value}
+        return value
+    if case.startswith("nested_"):
+        # 257 levels of objects, modules or NamedTuples, each two steps deep: 514 in all.
+        sys.setrecursionlimit(20_000)
+        kind, levels = case.split("_")[1], int(case.split("_")[2])
+        value = torch.zeros(1)
+        for _ in range(levels):
+            if kind == "boxes":
+                value = models.Box(value)
+            elif kind == "modules":
+                inner, value = value, models.Wrapper()
+                if isinstance(inner, torch.Tensor):
+                    value.weight = nn.Parameter(inner)
+                else:
+                    value.inner = inner
+            elif kind == "pairs":
+                value = models.Pair(left=value, right=torch.zeros(1))
+        return value
     if case.startswith("long_keys_"):
         # Keys of 250 characters, nested: the path stops growing past 4,096 characters.
         levels, references = (int(n) for n in case.split("_")[2:])
@@ -203,7 +234,7 @@ def save(obj, path, case):
     if case == "torchscript":
         torch.jit.save(obj, path)
         return
-    protocol = {"protocol3": 3, "protocol4": 4, "protocol5": 5}.get(case, 2)
+    protocol = {"protocol3": 3, "protocol4": 4, "protocol5": 5}.get(case, 3 if case.endswith("_p3") else 2)
     if case == "archive_root":
         buffer = io.BytesIO()
         torch.save(obj, buffer)

@@ -90,3 +90,14 @@ class Masked(nn.Module):
         self.fc = nn.Linear(2, 2)
         self.mask = torch.ones(2)
         self.extras = [torch.zeros(1)]
+
+
+class Wrapper(nn.Module):
+    """A module that holds a parameter or another Wrapper, for nesting."""
+
+
+class Box:
+    """A plain object holding one value, for nesting."""
+
+    def __init__(self, content):
+        self.content = content
