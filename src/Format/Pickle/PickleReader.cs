@@ -302,7 +302,7 @@ internal sealed class PickleReader
                     break;
                 case 0x91: // FROZENSET
                     {
-                        var set = new PySet();
+                        var set = new PySet { IsFrozen = true };
                         set.Items.AddRange(PopMark().Select(i => i.Value));
                         set.Items.ForEach(CheckHashable);
                         Push(set, opIndex);
@@ -312,6 +312,11 @@ internal sealed class PickleReader
                 case 0x90: // ADDITEMS
                     {
                         var items = PopMark();
+                        if (Peek().Value is PySet { IsFrozen: true })
+                        {
+                            throw Corrupt("ADDITEMS into a frozenset, which cannot grow (torch.load fails on it)");
+                        }
+
                         if (Peek().Value is PySet set)
                         {
                             items.ForEach(i => CheckHashable(i.Value));
@@ -769,9 +774,20 @@ internal sealed class PickleReader
     // per tuple, so this check itself is linear.
     private void CheckHashable(PyValue key)
     {
+        RefuseUnhashable(key);
         if (key is (PyTuple or PySet) && HashCost(key) > MaxHashCost)
         {
             throw Refused(FormatErrorKind.LimitExceeded, $"a dict key or set member that would take more than {MaxHashCost:N0} steps to hash (a consumer's torch.load would never finish)");
+        }
+    }
+
+    // Python hashes a key's items too: a list, a dict or a set anywhere in it fails torch.load with
+    // "unhashable type", and a set that could still grow would make a cached cost stale.
+    private void RefuseUnhashable(PyValue value)
+    {
+        if (value switch { PyList => "a list", PyDict => "a dict", PySet { IsFrozen: false } => "a set", _ => null } is { } kind)
+        {
+            throw Corrupt($"a dict key or set member holds {kind}, which Python cannot hash (torch.load fails on it)");
         }
     }
 
@@ -800,6 +816,7 @@ internal sealed class PickleReader
                 pending.Push((next.Value, true));
                 foreach (var item in items)
                 {
+                    RefuseUnhashable(item);
                     if (item is PyTuple or PySet && !hashCosts.ContainsKey(item))
                     {
                         pending.Push((item, false));

@@ -56,6 +56,9 @@ internal sealed class PyList : PyValue
 internal sealed class PySet : PyValue
 {
     public List<PyValue> Items { get; } = [];
+
+    /// <summary>Made by FROZENSET: hashable, and never grown.</summary>
+    public bool IsFrozen { get; init; }
 }
 
 internal sealed class PyDict : PyValue

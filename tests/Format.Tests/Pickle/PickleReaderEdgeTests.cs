@@ -172,6 +172,19 @@ public sealed class PickleReaderEdgeTests
         Assert.Single(Assert.IsType<PyDict>(PickleReader.Parse(bytes, "ok.pt").Root).Items);
     }
 
+    [Fact]
+    public void Parse_KeyOfExactlyTheHashBound_IsRead_OneStepMore_IsRefused()
+    {
+        // 1 + references × (1 + ints): 1 + 2,151 × 4,649 = 10,000,000 steps; 1 + 2,000 × 5,000 = 10,000,001.
+        var atTheBound = Key(2_151, 4_648, key => [(byte)'}', .. key, (byte)'N', (byte)'s']);
+        var oneMore = Key(2_000, 4_999, key => [(byte)'}', .. key, (byte)'N', (byte)'s']);
+
+        Assert.Single(Assert.IsType<PyDict>(PickleReader.Parse(atTheBound, "ok.pt").Root).Items);
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(oneMore, "costly.pt"));
+        Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
+        Assert.Contains("more than 10,000,000 steps to hash", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("objects", "the pickle builds more than 1,000,000 objects")]
     [InlineData("pushes", "the pickle pushes more than 3,000,000 values")]

@@ -115,6 +115,13 @@ HAND_WRITTEN = {
     "STRING octal then a letter": b"S'\\12a'\n.",
     "SETITEM across a mark": b"\x80\x02}(K\x01s.",
     "TUPLE2 across a mark": b"\x80\x02N(K\x01\x86.",
+    "KEY a list": b"\x80\x02}]K\x01s.",
+    "KEY a dict": b"\x80\x02}}K\x01s.",
+    "KEY a tuple holding a list": b"\x80\x02}]\x85K\x01s.",
+    "KEY a frozenset": b"\x80\x04}(K\x01\x91K\x02s.",
+    "MEMBER a set added to itself": b"\x80\x04\x8f\x94(h\x00\x90.",
+    "MEMBER a list in a frozenset": b"\x80\x04(]\x91.",
+    "ADDITEMS into a frozenset": b"\x80\x04(\x91(K\x01\x90.",
 }
 
 
