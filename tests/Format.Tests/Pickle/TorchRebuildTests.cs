@@ -39,16 +39,18 @@ public sealed class TorchRebuildTests
     [Fact]
     public void RebuildFromType_OfATensorSubclass_IsTheTensorMarkedWithItsClass()
     {
-        PickleBuilder FromType(string module, string type) => Tensor(b => b.False(), new PickleBuilder().Proto(2).Global("torch._tensor", "_rebuild_from_type_v2").Mark()
-            .Global("torch._utils", "_rebuild_tensor_v2").Global(module, type).Mark(), callOnly: true).Tuple().EmptyDict().Tuple().Reduce().Stop();
+        PickleBuilder FromType(Func<PickleBuilder, PickleBuilder> type) => Tensor(b => b.False(), type(new PickleBuilder().Proto(2).Global("torch._tensor", "_rebuild_from_type_v2").Mark()
+            .Global("torch._utils", "_rebuild_tensor_v2")).Mark(), callOnly: true).Tuple().EmptyDict().Tuple().Reduce().Stop();
 
-        var subclass = Assert.IsType<PyTensor>(Parse(FromType("my_project.tensors", "Scaled").ToArray()));
-        var plain = Assert.IsType<PyTensor>(Parse(FromType("torch", "Tensor").ToArray()));
+        var subclass = Assert.IsType<PyTensor>(Parse(FromType(b => b.Global("my_project.tensors", "Scaled")).ToArray()));
+        var plain = Assert.IsType<PyTensor>(Parse(FromType(b => b.Global("torch", "Tensor")).ToArray()));
+        var unnamed = Assert.IsType<PyTensor>(Parse(FromType(b => b.Int(7)).ToArray())); // a type that is no class name: shown as "?"
         var withoutArguments = Parse(new PickleBuilder().Proto(2).Global("torch._tensor", "_rebuild_from_type_v2").Mark()
             .Global("torch._utils", "_rebuild_tensor_v2").Global("torch", "Tensor").Tuple().Reduce().Stop().ToArray());
 
         Assert.Equal("my_project.tensors.Scaled", subclass.Subclass);
         Assert.Null(plain.Subclass);
+        Assert.Equal("?", unnamed.Subclass);
         Assert.Equal(("float32", 4L), (plain.Dtype.Name, plain.Shape[0]));
         Assert.IsType<PyInstance>(withoutArguments);
     }
