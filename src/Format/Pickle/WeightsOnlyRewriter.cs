@@ -130,6 +130,8 @@ internal static class WeightsOnlyRewriter
                 return ("list", [EmptyList]);
             case PyDict:
                 throw Refused(name, $"an object of {className} has both attributes and {(items == "list" ? "items" : "entries")} or arguments, which one plain value cannot hold");
+            case null when arguments.Items.Length == 0:
+                throw Refused(name, $"an object of {className} holds both entries and items, which one plain value cannot hold");
             case null:
                 throw Refused(name, $"an object of {className} is made from arguments and also holds items");
             default:
