@@ -53,6 +53,7 @@ public sealed class RelocationPathsTests(TorchFixtures fixtures, ReflinkVolume v
 
         Assert.True(report.RecordBytesCloned > await StorageBytesAsync(source) - (64 << 10), $"{report.RecordBytesCloned} bytes cloned");
         Assert.Equal(report.RecordBytesCloned, ReflinkVolume.SharedBytes(destination));
+        Assert.Equal(await StorageBytesAsync(source) + await OtherRecordBytesAsync(source), report.RecordBytesCopied);
         Assert.Equal(report.RecordBytesCopied, reported[^1]);
         Assert.Empty(fixtures.Torch.Compare("large", destination).Problems);
     }
@@ -87,6 +88,26 @@ public sealed class RelocationPathsTests(TorchFixtures fixtures, ReflinkVolume v
         Assert.EndsWith("/data/0' fails its CRC check (corrupt archive)", error.Message, StringComparison.Ordinal);
         await LocalConversion.ConvertAsync(source, plain.File("out.pt"), DeviceMap.Create("cpu"), options: new RelocationOptions { VerifyChecksums = false });
         Assert.Null(fixtures.Torch.LoadError(plain.File("out.pt")));
+    }
+
+    [Fact]
+    public async Task Convert_DeflatedRecordThatIsNotDeflateData_IsRefusedAndLeavesNothing()
+    {
+        // Only data.pkl is read when an archive is opened; a storage record is first inflated here.
+        var source = plain.File("deflated.pt");
+        File.Copy(fixtures.GpuFile("deflated"), source);
+        var entry = await EntryAsync(source, "data/0");
+        await using (var file = new FileStream(source, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = entry.DataOffset;
+            file.WriteByte(0xFF); // a final block of the reserved type 3
+        }
+
+        var error = await Assert.ThrowsAsync<ArtifactFormatException>(() => LocalConversion.ConvertAsync(source, plain.File("out.pt"), DeviceMap.Create("cpu")));
+
+        Assert.Equal(FormatErrorKind.Corrupt, error.Kind);
+        Assert.EndsWith($"record '{entry.Name}' is not valid deflate data (corrupt archive)", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["deflated.pt"], Directory.GetFileSystemEntries(plain.Path).Select(Path.GetFileName));
     }
 
     public void Dispose()
