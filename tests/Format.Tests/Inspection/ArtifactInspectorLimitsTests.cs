@@ -65,7 +65,8 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
         var pickle = new PickleBuilder().Proto(2).EmptyDict().Mark()
             .Str("module_state_dict").EmptyDict()
             .Str("latin").Global("_codecs", "encode").Mark().Str("\u00ff\u00e9").Str("latin1").Tuple().Reduce()
-            .Str("euro").Global("_codecs", "encode").Mark().Str("\u20ac").Str("latin1").Tuple().Reduce()
+            .Str("euro").Global("_codecs", "encode").Mark().Str("a\u20ac").Str("latin1").Tuple().Reduce()
+            .Str("py3 name").Global("builtins", "bytes").EmptyTuple().Reduce()
             .Str("utf8").Global("_codecs", "encode").Mark().Str("abc").Str("utf-8").Tuple().Reduce()
             .SetItems().Stop().ToArray();
         var archive = await TorchArchive.OpenAsync(new MemorySource(HostileArchives.Archive(pickle), "codecs.pt"));
@@ -73,6 +74,7 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
         var hyper = ArtifactInspector.Describe(archive).Hyperparameters!;
 
         Assert.Equal(("<bytes: 2>", "<_codecs.encode>", "<_codecs.encode>"), (hyper["latin"]!.GetValue<string>(), hyper["euro"]!.GetValue<string>(), hyper["utf8"]!.GetValue<string>()));
+        Assert.Equal("<bytes: 0>", hyper["py3 name"]!.GetValue<string>()); // bytes() as Python 3 names it, not renamed for Python 2
     }
 
     [Fact]
