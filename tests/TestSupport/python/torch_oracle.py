@@ -114,7 +114,7 @@ def build(case):
         # 2 GiB of storages (64 of 32 MiB) for scenarios that need a conversion to take seconds.
         # torch.zeros maps zero pages: making it costs disk, not memory.
         return {"model": {"w%d" % i: torch.zeros(8 * 1024 * 1024) for i in range(64)}, "epochs": 1}
-    if case == "containers":
+    if case in ("containers", "containers_p4"):
         # Every way a tensor is reached: lists, tuples, a set, a NamedTuple, an object's attributes,
         # dict and list subclasses, a module's plain attributes, a bare Parameter.
         return {
@@ -234,7 +234,7 @@ def save(obj, path, case):
     if case == "torchscript":
         torch.jit.save(obj, path)
         return
-    protocol = {"protocol3": 3, "protocol4": 4, "protocol5": 5}.get(case, 3 if case.endswith("_p3") else 2)
+    protocol = {"protocol3": 3, "protocol4": 4, "protocol5": 5}.get(case, int(case[-1]) if case[-3:-1] == "_p" else 2)
     if case == "archive_root":
         buffer = io.BytesIO()
         torch.save(obj, buffer)
