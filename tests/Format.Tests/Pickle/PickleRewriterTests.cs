@@ -39,6 +39,41 @@ public sealed class PickleRewriterTests
         Assert.All(again.Storages.Values, s => Assert.Equal("cpu", s.Location));
     }
 
+    public static TheoryData<string, byte[], byte[]> MemoOpcodes => new()
+    {
+        { "BINPUT and BINGET", [(byte)'q', 7], [(byte)'h', 7] },
+        { "LONG_BINPUT and LONG_BINGET (past 255 memo slots)", [(byte)'r', 0x2c, 0x01, 0, 0], [(byte)'j', 0x2c, 0x01, 0, 0] },
+        { "PUT and GET (protocol 0's text)", "p300\n"u8.ToArray(), "g300\n"u8.ToArray() },
+    };
+
+    [Theory]
+    [MemberData(nameof(MemoOpcodes))]
+    public void Rewrite_LocationMemoizedBeforeAnyStorage_IsFoundThroughEachMemoOpcode(string opcodes, byte[] put, byte[] get)
+    {
+        var bytes = new PickleBuilder().Proto(2).Mark().Str("cuda:0").Raw(put)
+            .Mark().Str("storage").Global("torch", "FloatStorage").Str("0").Raw(get).Int(1).Tuple().PersistentId()
+            .Tuple().Stop().ToArray();
+
+        var (rewritten, changed) = PickleRewriter.Rewrite(PickleReader.Parse(bytes, "m.pt"), _ => "cpu");
+
+        Assert.True(changed == 1, opcodes);
+        var again = PickleReader.Parse(rewritten, "m.pt");
+        Assert.Equal("cuda:0", Assert.IsType<PyString>(Assert.IsType<PyTuple>(again.Root).Items[0]).Value);
+        Assert.Equal("cpu", Assert.Single(again.Storages.Values).Location);
+    }
+
+    [Fact]
+    public void Parse_LocationPushedByDup_IsRefusedNamingTheOpcode()
+    {
+        // DUP of the key: the location is the key itself, from an opcode that names no memo slot.
+        var bytes = new PickleBuilder().Proto(2).Mark().Str("storage").Global("torch", "FloatStorage").Str("0").Op((byte)'2').Int(1).Tuple().PersistentId().Stop().ToArray();
+
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "m.pt"));
+
+        Assert.Equal(FormatErrorKind.Corrupt, error.Kind);
+        Assert.Contains("a storage location comes from opcode 0x32, which cannot supply one", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Rewrite_LocationReadBackAsDataAfterItsStorage_KeepsTheOriginalThere()
     {
