@@ -173,6 +173,8 @@ public static class ArtifactInspector
         PyInstance i when BuiltinCalls.SetItems(i) is { } items => Array(items, depth, budget),
         PyInstance { ClassName: { } name } => JsonValue.Create($"<{name}>"),
         PyGlobal g => JsonValue.Create($"<{g.FullName}>"), // a class or a dtype (torch.float16), named
+        PyStorage { Storage: var s } => JsonValue.Create($"<storage {s.Dtype.Name}[{s.Numel}] on {s.Location}>"),
+        PyUnsupportedTensor u => JsonValue.Create($"<tensor built by {u.Function}>"),
         _ => JsonValue.Create("<object>"),
     };
 

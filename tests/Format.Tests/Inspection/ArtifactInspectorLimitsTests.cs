@@ -33,6 +33,8 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
         Assert.Equal("a", Assert.Single(hyper["labels"]!.AsArray())!.GetValue<string>()); // and a set as set([items])
         Assert.Equal("b", Assert.Single(hyper["frozen"]!.AsArray())!.GetValue<string>());
         Assert.Equal("<torch.float16>", hyper["dtype"]!.GetValue<string>());
+        Assert.Equal("<storage float32[3] on cuda:0>", hyper["storage"]!.GetValue<string>());
+        Assert.Equal("<tensor built by torch._utils._rebuild_sparse_tensor>", hyper["sparse"]!.GetValue<string>());
         Assert.Equal(long.MaxValue, hyper["max"]!.GetValue<long>());
         Assert.Equal(long.MinValue, hyper["min"]!.GetValue<long>());
         Assert.Equal("9223372036854775808", hyper["big"]!.GetValue<string>());

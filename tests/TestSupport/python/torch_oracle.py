@@ -148,6 +148,7 @@ def build(case):
         return {
             "module_state_dict": {}, "none": None, "yes": True, "raw": b"abc", "no_bytes": b"", "labels": {"a"},
             "frozen": frozenset({"b"}), "dtype": torch.float16, "deepd32": deepd32, "deepd33": deepd33, False: "f",
+            "storage": torch.zeros(3).storage(), "sparse": torch.zeros(2, 2).to_sparse(),
             "max": 2**63 - 1, "min": -2**63, "big": 2**63, "below": -2**63 - 1,
             "wide": 2**14283, "wider": 2**14284, "inf": float("inf"), "nan": float("nan"),
             "tensor": torch.zeros(2, 3, dtype=torch.int16), "obj": models.Empty(),
