@@ -5,6 +5,7 @@
 #   - Node.js and npm (Debian) and the npm tools pinned in tests/tools (s3rver, an S3 server);
 #   - kubectl and Helm 4 binaries (the chart is rendered and linted by real Helm);
 #   - xfsprogs (Debian): the clone tests make and loop-mount a small XFS file system with reflink;
+#   - strace (Debian): the durability test watches the CLI flush a file before renaming it into place;
 #   - clang and zlib1g-dev (Debian): scripts/publish.sh compiles the CLI natively (Native AOT).
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
@@ -22,6 +23,7 @@ fi
 
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 [[ -x /usr/sbin/mkfs.xfs && -x /usr/sbin/xfs_io ]] || need_apt+=(xfsprogs)
+[[ -x /usr/bin/strace ]] || need_apt+=(strace)
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 [[ -f /usr/include/zlib.h ]] || need_apt+=(zlib1g-dev)
 
