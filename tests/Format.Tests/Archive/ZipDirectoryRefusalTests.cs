@@ -145,6 +145,44 @@ public sealed class ZipDirectoryRefusalTests
         Assert.Equal("x.pt: corrupt archive (OverflowException: Arithmetic operation resulted in an overflow.)", error.Message);
     }
 
+    [Theory]
+    [InlineData("sizes", true, false)]
+    [InlineData("another field, then sizes", true, false)]
+    [InlineData("sizes, then another field", true, false)]
+    [InlineData("offset", false, true)]
+    [InlineData("sizes and offset", true, true)]
+    public async Task Zip64ExtraField_WhereverItIs_GivesTheValuesThe32BitFieldsCannot(string layout, bool sizes, bool offset)
+    {
+        var zip = Valid();
+        var local = BinaryPrimitives.ReadUInt32LittleEndian(zip.AsSpan(Central(zip, 1) + 42));
+        ulong[] values = [.. sizes ? new ulong[] { 16, 16 } : [], .. offset ? new ulong[] { local } : []];
+        byte[] other = [0x55, 0x54, 5, 0, 1, 2, 3, 4, 5]; // an extended-timestamp field, as zip tools add
+        byte[] extra = layout switch
+        {
+            "another field, then sizes" => [.. other, .. Zip64Field(values)],
+            "sizes, then another field" => [.. Zip64Field(values), .. other],
+            _ => Zip64Field(values),
+        };
+
+        var archive = await OpenAsync(WithCentralExtra(zip, extra, sizes, offset));
+
+        var entry = archive.Entries.Single(e => e.Name == "m/data/0");
+        Assert.Equal((16L, 16L, (long)local), (entry.CompressedSize, entry.UncompressedSize, entry.LocalHeaderOffset));
+    }
+
+    [Theory]
+    [InlineData(12)] // the field says 16 bytes, 8 follow: not read
+    [InlineData(-1)] // the field holds one size where two are owed
+    public async Task Zip64ExtraField_CutShort_LeavesTheSizesUnknown_AndTheRecordOutside(int cut)
+    {
+        var zip = Valid();
+        var extra = cut < 0 ? Zip64Field([16]) : Zip64Field([16, 16])[..cut];
+
+        var error = await RefusedAsync(WithCentralExtra(zip, extra, sizes: true, offset: false));
+
+        Assert.Equal((FormatErrorKind.Corrupt, "x.pt: record 'm/data/0' points outside the archive (truncated or corrupt)"), (error.Kind, error.Message));
+    }
+
     [Fact]
     public async Task MoreRecordsCountedThanTheDirectoryHolds_IsCorrupt()
     {
@@ -250,6 +288,43 @@ public sealed class ZipDirectoryRefusalTests
         BinaryPrimitives.WriteUInt64LittleEndian(locator.AsSpan(8), (ulong)end);
         BinaryPrimitives.WriteUInt32LittleEndian(locator.AsSpan(16), 1);
         return [.. zip[..end], .. record, .. locator, .. zip[end..]];
+    }
+
+    private static byte[] Zip64Field(ulong[] values)
+    {
+        var field = new byte[4 + (8 * values.Length)];
+        BinaryPrimitives.WriteUInt16LittleEndian(field, 0x0001);
+        BinaryPrimitives.WriteUInt16LittleEndian(field.AsSpan(2), (ushort)(8 * values.Length));
+        for (var i = 0; i < values.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(field.AsSpan(4 + (8 * i)), values[i]);
+        }
+
+        return field;
+    }
+
+    // The last central entry ("m/data/0") given an extra field, with its sizes and offset marked as
+    // held there (0xFFFFFFFF) where asked; the end record's directory size follows.
+    private static byte[] WithCentralExtra(byte[] zip, byte[] extra, bool sizes, bool offset)
+    {
+        var at = Central(zip, 1);
+        var size = DirectorySize(zip);
+        var insertAt = at + CentralHeaderSize + BinaryPrimitives.ReadUInt16LittleEndian(zip.AsSpan(at + 28));
+        byte[] result = [.. zip[..insertAt], .. extra, .. zip[insertAt..]];
+        Put16(result, at + 30, (ushort)extra.Length);
+        if (sizes)
+        {
+            Put32(result, at + 20, uint.MaxValue);
+            Put32(result, at + 24, uint.MaxValue);
+        }
+
+        if (offset)
+        {
+            Put32(result, at + 42, uint.MaxValue);
+        }
+
+        Put32(result, EndRecord(result) + 12, (uint)(size + extra.Length));
+        return result;
     }
 
     private static byte[] Valid() => new ZipBuilder().Add("m/data.pkl", Pickle).Add("m/data/0", new byte[16]).ToArray();
