@@ -188,7 +188,7 @@ public sealed class TorchArchive
             }
             catch (InvalidDataException e)
             {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{InputText.Printable(entry.Name)}' is not valid deflate data (corrupt archive)", e);
+                throw NotDeflateData(source, entry, e);
             }
             catch (EndOfStreamException e)
             {
@@ -211,8 +211,13 @@ public sealed class TorchArchive
             entry.UncompressedSize,
             () => ExpandsBeyondDeclared(source, entry));
 
-    private static ArtifactFormatException ExpandsBeyondDeclared(IRandomAccessSource source, ZipEntry entry) =>
+    /// <summary>The refusal of a deflated record that inflates past its declared size.</summary>
+    internal static ArtifactFormatException ExpandsBeyondDeclared(IRandomAccessSource source, ZipEntry entry) =>
         new(FormatErrorKind.LimitExceeded, $"{source.Name}: record '{InputText.Printable(entry.Name)}' inflates beyond its declared {entry.UncompressedSize} bytes (corrupt archive or zip bomb)");
+
+    /// <summary>The refusal of a record marked deflated whose bytes are not deflate data.</summary>
+    internal static ArtifactFormatException NotDeflateData(IRandomAccessSource source, ZipEntry entry, InvalidDataException error) =>
+        new(FormatErrorKind.Corrupt, $"{source.Name}: record '{InputText.Printable(entry.Name)}' is not valid deflate data (corrupt archive)", error);
 
     private static string RootOf(IRandomAccessSource source, List<ZipEntry> entries)
     {

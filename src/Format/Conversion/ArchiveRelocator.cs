@@ -281,12 +281,12 @@ public static class ArchiveRelocator
                 await PumpAsync(content, entry.UncompressedSize, crc, $"record '{entry.Name}'", buffer).ConfigureAwait(false);
                 if (await content.ReadAsync(buffer.AsMemory(0, 1), cancellationToken).ConfigureAwait(false) > 0)
                 {
-                    throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, $"{source.Name}: record '{entry.Name}' inflates beyond its declared {entry.UncompressedSize} bytes (corrupt archive or zip bomb)");
+                    throw TorchArchive.ExpandsBeyondDeclared(source, entry);
                 }
             }
             catch (InvalidDataException e)
             {
-                throw new ArtifactFormatException(FormatErrorKind.Corrupt, $"{source.Name}: record '{entry.Name}' is not valid deflate data (corrupt archive)", e);
+                throw TorchArchive.NotDeflateData(source, entry, e);
             }
 
             CheckCrc(entry, crc);

@@ -312,15 +312,14 @@ internal sealed class PickleReader
                 case 0x90: // ADDITEMS
                     {
                         var items = PopMark();
-                        if (Peek().Value is PySet { IsFrozen: true })
+                        switch (Peek().Value)
                         {
-                            throw Corrupt("ADDITEMS into a frozenset, which cannot grow (torch.load fails on it)");
-                        }
-
-                        if (Peek().Value is PySet set)
-                        {
-                            items.ForEach(i => CheckHashable(i.Value));
-                            set.Items.AddRange(items.Select(i => i.Value));
+                            case PySet { IsFrozen: true }:
+                                throw Corrupt("ADDITEMS into a frozenset, which cannot grow (torch.load fails on it)");
+                            case PySet set:
+                                items.ForEach(i => CheckHashable(i.Value));
+                                set.Items.AddRange(items.Select(i => i.Value));
+                                break;
                         }
 
                         break;
@@ -792,7 +791,8 @@ internal sealed class PickleReader
     }
 
     // Nested tuples may be tens of thousands deep: their costs are filled bottom-up without recursion.
-    // A set may contain itself: one being filled in counts as too costly, so a cycle is refused.
+    // Only tuples and frozensets are walked, each built from items that existed before it, so a key
+    // cannot reach itself; one being filled in still counts as too costly, should it ever.
     private long HashCost(PyValue root)
     {
         if (root is not (PyTuple or PySet) || hashCosts.ContainsKey(root))
