@@ -101,12 +101,5 @@ public sealed class FileSourceTests : IDisposable
 
     public void Dispose() => folder.Dispose();
 
-    private string File(int length)
-    {
-        var path = folder.File($"file-{length}");
-        var bytes = new byte[length];
-        new Random(length).NextBytes(bytes);
-        System.IO.File.WriteAllBytes(path, bytes);
-        return path;
-    }
+    private string File(int length) => RandomFile.Write(folder.File($"file-{length}"), length);
 }

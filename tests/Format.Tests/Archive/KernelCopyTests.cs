@@ -131,11 +131,5 @@ public sealed class KernelCopyTests(ReflinkVolume volume) : IClassFixture<Reflin
         folder.Dispose();
     }
 
-    private static string Source(string path, int length)
-    {
-        var bytes = new byte[length];
-        new Random(length).NextBytes(bytes);
-        File.WriteAllBytes(path, bytes);
-        return path;
-    }
+    private static string Source(string path, int length) => RandomFile.Write(path, length);
 }

@@ -27,8 +27,7 @@ public sealed class TorchArchiveQueryTests(TorchFixtures fixtures) : IDisposable
     public async Task IsEntirelyOn_BeforeAndAfterAConversion()
     {
         var path = fixtures.GpuFile("checkpoint_dict");
-        var converted = folder.File("cpu.pt");
-        await LocalConversion.ConvertAsync(path, converted, DeviceMap.Create("cpu"));
+        var converted = await ToCpuAsync(path, "cpu.pt");
         using var before = FileSource.Open(path);
         using var after = FileSource.Open(converted);
 
@@ -42,8 +41,7 @@ public sealed class TorchArchiveQueryTests(TorchFixtures fixtures) : IDisposable
     public async Task HasSameRecordsAs_ItsOwnVariantAndTheSameTensorsUnderAnotherRoot_ButNotAnotherFile()
     {
         var path = fixtures.GpuFile("checkpoint_dict");
-        var variant = folder.File("variant.pt");
-        await LocalConversion.ConvertAsync(path, variant, DeviceMap.Create("cpu"));
+        var variant = await ToCpuAsync(path, "variant.pt");
         using var a = FileSource.Open(path);
         using var b = FileSource.Open(variant);
         using var c = FileSource.Open(fixtures.GpuFile("module"));
@@ -60,4 +58,11 @@ public sealed class TorchArchiveQueryTests(TorchFixtures fixtures) : IDisposable
     }
 
     public void Dispose() => folder.Dispose();
+
+    private async Task<string> ToCpuAsync(string path, string name)
+    {
+        var converted = folder.File(name);
+        await LocalConversion.ConvertAsync(path, converted, DeviceMap.Create("cpu"));
+        return converted;
+    }
 }

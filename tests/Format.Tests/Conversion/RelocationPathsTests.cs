@@ -34,8 +34,7 @@ public sealed class RelocationPathsTests(TorchFixtures fixtures, ReflinkVolume v
             source, plain.File($"{path}.pt"), DeviceMap.Create("cpu"), progress: (done, total) => reported.Add((done, total)),
             options: new RelocationOptions { KernelCopyThreshold = kernelCopyThreshold });
 
-        var storageBytes = await StorageBytesAsync(source);
-        Assert.Equal(storageBytes, report.RecordBytesCopied - await OtherRecordBytesAsync(source));
+        Assert.Equal((await BytesAsync(source)).Copied, report.RecordBytesCopied);
         Assert.NotEmpty(reported);
         Assert.Equal(report.RecordBytesCopied, reported[^1].Done);
         Assert.True(reported.Zip(reported.Skip(1)).All(p => p.First.Done <= p.Second.Done), $"{path}: progress went back");
@@ -51,9 +50,10 @@ public sealed class RelocationPathsTests(TorchFixtures fixtures, ReflinkVolume v
 
         var report = await LocalConversion.ConvertAsync(source, destination, DeviceMap.Create("cpu"), progress: (done, _) => reported.Add(done));
 
-        Assert.True(report.RecordBytesCloned > await StorageBytesAsync(source) - (64 << 10), $"{report.RecordBytesCloned} bytes cloned");
+        var (storages, copied) = await BytesAsync(source);
+        Assert.True(report.RecordBytesCloned > storages - (64 << 10), $"{report.RecordBytesCloned} bytes cloned");
         Assert.Equal(report.RecordBytesCloned, ReflinkVolume.SharedBytes(destination));
-        Assert.Equal(await StorageBytesAsync(source) + await OtherRecordBytesAsync(source), report.RecordBytesCopied);
+        Assert.Equal(copied, report.RecordBytesCopied);
         Assert.Equal(report.RecordBytesCopied, reported[^1]);
         Assert.Empty(fixtures.Torch.Compare("large", destination).Problems);
     }
@@ -129,19 +129,15 @@ public sealed class RelocationPathsTests(TorchFixtures fixtures, ReflinkVolume v
         return path;
     }
 
-    private static async Task<long> StorageBytesAsync(string path)
+    // The storages' bytes as the pickle declares them, and what a conversion copies: those and the
+    // records beside data.pkl and the storages (version, byteorder, .data/serialization_id).
+    private static async Task<(long Storages, long Copied)> BytesAsync(string path)
     {
         using var source = FileSource.Open(path);
         var archive = await TorchArchive.OpenAsync(source);
-        return archive.Pickle.Storages.Values.Sum(s => s.ByteLength);
-    }
-
-    // Records beside data.pkl and the storages (version, byteorder, .data/serialization_id): copied too.
-    private static async Task<long> OtherRecordBytesAsync(string path)
-    {
-        using var source = FileSource.Open(path);
-        var archive = await TorchArchive.OpenAsync(source);
-        return archive.Entries.Where(e => !ReferenceEquals(e, archive.PickleEntry) && !e.Name.Contains("/data/", StringComparison.Ordinal)).Sum(e => e.UncompressedSize);
+        var storages = archive.Pickle.Storages.Values.Sum(s => s.ByteLength);
+        var others = archive.Entries.Where(e => !ReferenceEquals(e, archive.PickleEntry) && !e.Name.Contains("/data/", StringComparison.Ordinal)).Sum(e => e.UncompressedSize);
+        return (storages, storages + others);
     }
 
     private static async Task<ZipEntry> EntryAsync(string path, string suffix)

@@ -151,10 +151,7 @@ public sealed class StreamArchiveSinkTests(ReflinkVolume volume) : IClassFixture
 
     private string SourceFile(string folder, int size)
     {
-        var path = Path.Combine(folder, Guid.NewGuid().ToString("N") + ".src");
-        var bytes = new byte[size];
-        new Random(size).NextBytes(bytes);
-        File.WriteAllBytes(path, bytes);
+        var path = RandomFile.Write(Path.Combine(folder, Guid.NewGuid().ToString("N") + ".src"), size);
         if (folder == volume.Path)
         {
             files.Add(path);
