@@ -78,7 +78,7 @@ public sealed class ZipBuilder
                 BinaryPrimitives.WriteUInt16LittleEndian(extra, 0x0001);
                 BinaryPrimitives.WriteUInt16LittleEndian(extra.AsSpan(2), 16);
                 BinaryPrimitives.WriteUInt64LittleEndian(extra.AsSpan(4), huge);
-                BinaryPrimitives.WriteUInt64LittleEndian(extra.AsSpan(12), huge);
+                BinaryPrimitives.WriteUInt64LittleEndian(extra.AsSpan(12), (ulong)payload.Length); // the bytes written: only the content's size lies
                 directory.Write(extra);
             }
 

@@ -242,14 +242,16 @@ public sealed class TorchArchive
 
     private static void CheckExpansion(IRandomAccessSource source, List<ZipEntry> entries, ArchiveLimits limits)
     {
-        long compressed = 0, expanded = 0;
+        // Summed in 128 bits: 300,000 records of up to 2^63 bytes each cannot overflow, so declared
+        // sizes past 2^63 in all are this refusal, not an arithmetic error.
+        Int128 compressed = 0, expanded = 0;
         foreach (var entry in entries.Where(e => e.Method == ZipEntry.Deflated))
         {
-            compressed = checked(compressed + entry.CompressedSize);
-            expanded = checked(expanded + entry.UncompressedSize);
+            compressed += entry.CompressedSize;
+            expanded += entry.UncompressedSize;
         }
 
-        if (expanded > limits.ExpansionAllowance && expanded > compressed * limits.MaxExpansionRatio)
+        if (expanded > limits.ExpansionAllowance && (double)expanded > (double)compressed * limits.MaxExpansionRatio)
         {
             throw new ArtifactFormatException(FormatErrorKind.LimitExceeded, 
                 $"{source.Name}: deflated records would expand {compressed} bytes to {expanded} bytes, beyond the limit of {limits.MaxExpansionRatio}:1 (zip bomb?)");

@@ -193,6 +193,24 @@ public sealed class TorchArchiveRefusalTests
     }
 
     [Fact]
+    public async Task Open_DeclaredSizesSummingPast2To63_AreRefusedAsAZipBomb_NotAnOverflow()
+    {
+        // Each size fits a long; their sum does not. Summed in 64 bits it would wrap negative and pass.
+        const ulong each = 0x6000_0000_0000_0000;
+        var archive = new ZipBuilder()
+            .Add("m/data.pkl", Pickle)
+            .Add("m/data/0", new byte[4096], deflate: true, zip64DeclaredSize: each)
+            .Add("m/data/1", new byte[4096], deflate: true, zip64DeclaredSize: each)
+            .ToArray();
+        var compressed = 2 * CompressedSizeOfStorage(new ZipBuilder().Add("m/data.pkl", Pickle).Add("m/data/0", new byte[4096], deflate: true).ToArray());
+
+        var error = await RefusedAsync(archive, ArchiveLimits.Default);
+
+        Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
+        Assert.Equal($"x.pt: deflated records would expand {compressed} bytes to {(UInt128)each * 2} bytes, beyond the limit of 200:1 (zip bomb?)", error.Message);
+    }
+
+    [Fact]
     public void DefaultLimits_AreTheBoundsDocsSecurityStates()
     {
         // docs/security.md, "Bounds": data.pkl 16 MiB; records / central directory 300,000 / 32 MiB; deflate 200:1 past 64 MiB.
