@@ -447,7 +447,8 @@ public static class ArtifactInspector
             PyList list => list.Items.Count > 0,
             PyTuple tuple => tuple.Items.Length > 0,
             PySet set => set.Items.Count > 0,
-            PyInstance => true,
+            // Protocol 2's set([]) and bytes() calls are empty values, as EMPTY_SET and b'' are at 4.
+            PyInstance instance => BuiltinCalls.SetItems(instance) is not { Count: 0 } && BuiltinCalls.BytesLength(instance) is null,
             _ => false,
         };
 

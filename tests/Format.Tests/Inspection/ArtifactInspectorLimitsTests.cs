@@ -153,11 +153,13 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
         Assert.Equal(4L, description.Totals.StorageBytes);
     }
 
-    [Fact]
-    public async Task Walk_EmptyContainersAndScalars_AreNoReferences()
+    [Theory]
+    [InlineData("references_beside_empties")]
+    [InlineData("references_beside_empties_p4")]
+    public async Task Walk_EmptyContainersAndScalars_AreNoReferences(string fixtureCase)
     {
-        // 299,999 references to a tensor beside two empty dicts, lists and tuples and two ints: under the bound.
-        var description = await DescribeAsync("references_beside_empties");
+        // 299,999 references to a tensor beside empty dicts, lists, tuples, sets and bytes and two ints: under the bound.
+        var description = await DescribeAsync(fixtureCase);
 
         Assert.Equal(MaxReferences - 1, description.Tensors.Count);
     }

@@ -166,9 +166,10 @@ def build(case):
         for _ in range(int(case.rsplit("_", 1)[1])):
             value = [value]
         return value
-    if case == "references_beside_empties":
-        # 299,999 references to a tensor; empty containers and scalars hold none and are not counted.
-        return [torch.zeros(1)] * 299_999 + [{}, {}, [], [], (), (), 1, 2]
+    if case in ("references_beside_empties", "references_beside_empties_p4"):
+        # 299,999 references to a tensor; empty containers, bytes and scalars hold none and are not
+        # counted. Protocol 2 writes the sets and bytes as calls (set([]), bytes()), 4 with opcodes.
+        return [torch.zeros(1)] * 299_999 + [{}, {}, [], [], (), (), set(), set(), frozenset(), b"", 1, 2]
     if case.startswith("references_"):
         return [torch.zeros(1)] * int(case.rsplit("_", 1)[1])
     if case.startswith("dict_references_"):
