@@ -209,6 +209,20 @@ public sealed class ArtifactInspectorLimitsTests(TorchFixtures fixtures)
     }
 
     [Fact]
+    public async Task Walk_PathsOfExactly64MiBInAll_AreRead_OneCharacterMore_IsRefused()
+    {
+        // Built by the oracle to name exactly 67,108,864 characters of paths, then one more.
+        var description = await DescribeAsync("path_characters_0");
+        var error = await RefusedAsync("path_characters_1");
+
+        // The tensors' paths and the 15 containers' over them (256, 513, ... 3,854 characters) make up the bound.
+        const long containerPaths = 257 * (15 * 16 / 2) - 15;
+        Assert.Equal(64L * 1024 * 1024, description.Tensors.Sum(t => (long)t.Path.Length) + containerPaths);
+        Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
+        Assert.EndsWith(": the object graph names more than 67,108,864 characters of paths", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Walk_PathsBeyond64MiBInAll_AreRefused()
     {
         // 16,000 references under a path of 4,269 characters: 68 million characters of paths.

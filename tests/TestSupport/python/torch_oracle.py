@@ -175,6 +175,29 @@ def build(case):
     if case.startswith("dict_references_"):
         t = torch.zeros(1)
         return {str(i): t for i in range(int(case.rsplit("_", 1)[1]))}
+    if case.startswith("path_characters_"):
+        # Paths of exactly 64 MiB in all (the inspector's bound), plus the case's last number: 15 levels
+        # of 256-character keys over a list of references, and top-level keys to make up the rest.
+        extra = int(case.rsplit("_", 1)[1])
+        t = torch.zeros(1)
+        chain = ["%03d" % level + "c" * 253 for level in range(15)]
+        deepest = len(".".join(chain))
+        references = 17_000
+        while True:
+            used = sum(len(".".join(chain[: level + 1])) for level in range(15))
+            used += sum(deepest + 1 + len(str(i)) for i in range(references))
+            full, rest = divmod(64 * 1024 * 1024 + extra - used, 256)
+            if rest == 0 or rest >= 8:
+                break
+            references -= 1  # every sibling key needs room for its number
+        value = [t] * references
+        for key in reversed(chain):
+            value = {key: value}
+        for i in range(full):
+            value["s%06d" % i + "f" * 249] = t
+        if rest:
+            value["r%06d" % 0 + "f" * (rest - 7)] = t
+        return value
     if case == "path_edge":
         # Keys that make a path of exactly 4,096 characters, then one more level.
         keys = ["%03d" % i + "k" * 252 for i in range(15)] + ["k" * 256, "last"]
