@@ -30,6 +30,8 @@ internal sealed class PickleReader
     private const int MaxMarks = 100_000;
     private const long MaxHashCost = 10_000_000;
     private const int MaxNameLength = 512;
+    private const int MaxSearchedContainers = 4096;
+    private const long MaxSearchedInAll = 10_000_000;
     private const int MaxDecimalDigits = 4300;
     private static readonly PyBool True = new(true);
     private static readonly PyBool False = new(false);
@@ -56,6 +58,7 @@ internal sealed class PickleReader
     private int objects;
     private int pushes;
     private int puts;
+    private long searchedInAll;
     private readonly Dictionary<PyValue, long> hashCosts = new(ReferenceEqualityComparer.Instance);
     private readonly List<(PyValue Value, int Op)> scratch = [];
 
@@ -591,7 +594,7 @@ internal sealed class PickleReader
         // Plain constructors iterate or convert their arguments (set(iterable), OrderedDict(pairs),
         // complex(x)): an object made by NEWOBJ there could be a lazy map of a function over data,
         // called as it is iterated. Torch's rebuild functions only store theirs.
-        if (!GlobalPolicy.IsTorchRebuild(global) && FindConstructed(args) is { } constructed)
+        if (!GlobalPolicy.IsTorchRebuild(global) && FindConstructed(args, global) is { } constructed)
         {
             throw Unsafe($"passes an object made by {InputText.Printable(constructed.ClassName ?? "NEWOBJ")} to {InputText.Printable(global.FullName)}, which would iterate or convert it");
         }
@@ -621,48 +624,57 @@ internal sealed class PickleReader
         : GlobalPolicy.RefusalOfInstantiation(global) is { } why ? throw Unsafe($"instantiates {InputText.Printable(global.FullName)}, {why}")
         : global;
 
-    // A NEWOBJ-made object anywhere in a call's arguments, searched breadth-first within a bound.
-    private static PyInstance? FindConstructed(PyValue args)
+    // A NEWOBJ-made object anywhere in a call's arguments. Each container is searched once a call,
+    // scalars not at all. Past a bound the pickle is refused rather than passed unsearched.
+    private PyInstance? FindConstructed(PyValue args, PyGlobal callee)
     {
-        // Most calls (OrderedDict(), _codecs.encode(text, 'latin1')) take scalars only: nothing to search.
-        if (args is PyTuple scalars && !scalars.Items.Any(i => i is PyInstance or PyTuple or PyList or PySet or PyDict))
-        {
-            return null;
-        }
-
         var pending = new Queue<PyValue>();
-        pending.Enqueue(args);
         var seen = new HashSet<PyValue>(ReferenceEqualityComparer.Instance);
-        while (pending.TryDequeue(out var value) && seen.Count < 4096)
+        Enqueue(args);
+        while (pending.TryDequeue(out var value))
         {
-            if (!seen.Add(value))
-            {
-                continue;
-            }
-
             switch (value)
             {
                 case PyInstance { IsConstructed: true } instance:
                     return instance;
                 case PyInstance instance:
-                    pending.Enqueue(instance.Arguments);
+                    Enqueue(instance.Arguments);
                     break;
                 case PyTuple tuple:
-                    Array.ForEach(tuple.Items, pending.Enqueue);
+                    Array.ForEach(tuple.Items, Enqueue);
                     break;
                 case PyList list:
-                    list.Items.ForEach(pending.Enqueue);
+                    list.Items.ForEach(Enqueue);
                     break;
                 case PySet set:
-                    set.Items.ForEach(pending.Enqueue);
+                    set.Items.ForEach(Enqueue);
                     break;
                 case PyDict dict:
-                    dict.Items.ForEach(kv => { pending.Enqueue(kv.Key); pending.Enqueue(kv.Value); });
+                    dict.Items.ForEach(kv => { Enqueue(kv.Key); Enqueue(kv.Value); });
                     break;
             }
         }
 
         return null;
+
+        void Enqueue(PyValue value)
+        {
+            if (value is PyInstance or PyTuple or PyList or PySet or PyDict && seen.Add(value))
+            {
+                if (seen.Count > MaxSearchedContainers)
+                {
+                    throw Refused(FormatErrorKind.LimitExceeded, $"the arguments of a call to {InputText.Printable(callee.FullName)} hold more than {MaxSearchedContainers:N0} containers and objects, more than TorchFerry searches for objects the call would iterate");
+                }
+
+                // Many calls may pass one shared list: the searches are bounded in all, not only each.
+                if (++searchedInAll > MaxSearchedInAll)
+                {
+                    throw Refused(FormatErrorKind.LimitExceeded, $"the pickle's calls pass more than {MaxSearchedInAll:N0} containers and objects in all to search for objects they would iterate");
+                }
+
+                pending.Enqueue(value);
+            }
+        }
     }
 
     private ArtifactFormatException Unsafe(string problem) =>

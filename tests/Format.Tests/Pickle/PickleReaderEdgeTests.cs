@@ -209,6 +209,66 @@ public sealed class PickleReaderEdgeTests
     }
 
     [Fact]
+    public void Parse_CallPassingExactlyTheSearchBound_IsRead_OneContainerMore_IsRefused()
+    {
+        // set([(0,), (1,), ...]): the arguments' tuple, the list and its tuples are what is searched.
+        var atTheBound = SetOfTuples(4_094);
+        var oneMore = SetOfTuples(4_095);
+
+        Assert.Equal("builtins.set", Assert.IsType<PyInstance>(PickleReader.Parse(atTheBound, "ok.pt").Root).ClassName);
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(oneMore, "wide.pt"));
+        Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
+        Assert.Equal($"wide.pt: data.pkl at byte {oneMore.Length - 1}: the arguments of a call to builtins.set hold more than 4,096 containers and objects, more than TorchFerry searches for objects the call would iterate", error.Message);
+    }
+
+    [Fact]
+    public void Parse_ObjectPassedToACallAfterManyScalarsAndSharedTuples_IsFound()
+    {
+        // set([0, ..., 4999, t, t, ..., m.Net()]): scalars and a tuple read back 5,000 times cost no
+        // search, so the object after them is found (a bound counting every value let it through).
+        var builder = new PickleBuilder().Proto(2).Global("builtins", "set").Op((byte)']').Mark();
+        for (var i = 0; i < 5_000; i++)
+        {
+            builder.Int(i);
+        }
+
+        builder.Int(1).Op(0x85).Put(1);
+        for (var i = 0; i < 5_000; i++)
+        {
+            builder.Get(1);
+        }
+
+        var bytes = builder.Global("m", "Net").EmptyTuple().NewObj().Op((byte)'e').Op(0x85).Reduce().Stop().ToArray();
+
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "hidden.pt"));
+        Assert.Equal(FormatErrorKind.UnsafeGlobal, error.Kind);
+        Assert.Contains("passes an object made by m.Net to builtins.set", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_CallsSearchingExactlyTheBoundInAll_AreRead_OneContainerMore_IsRefused()
+    {
+        // One list of 4,094 tuples passed to set() 2,441 times (4,096 searched each), then a last call
+        // making up 10,000,000 in all: many cheap calls over one shared list cannot search without end.
+        byte[] Pickle(int lastTuples)
+        {
+            var builder = new PickleBuilder().Proto(2).Global("builtins", "set").Put(0).Op((byte)'0');
+            AppendTuples(builder, 4_094).Put(1).Op((byte)'0');
+            for (var call = 0; call < 2_441; call++)
+            {
+                builder.Get(0).Get(1).Op(0x85).Reduce().Op((byte)'0');
+            }
+
+            return AppendTuples(builder.Get(0), lastTuples).Op(0x85).Reduce().Stop().ToArray();
+        }
+
+        Assert.NotNull(PickleReader.Parse(Pickle(10_000_000 - (2_441 * 4_096) - 2), "ok.pt").Root);
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(Pickle(10_000_000 - (2_441 * 4_096) - 1), "many.pt"));
+        Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
+        Assert.EndsWith("the pickle's calls pass more than 10,000,000 containers and objects in all to search for objects they would iterate", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Parse_NewObjEx_MarksTheInstanceAsConstructed()
     {
         var instance = Assert.IsType<PyInstance>(PickleReader.Parse(new PickleBuilder().Proto(4).Global("m", "Net").EmptyTuple().EmptyDict().Op(0x92).Stop().ToArray(), "ok.pt").Root);
@@ -223,6 +283,21 @@ public sealed class PickleReaderEdgeTests
         cancelled.Cancel();
 
         Assert.ThrowsAny<OperationCanceledException>(() => PickleReader.Parse([0x80, 2, (byte)'N', (byte)'.'], "ok.pt", cancelled.Token));
+    }
+
+    private static byte[] SetOfTuples(int tuples) =>
+        AppendTuples(new PickleBuilder().Proto(2).Global("builtins", "set"), tuples).Op(0x85).Reduce().Stop().ToArray();
+
+    // A list of distinct one-item tuples, left on the stack.
+    private static PickleBuilder AppendTuples(PickleBuilder builder, int tuples)
+    {
+        builder.Op((byte)']').Mark();
+        for (var i = 0; i < tuples; i++)
+        {
+            builder.Int(i).Op(0x85);
+        }
+
+        return builder.Op((byte)'e');
     }
 
     private static IEnumerable<byte> Repeat(byte[] ops, int times) => Enumerable.Repeat(ops, times).SelectMany(o => o);
