@@ -44,6 +44,7 @@ public sealed class PickleRewriterTests
         { "BINPUT and BINGET", [(byte)'q', 7], [(byte)'h', 7] },
         { "LONG_BINPUT and LONG_BINGET (past 255 memo slots)", [(byte)'r', 0x2c, 0x01, 0, 0], [(byte)'j', 0x2c, 0x01, 0, 0] },
         { "PUT and GET (protocol 0's text)", "p300\n"u8.ToArray(), "g300\n"u8.ToArray() },
+        { "GET right after a text PUT's newline (of the key)", "p300\n"u8.ToArray(), "p301\ng300\n"u8.ToArray() },
     };
 
     [Theory]
