@@ -803,13 +803,13 @@ internal sealed class PickleReader
     }
 
     // Nested tuples may be tens of thousands deep: their costs are filled bottom-up without recursion.
-    // Only tuples and frozensets are walked, each built from items that existed before it, so a key
+    // Only tuples and frozensets (the root too: the caller's check) are walked, each built from items that existed before it, so a key
     // cannot reach itself; one being filled in still counts as too costly, should it ever.
     private long HashCost(PyValue root)
     {
-        if (root is not (PyTuple or PySet) || hashCosts.ContainsKey(root))
+        if (hashCosts.TryGetValue(root, out var known))
         {
-            return root is PyTuple or PySet ? hashCosts[root] : 1;
+            return known;
         }
 
         var pending = new Stack<(PyValue Value, bool Expanded)>();

@@ -185,6 +185,17 @@ public sealed class PickleReaderEdgeTests
         Assert.Contains("more than 10,000,000 steps to hash", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Parse_KeyDoublingFortyLevelsDeep_IsRefused()
+    {
+        // t = (1,); t = (t, t) forty times: 2^41 steps for Python to hash, 41 tuples for the check.
+        byte[] bytes = [0x80, 2, (byte)'}', (byte)'K', 1, 0x85, .. Repeat([(byte)'2', 0x86], 40), (byte)'N', (byte)'s', (byte)'.'];
+
+        var error = Assert.Throws<ArtifactFormatException>(() => PickleReader.Parse(bytes, "doubling.pt"));
+        Assert.Equal(FormatErrorKind.LimitExceeded, error.Kind);
+        Assert.Equal($"doubling.pt: data.pkl at byte {bytes.Length - 1}: a dict key or set member that would take more than 10,000,000 steps to hash (a consumer's torch.load would never finish)", error.Message);
+    }
+
     [Theory]
     [InlineData("objects", "the pickle builds more than 1,000,000 objects")]
     [InlineData("pushes", "the pickle pushes more than 3,000,000 values")]
