@@ -280,6 +280,16 @@ public sealed class PickleReaderEdgeTests
     }
 
     [Fact]
+    public void Parse_UnicodeWithLoneSurrogateEscapes_KeepsThemAsCodeUnits()
+    {
+        // pickle.loads(b'V\\ud800\\udfff\\U0001f600\n.') in CPython is '\ud800\udfff😀': lone surrogates
+        // stay single code units (the oracle cannot print them back, so this case is written here).
+        var root = PickleReader.Parse("V\\ud800\\udfff\\U0001f600\n."u8.ToArray(), "text.pt").Root;
+
+        Assert.Equal("\ud800\udfff\U0001f600", Assert.IsType<PyString>(root).Value);
+    }
+
+    [Fact]
     public void Parse_NewObjEx_MarksTheInstanceAsConstructed()
     {
         var instance = Assert.IsType<PyInstance>(PickleReader.Parse(new PickleBuilder().Proto(4).Global("m", "Net").EmptyTuple().EmptyDict().Op(0x92).Stop().ToArray(), "ok.pt").Root);
