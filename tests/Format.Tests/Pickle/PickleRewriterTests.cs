@@ -1,3 +1,4 @@
+using System.Text;
 using TorchFerry.Format.Pickle;
 using TorchFerry.TestSupport;
 
@@ -137,5 +138,98 @@ public sealed class PickleRewriterTests
         Assert.Equal((ulong)(body.Length + 1), BitConverter.ToUInt64(rewritten, 3));
         Assert.Equal(rewritten.Length, 2 + 9 + body.Length + 1);
         Assert.Equal("cuda:10", Assert.Single(PickleReader.Parse(rewritten, "f.pt").Storages.Values).Location);
+    }
+
+    [Fact]
+    public void Rewrite_TwoFrames_EachLengthFollowsItsOwnOpcodes()
+    {
+        // A storage in each frame: the first frame's length is its own opcodes', not the next frame's too.
+        var first = new PickleBuilder().Mark().Tensor1d("FloatStorage", "0", "cuda:0", 2).ToArray();
+        var second = new PickleBuilder().Tensor1d("FloatStorage", "1", "cuda:0", 2).Tuple().Stop().ToArray();
+        var bytes = new PickleBuilder().Proto(4).Raw(FrameHeader(first.Length)).Raw(first).Raw(FrameHeader(second.Length)).Raw(second).ToArray();
+
+        var (rewritten, changed) = PickleRewriter.Rewrite(PickleReader.Parse(bytes, "f.pt"), _ => "cpu");
+
+        Assert.Equal(2, changed);
+        Assert.Equal((ulong)(first.Length - 3), BitConverter.ToUInt64(rewritten, 3));
+        Assert.Equal(0x95, rewritten[2 + 9 + first.Length - 3]);
+        Assert.Equal((ulong)(second.Length - 3), BitConverter.ToUInt64(rewritten, 2 + 9 + first.Length - 3 + 1));
+        Assert.All(PickleReader.Parse(rewritten, "f.pt").Storages.Values, s => Assert.Equal("cpu", s.Location));
+    }
+
+    [Fact]
+    public void Rewrite_StoragesAlreadyOnTheTarget_AreNotCountedOrTouched()
+    {
+        // One literal and one memo read already on cpu beside one storage on cuda:0.
+        var bytes = new PickleBuilder().Proto(2).Mark()
+            .Mark().Str("storage").Global("torch", "FloatStorage").Str("0").Str("cpu").Put(1).Int(1).Tuple().PersistentId()
+            .Mark().Str("storage").Global("torch", "FloatStorage").Str("1").Get(1).Int(1).Tuple().PersistentId()
+            .Storage("FloatStorage", "2", "cuda:0", 1)
+            .Tuple().Stop().ToArray();
+
+        var (rewritten, changed) = PickleRewriter.Rewrite(PickleReader.Parse(bytes, "m.pt"), location => location == "cuda:0" ? "cpu" : location);
+
+        Assert.Equal(1, changed);
+        Assert.Equal(bytes.Length - 3, rewritten.Length); // only "cuda:0" became "cpu"; the memo read is still one
+        Assert.All(PickleReader.Parse(rewritten, "m.pt").Storages.Values, s => Assert.Equal("cpu", s.Location));
+    }
+
+    [Fact]
+    public void Rewrite_MemoizedLocationChangedInPlace_StaysAMemoReadForItsOtherStorages()
+    {
+        var bytes = new PickleBuilder().Proto(2).Mark()
+            .Mark().Str("storage").Global("torch", "FloatStorage").Str("0").Str("cuda:0").Put(1).Int(1).Tuple().PersistentId()
+            .Mark().Str("storage").Global("torch", "FloatStorage").Str("1").Get(1).Int(1).Tuple().PersistentId()
+            .Tuple().Stop().ToArray();
+
+        var (rewritten, changed) = PickleRewriter.Rewrite(PickleReader.Parse(bytes, "m.pt"), _ => "cpu");
+
+        Assert.Equal(2, changed);
+        Assert.Equal(bytes.Length - 3, rewritten.Length); // one literal shorter, and the BINGET kept (no second literal)
+        Assert.All(PickleReader.Parse(rewritten, "m.pt").Storages.Values, s => Assert.Equal("cpu", s.Location));
+    }
+
+    [Theory]
+    [InlineData(2, "q\0")]
+    [InlineData(4, "q\0q\0")]
+    [InlineData(5, "r\0\0\0\0")]
+    [InlineData(7, "r\0\0\0\0q\0")]
+    public void Rewrite_Padding_IsMemoWritesOfTheRootBeforeStop(int padding, string expected)
+    {
+        var bytes = new PickleBuilder().Proto(2).Storage("FloatStorage", "0", "cuda:0", 1).Stop().ToArray();
+
+        var (rewritten, _) = PickleRewriter.Rewrite(PickleReader.Parse(bytes, "m.pt"), _ => "cpu", padding);
+
+        Assert.Equal(bytes.Length - 3 + padding, rewritten.Length);
+        Assert.Equal(expected + ".", Encoding.Latin1.GetString(rewritten.AsSpan(rewritten.Length - padding - 1)));
+        Assert.Equal("cpu", Assert.Single(PickleReader.Parse(rewritten, "m.pt").Storages.Values).Location);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Rewrite_PaddingNoOpcodesCanMake_IsRefused(int padding)
+    {
+        var document = PickleReader.Parse(new PickleBuilder().Proto(2).Storage("FloatStorage", "0", "cuda:0", 1).Stop().ToArray(), "m.pt");
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => PickleRewriter.Rewrite(document, _ => "cpu", padding));
+    }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(1, 65)]
+    [InlineData(2, 2)]
+    [InlineData(3, 67)]
+    [InlineData(4, 4)]
+    [InlineData(63, 63)]
+    public void PaddingFor_GapsOfOneAndThreeBytes_Take64More(int gap, int padding) =>
+        Assert.Equal(padding, PickleRewriter.PaddingFor(gap));
+
+    private static byte[] FrameHeader(int length)
+    {
+        var frame = new byte[9];
+        frame[0] = 0x95;
+        BitConverter.TryWriteBytes(frame.AsSpan(1), (ulong)length);
+        return frame;
     }
 }
