@@ -60,6 +60,24 @@ public sealed class WeightsOnlyRewriterTests
     }
 
     [Fact]
+    public void Rewrite_ObjectOfAClassTheLoaderAllows_IsLeftAsItIs()
+    {
+        // (Parameter.__new__(Parameter), m.Net()): torch's weights-only loader makes Parameters itself.
+        var bytes = new PickleBuilder().Proto(2).Mark()
+            .Global("torch.nn.parameter", "Parameter").EmptyTuple().NewObj()
+            .Global("m", "Net").EmptyTuple().NewObj()
+            .Tuple().Stop().ToArray();
+
+        var (document, changes) = WeightsOnlyRewriter.Rewrite(PickleReader.Parse(bytes, "ck.pt"), WeightsOnlyAllowlist.Torch2_6, "ck.pt");
+
+        Assert.Equal(["m.Net → dict (1 object)"], changes);
+        var root = Assert.IsType<PyTuple>(document.Root);
+        Assert.Equal("torch.nn.parameter.Parameter", Assert.IsType<PyInstance>(root.Items[0]).ClassName);
+        Assert.IsType<PyDict>(root.Items[1]);
+        Assert.Empty(WeightsOnlyAllowlist.Torch2_6.Blockers(document));
+    }
+
+    [Fact]
     public void Rewrite_NothingToConvert_LeavesTheBytesAsTheyAre()
     {
         var bytes = new PickleBuilder().Proto(2).Global("collections", "OrderedDict").EmptyTuple().Reduce().Stop().ToArray();
