@@ -13,7 +13,7 @@ internal static class TorchLayoutWriter
         long offset = 0;
         foreach (var (name, data) in records)
         {
-            var header = TorchZipLayout.LocalHeader(name, offset, zip64: false);
+            var header = TorchZipLayout.LocalHeader(name, offset, data.Length);
             var crc = Crc32.HashToUInt32(data);
             var descriptor = TorchZipLayout.DataDescriptor(crc, data.Length, zip64: false);
             output.Write(header);

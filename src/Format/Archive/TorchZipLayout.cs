@@ -22,11 +22,17 @@ internal static class TorchZipLayout
     /// <summary>Whether a record of this size at this offset needs zip64 fields.</summary>
     public static bool NeedsZip64(long size, long offset) => size >= Max32 || offset >= Max32;
 
+    /// <summary>
+    /// A local header padded so the data starts on a 64-byte boundary. As miniz streams a record,
+    /// the header's version and sizes are 0 (the sizes follow in the data descriptor), and a zip64
+    /// field is there when the size or offset needs one: the size and a compressed size of 0 (not
+    /// yet known), then the offset, each only where needed.
+    /// </summary>
     /// <param name="name">The record's name.</param>
     /// <param name="offset">Where the header starts.</param>
-    /// <param name="zip64">Whether sizes are zip64.</param>
+    /// <param name="size">The record's size.</param>
     /// <param name="extraPadding">More padding, a multiple of <see cref="Alignment"/>: moves the data and what follows (to a file system block boundary, say).</param>
-    public static byte[] LocalHeader(string name, long offset, bool zip64, int extraPadding = 0)
+    public static byte[] LocalHeader(string name, long offset, long size, int extraPadding = 0)
     {
         if (extraPadding < 0 || extraPadding % Alignment != 0 || extraPadding > MaxExtraPadding)
         {
@@ -34,30 +40,35 @@ internal static class TorchZipLayout
         }
 
         var nameBytes = Encoding.UTF8.GetBytes(name);
-        var zip64Length = zip64 ? 20 : 0;
+        var (bigSize, bigOffset) = (size >= Max32, offset >= Max32);
+        var zip64Length = bigSize || bigOffset ? 4 + (bigSize ? 16 : 0) + (bigOffset ? 8 : 0) : 0;
         var fixedLength = 30 + nameBytes.Length + zip64Length + 4;
         var padding = (int)((Alignment - ((offset + fixedLength) % Alignment)) % Alignment) + extraPadding;
         var header = new byte[fixedLength + padding];
         var span = header.AsSpan();
         BinaryPrimitives.WriteUInt32LittleEndian(span, 0x04034b50);
-        BinaryPrimitives.WriteUInt16LittleEndian(span[4..], zip64 ? (ushort)45 : (ushort)0);
         BinaryPrimitives.WriteUInt16LittleEndian(span[6..], Flags);
-        if (zip64)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(span[18..], Max32);
-            BinaryPrimitives.WriteUInt32LittleEndian(span[22..], Max32);
-        }
-
         BinaryPrimitives.WriteUInt16LittleEndian(span[26..], (ushort)nameBytes.Length);
         BinaryPrimitives.WriteUInt16LittleEndian(span[28..], (ushort)(zip64Length + 4 + padding));
         nameBytes.CopyTo(span[30..]);
         var extra = span[(30 + nameBytes.Length)..];
-        if (zip64)
+        if (zip64Length > 0)
         {
-            // Sizes travel in the data descriptor; the local zip64 field only announces 8-byte sizes there.
             BinaryPrimitives.WriteUInt16LittleEndian(extra, 0x0001);
-            BinaryPrimitives.WriteUInt16LittleEndian(extra[2..], 16);
-            extra = extra[20..];
+            BinaryPrimitives.WriteUInt16LittleEndian(extra[2..], (ushort)(zip64Length - 4));
+            var fields = extra[4..];
+            if (bigSize)
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(fields, (ulong)size);
+                fields = fields[16..];
+            }
+
+            if (bigOffset)
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(fields, (ulong)offset);
+            }
+
+            extra = extra[zip64Length..];
         }
 
         extra[0] = (byte)'F';
@@ -119,11 +130,8 @@ internal static class TorchZipLayout
                 BinaryPrimitives.WriteUInt16LittleEndian(zip64Extra[2..], (ushort)(extraLength - 4));
             }
 
-            header.Clear();
+            header.Clear(); // versions made by and needed are 0, zip64 or not, as torch writes them
             BinaryPrimitives.WriteUInt32LittleEndian(header, 0x02014b50);
-            var version = (ushort)(extraLength > 0 ? 45 : 0);
-            BinaryPrimitives.WriteUInt16LittleEndian(header[4..], version);
-            BinaryPrimitives.WriteUInt16LittleEndian(header[6..], version);
             BinaryPrimitives.WriteUInt16LittleEndian(header[8..], record.Flags);
             BinaryPrimitives.WriteUInt32LittleEndian(header[16..], record.Crc32);
             BinaryPrimitives.WriteUInt32LittleEndian(header[20..], bigSize ? Max32 : (uint)record.Size);

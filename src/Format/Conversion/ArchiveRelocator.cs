@@ -109,7 +109,7 @@ public static class ArchiveRelocator
                 var crc = isPickle ? Crc32.HashToUInt32(pickle) : entry.Crc32;
                 var offset = sink.Position;
                 var zip64 = TorchZipLayout.NeedsZip64(size, offset);
-                await sink.WriteAsync(TorchZipLayout.LocalHeader(entry.Name, offset, zip64), cancellationToken).ConfigureAwait(false);
+                await sink.WriteAsync(TorchZipLayout.LocalHeader(entry.Name, offset, size), cancellationToken).ConfigureAwait(false);
                 if (isPickle)
                 {
                     await sink.WriteAsync(pickle, cancellationToken).ConfigureAwait(false);
@@ -136,7 +136,7 @@ public static class ArchiveRelocator
             // pickle is padded), and modulo the sink's copy alignment (a file system block) to be
             // cloned rather than copied (data.pkl's header is padded by whole 64-byte steps).
             var (pickle, _) = PickleRewriter.Rewrite(document, map.Map);
-            var header = TorchZipLayout.LocalHeader(archive.PickleEntry.Name, 0, zip64: false);
+            var header = TorchZipLayout.LocalHeader(archive.PickleEntry.Name, 0, pickle.Length);
             var descriptorLength = TorchZipLayout.DataDescriptor(0, 0, zip64: false).Length;
             var padding = PickleRewriter.PaddingFor((int)Modulo(tail.Start - header.Length - pickle.Length - descriptorLength, TorchZipLayout.Alignment));
 
@@ -148,7 +148,7 @@ public static class ArchiveRelocator
             var alignment = sink.CopyAlignment is var a && a % TorchZipLayout.Alignment == 0 && a <= TorchZipLayout.MaxExtraPadding ? a : TorchZipLayout.Alignment;
             if (Modulo(tail.Start - header.Length - pickle.Length - descriptorLength, alignment) is var extra and > 0)
             {
-                header = TorchZipLayout.LocalHeader(archive.PickleEntry.Name, 0, zip64: false, (int)extra);
+                header = TorchZipLayout.LocalHeader(archive.PickleEntry.Name, 0, pickle.Length, (int)extra);
             }
 
             var crc = Crc32.HashToUInt32(pickle);

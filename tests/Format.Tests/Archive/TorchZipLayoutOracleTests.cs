@@ -28,7 +28,7 @@ public sealed class TorchZipLayoutOracleTests(TorchFixtures fixtures)
 
         foreach (var entry in archive.Entries)
         {
-            var header = TorchZipLayout.LocalHeader(entry.Name, entry.LocalHeaderOffset, zip64: false);
+            var header = TorchZipLayout.LocalHeader(entry.Name, entry.LocalHeaderOffset, entry.UncompressedSize);
             AssertBytes(header, file.AsSpan((int)entry.LocalHeaderOffset, header.Length), $"{entry.Name}: local header");
             Assert.Equal(entry.DataOffset, entry.LocalHeaderOffset + header.Length);
 
@@ -45,14 +45,49 @@ public sealed class TorchZipLayoutOracleTests(TorchFixtures fixtures)
     }
 
     [Theory]
+    [InlineData("zip64_past_4gib")] // a record of 4 GiB and 64 bytes, then records starting past 4 GiB
+    [InlineData("zip64_record_of_4gib_less_one")] // a record of exactly 0xFFFFFFFF bytes
+    [InlineData("zip64_records_65534")] // the most records a 16-bit count holds without its marker
+    [InlineData("zip64_records_65535")] // the marker itself
+    public async Task Layout_OfZip64Archives_IsByteForByteWhatTorchWrote(string fixtureCase)
+    {
+        // torch.save's own writer, into a sparse file (its storages' zeros are holes).
+        var path = fixtures.GpuFile(fixtureCase);
+        using var source = FileSource.Open(path);
+        using var file = File.OpenHandle(path);
+        var archive = await TorchArchive.OpenAsync(source);
+        var zip64Records = 0;
+
+        foreach (var entry in archive.Entries)
+        {
+            var zip64 = TorchZipLayout.NeedsZip64(entry.UncompressedSize, entry.LocalHeaderOffset);
+            zip64Records += zip64 ? 1 : 0;
+            var header = TorchZipLayout.LocalHeader(entry.Name, entry.LocalHeaderOffset, entry.UncompressedSize);
+            AssertBytes(header, Read(file, entry.LocalHeaderOffset, header.Length), $"{entry.Name}: local header");
+            Assert.Equal(entry.DataOffset, entry.LocalHeaderOffset + header.Length);
+
+            var descriptor = TorchZipLayout.DataDescriptor(entry.Crc32, entry.UncompressedSize, zip64);
+            AssertBytes(descriptor, Read(file, entry.DataOffset + entry.CompressedSize, descriptor.Length), $"{entry.Name}: data descriptor");
+        }
+
+        var records = archive.Entries.Select(e => new WrittenRecord(e.Name, e.LocalHeaderOffset, e.UncompressedSize, e.Crc32, e.Flags)).ToList();
+        var last = archive.Entries[^1];
+        var directoryOffset = last.DataOffset + last.CompressedSize + TorchZipLayout.DataDescriptor(last.Crc32, last.UncompressedSize, TorchZipLayout.NeedsZip64(last.UncompressedSize, last.LocalHeaderOffset)).Length;
+        var directory = TorchZipLayout.Directory(records, directoryOffset);
+        Assert.Equal(RandomAccess.GetLength(file) - directoryOffset, directory.Length);
+        AssertBytes(directory, Read(file, directoryOffset, directory.Length), "central directory and end records");
+        Assert.Equal(fixtureCase.StartsWith("zip64_records_", StringComparison.Ordinal) ? 0 : fixtureCase == "zip64_past_4gib" ? 3 : 2, zip64Records);
+    }
+
+    [Theory]
     [InlineData(0, 0)]
     [InlineData(64, 64)]
     [InlineData(32_768, 32_768)]
     public void LocalHeader_ExtraPadding_MovesTheDataByThatMuch(int extraPadding, int moved)
     {
-        var plain = TorchZipLayout.LocalHeader("m/data/0", 1000, zip64: false);
+        var plain = TorchZipLayout.LocalHeader("m/data/0", 1000, 8);
 
-        var padded = TorchZipLayout.LocalHeader("m/data/0", 1000, zip64: false, extraPadding);
+        var padded = TorchZipLayout.LocalHeader("m/data/0", 1000, 8, extraPadding);
 
         Assert.Equal(plain.Length + moved, padded.Length);
         Assert.Equal(0, (1000 + padded.Length) % TorchZipLayout.Alignment);
@@ -65,7 +100,7 @@ public sealed class TorchZipLayoutOracleTests(TorchFixtures fixtures)
     [InlineData(32_768 + 64)]
     public void LocalHeader_PaddingThatIsNoMultipleOf64OrTooLong_IsRefused(int extraPadding)
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => TorchZipLayout.LocalHeader("m/data/0", 0, zip64: false, extraPadding));
+        Assert.Throws<ArgumentOutOfRangeException>(() => TorchZipLayout.LocalHeader("m/data/0", 0, 8, extraPadding));
     }
 
     [Theory]
@@ -76,6 +111,13 @@ public sealed class TorchZipLayoutOracleTests(TorchFixtures fixtures)
     public void NeedsZip64_FromTheFirstSizeOrOffsetThe32BitFieldsCannotHold(long size, long offset, bool needed)
     {
         Assert.Equal(needed, TorchZipLayout.NeedsZip64(size, offset));
+    }
+
+    private static byte[] Read(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, int length)
+    {
+        var bytes = new byte[length];
+        Assert.Equal(length, RandomAccess.Read(file, bytes, offset));
+        return bytes;
     }
 
     private static void AssertBytes(byte[] expected, ReadOnlySpan<byte> actual, string what)

@@ -76,7 +76,7 @@ public sealed class Zip64Tests : IDisposable
         foreach (var (name, data, size, checksum) in records)
         {
             var zip64 = TorchZipLayout.NeedsZip64(size, offset);
-            var header = TorchZipLayout.LocalHeader(name, offset, zip64);
+            var header = TorchZipLayout.LocalHeader(name, offset, size);
             stream.Write(header);
             if (data is null)
             {

@@ -22,6 +22,8 @@ import os
 import sys
 import zipfile
 
+import numpy
+
 import torch
 from torch import nn
 
@@ -229,6 +231,15 @@ def build(case):
         for level in reversed(range(levels)):
             value = {"%03d" % level + "k" * 247: value}
         return value
+    if case == "zip64_past_4gib":
+        # A record of 4 GiB and 64 bytes, then records that start past 4 GiB: torch writes zip64 fields.
+        return {"big": torch.zeros(2**30 + 16), "small": torch.ones(2)}
+    if case == "zip64_record_of_4gib_less_one":
+        # A record of exactly 0xFFFFFFFF bytes: the largest size a 32-bit field holds, which is also zip64's marker.
+        return {"edge": torch.zeros(2**32 - 1, dtype=torch.uint8)}
+    if case.startswith("zip64_records_"):
+        # That many records in all (data.pkl and version among them): 65,535 is the most a 16-bit count holds.
+        return [torch.ones(1) for _ in range(int(case.rsplit("_", 1)[1]) - 2)]
     if case == "legacy":
         return {"w": torch.randn(3)}
     if case == "torchscript":
@@ -252,6 +263,23 @@ class Evil:
         return (os.system, ("echo torchferry-was-here > '%s'" % EVIL_MARKER["path"],))
 
 
+class _HoleWriter:
+    """A file-like torch.save writes through (PyTorchFileWriter calls write, then flush)."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, data):
+        if len(data) >= 1 << 20 and not numpy.frombuffer(data, dtype=numpy.uint8).any():
+            self.f.seek(len(data), 1)
+        else:
+            self.f.write(data)
+        return len(data)
+
+    def flush(self):
+        self.f.flush()
+
+
 def save(obj, path, case):
     if case == "legacy":
         torch.save(obj, path, _use_new_zipfile_serialization=False)
@@ -260,6 +288,13 @@ def save(obj, path, case):
         torch.jit.save(obj, path)
         return
     protocol = {"protocol3": 3, "protocol4": 4, "protocol5": 5}.get(case, int(case[-1]) if case[-3:-1] == "_p" else 2)
+    if case.startswith("zip64_"):
+        # Through torch's own writer into a sparse file: zeros written in one call of a MiB or more
+        # (a storage's bytes) become holes, so 4 GiB records take no disk; every header is as torch wrote it.
+        with open(path, "wb") as f:
+            torch.save(obj, _HoleWriter(f), pickle_protocol=protocol)
+            f.truncate()
+        return
     if case == "archive_root":
         buffer = io.BytesIO()
         torch.save(obj, buffer)
