@@ -50,6 +50,9 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>With <see cref="EmulateUploadPartCopy"/>: answer a wrong ETag, as a broken store might.</summary>
     public bool CorruptCopyETags { get; set; }
 
+    /// <summary>Answer each forwarded PUT (an object or a part) with an ETag that is not its MD5, as a broken store or a corrupting middlebox might.</summary>
+    public bool CorruptPutETags { get; set; }
+
     /// <summary>Decides per request whether to fail it: return a status (500, 503, 429) or null to forward.</summary>
     public Func<HttpRequest, int?>? Fault { get; set; }
 
@@ -167,7 +170,11 @@ public sealed class FaultProxy : IAsyncDisposable
             context.Response.StatusCode = (int)response.StatusCode;
             foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
             {
-                if (!string.Equals(name, "Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
+                if (CorruptPutETags && request.Method == "PUT" && string.Equals(name, "ETag", StringComparison.OrdinalIgnoreCase))
+                {
+                    context.Response.Headers[name] = "\"0123456789abcdef0123456789abcdef\"";
+                }
+                else if (!string.Equals(name, "Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
                 {
                     context.Response.Headers[name] = values.ToArray();
                 }

@@ -55,6 +55,7 @@ public sealed class S3Fixture : IDisposable
     {
         Proxy.EmulateUploadPartCopy = false;
         Proxy.CorruptCopyETags = false;
+        Proxy.CorruptPutETags = false;
         Proxy.Fault = null;
         Proxy.BeforeForward = null;
         Proxy.ClearRequests();

@@ -77,7 +77,9 @@ public sealed class S3Server : IDisposable
             return;
         }
 
-        process = Process.Start(new ProcessStartInfo("node", [script, "--directory", data.Path, "--address", "127.0.0.1", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--configure-bucket", Bucket, "--silent"])
+        // s3rver's continuation tokens use a cipher that Node's OpenSSL 3 keeps in its legacy provider:
+        // without it every listing past 1,000 keys fails with InternalError, where S3 pages on.
+        process = Process.Start(new ProcessStartInfo("node", ["--openssl-legacy-provider", script, "--directory", data.Path, "--address", "127.0.0.1", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--configure-bucket", Bucket, "--silent"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

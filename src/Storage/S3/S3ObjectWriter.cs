@@ -199,7 +199,13 @@ internal sealed class S3ObjectWriter : IObjectWriter
                 DisablePayloadSigning = store.Options.UnsignedPayloads,
             },
             cancellationToken).ConfigureAwait(false);
-        CheckETag(response.ETag, md5, "object");
+        if (ETagMismatch(response.ETag, md5, "object") is { } corrupted)
+        {
+            // A PutObject is in place, whole, once it is answered: what may be corrupt must go.
+            await store.DeleteAsync(uri, CancellationToken.None).ConfigureAwait(false);
+            throw corrupted;
+        }
+
         BytesUploaded += buffered;
         buffered = 0;
     }
@@ -257,7 +263,11 @@ internal sealed class S3ObjectWriter : IObjectWriter
             throw S3Errors.Map(e, uri, $"upload of part {number}", store.Options);
         }
 
-        CheckETag(response.ETag, md5, $"part {number}");
+        if (ETagMismatch(response.ETag, md5, $"part {number}") is { } corrupted)
+        {
+            throw corrupted; // the upload is aborted when the writer is disposed
+        }
+
         lock (parts)
         {
             parts.Add((number, count, response.ETag));
@@ -363,12 +373,11 @@ internal sealed class S3ObjectWriter : IObjectWriter
         }
     }
 
-    private void CheckETag(string? etag, byte[] md5, string what)
+    private StorageException? ETagMismatch(string? etag, byte[] md5, string what)
     {
         var expected = Convert.ToHexStringLower(md5);
-        if (!string.Equals(etag?.Trim('"'), expected, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new StorageException(StorageErrorKind.Other, $"{uri}: the store answered ETag {etag} for {what}, whose MD5 is {expected} (data corrupted on the way?)");
-        }
+        return string.Equals(etag?.Trim('"'), expected, StringComparison.OrdinalIgnoreCase)
+            ? null
+            : new StorageException(StorageErrorKind.Other, $"{uri}: the store answered ETag {etag} for {what}, whose MD5 is {expected} (data corrupted on the way?)");
     }
 }

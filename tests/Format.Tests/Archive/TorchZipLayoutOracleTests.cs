@@ -49,6 +49,7 @@ public sealed class TorchZipLayoutOracleTests(TorchFixtures fixtures)
     [InlineData("zip64_record_of_4gib_less_one")] // a record of exactly 0xFFFFFFFF bytes
     [InlineData("zip64_records_65534")] // the most records a 16-bit count holds without its marker
     [InlineData("zip64_records_65535")] // the marker itself
+    [InlineData("zip64_records_65536")] // past what the 16-bit count holds
     public async Task Layout_OfZip64Archives_IsByteForByteWhatTorchWrote(string fixtureCase)
     {
         // torch.save's own writer, into a sparse file (its storages' zeros are holes).

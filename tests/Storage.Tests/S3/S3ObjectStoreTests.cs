@@ -43,6 +43,7 @@ public sealed class S3ObjectStoreTests : IDisposable
 
             var info = await writer.CompleteAsync(default);
             Assert.Equal(data.Length, info.Size);
+            Assert.Equal(data.Length, writer.BytesUploaded);
             Assert.Equal(3, s3.Proxy.Requests.Count(r => r.StartsWith("PUT ", StringComparison.Ordinal) && r.Contains("partNumber=", StringComparison.Ordinal)));
         }
 
@@ -64,6 +65,7 @@ public sealed class S3ObjectStoreTests : IDisposable
         var info = await writer.CompleteAsync(default);
 
         Assert.Equal(3, info.Size);
+        Assert.Equal(3, writer.BytesUploaded);
         Assert.DoesNotContain('-', info.ETag);
     }
 
@@ -80,6 +82,96 @@ public sealed class S3ObjectStoreTests : IDisposable
 
         Assert.False(await s3.ExistsAsync(uri.Key));
         Assert.DoesNotContain(uri.Key, s3.Server.OpenUploads()); // an unfinished upload never shows in a listing, but its parts are billed
+    }
+
+    [Theory]
+    [InlineData(3, "object")] // one PutObject
+    [InlineData(11 << 20, "part 1")] // a multipart upload
+    public async Task Writer_StoreAnsweringAnETagThatIsNotTheMd5_IsRefused_AndLeavesNothing(int size, string what)
+    {
+        var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("corrupted.bin"));
+        s3.Proxy.CorruptPutETags = true;
+        using var proxied = new ObjectStoreRouter(Options(s3.Proxy.Endpoint), new ListLogSink().Logger);
+        var data = new byte[size];
+        StorageException error;
+        await using (var writer = await proxied.For(uri).CreateWriterAsync(uri, default))
+        {
+            // A part is checked when the next one starts or at completion, whichever comes first.
+            error = await Assert.ThrowsAsync<StorageException>(async () =>
+            {
+                await writer.WriteAsync(data, default);
+                await writer.CompleteAsync(default);
+            });
+        }
+
+        var md5 = Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(data.AsSpan(0, (int)Math.Min(size, S3StoreOptions.MinimumPartSize))));
+        Assert.Equal($"{uri}: the store answered ETag \"0123456789abcdef0123456789abcdef\" for {what}, whose MD5 is {md5} (data corrupted on the way?)", error.Message);
+        s3.Proxy.CorruptPutETags = false;
+        Assert.False(await s3.ExistsAsync(uri.Key));
+        Assert.DoesNotContain(uri.Key, s3.Server.OpenUploads());
+    }
+
+    [Fact]
+    public async Task List_MoreThanAPageOfObjects_FollowsTheContinuationToken()
+    {
+        // S3 answers at most 1,000 keys a page; a FlyteDirectory of shards can hold more.
+        var folder = S3Fixture.UniqueKey(string.Empty);
+        var names = Enumerable.Range(0, 1_003).Select(i => $"shard-{i:D4}.pt").ToList();
+        await Parallel.ForEachAsync(names, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, token) =>
+            await s3.Client.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = S3Server.Bucket, Key = folder + name, ContentBody = "x", UseChunkEncoding = false }, token));
+        var prefix = StorageUri.S3(S3Server.Bucket, folder);
+        using var proxied = new ObjectStoreRouter(Options(s3.Proxy.Endpoint), new ListLogSink().Logger);
+
+        var listed = new List<string>();
+        await foreach (var (uri, _) in proxied.For(prefix).ListAsync(prefix, default))
+        {
+            listed.Add(uri.Key[folder.Length..]);
+        }
+
+        Assert.Equal(names, listed.Order());
+        Assert.Equal(2, s3.Proxy.Requests.Count(r => r.StartsWith("GET /" + S3Server.Bucket, StringComparison.Ordinal) && r.Contains("list-type=2", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Writer_AbortThatFails_IsLoggedAsAWarningNamingTheUpload_AndAnUploadAlreadyGoneIsNot()
+    {
+        var log = new ListLogSink();
+        using var proxied = new ObjectStoreRouter(Options(s3.Proxy.Endpoint), log.Logger);
+        var failing = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("abort-fails.bin"));
+        var gone = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("abort-gone.bin"));
+
+        // The store refuses every abort of the first upload (500s, past the retries).
+        s3.Proxy.Fault = request => request.Method == "DELETE" && request.Path.Value!.EndsWith(failing.Key, StringComparison.Ordinal) ? 500 : null;
+        await using (var writer = await proxied.For(failing).CreateWriterAsync(failing, default))
+        {
+            await writer.WriteAsync(new byte[6 << 20], default);
+        }
+
+        // The second upload is removed behind the writer's back (a lifecycle rule, say) just before its
+        // abort arrives, which the store then answers with NoSuchUpload: not a failure.
+        s3.Proxy.Fault = null;
+        s3.Proxy.BeforeForward = request =>
+        {
+            if (request.Method == "DELETE" && request.Query["uploadId"] is [{ } uploadId] && request.Path.Value!.EndsWith(gone.Key, StringComparison.Ordinal))
+            {
+                Assert.True(s3.Server.AbortUpload(uploadId));
+            }
+
+            return Task.CompletedTask;
+        };
+        await using (var writer = await proxied.For(gone).CreateWriterAsync(gone, default))
+        {
+            await writer.WriteAsync(new byte[6 << 20], default);
+        }
+
+        var warnings = log.Events.Where(e => e.Level >= Serilog.Events.LogEventLevel.Warning).Select(e => e.Message).ToList();
+        var warning = Assert.Single(warnings);
+        Assert.StartsWith("Could not abort multipart upload ", warning, StringComparison.Ordinal);
+        Assert.EndsWith($" of s3://{S3Server.Bucket}/{failing.Key}; a lifecycle rule for incomplete uploads will remove it", warning, StringComparison.Ordinal);
+        Assert.Contains(failing.Key, s3.Server.OpenUploads()); // left for the lifecycle rule, as the warning says
+        Assert.Equal(4, s3.Proxy.Requests.Count(r => r.StartsWith("DELETE ", StringComparison.Ordinal) && r.Contains(failing.Key, StringComparison.Ordinal))); // the first try and three retries
+        Assert.Equal(1, s3.Proxy.Requests.Count(r => r.StartsWith("DELETE ", StringComparison.Ordinal) && r.Contains(gone.Key, StringComparison.Ordinal))); // NoSuchUpload is not retried
+        Assert.DoesNotContain(gone.Key, s3.Server.OpenUploads());
     }
 
     [Fact]
