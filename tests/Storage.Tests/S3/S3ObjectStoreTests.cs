@@ -174,6 +174,51 @@ public sealed class S3ObjectStoreTests : IDisposable
         Assert.DoesNotContain(gone.Key, s3.Server.OpenUploads());
     }
 
+    [Theory]
+    [InlineData(0L, 11L)]
+    [InlineData(10L, 1L)]
+    [InlineData(11L, 0L)]
+    public async Task Range_EndingAtOrBeforeTheObjectsEnd_IsRead(long offset, long length)
+    {
+        var (store, uri, info) = await ElevenBytesAsync();
+        var source = await store.OpenReadAsync(uri, info, default);
+
+        await using var range = source.OpenRange(offset, length);
+        var read = new byte[length];
+        await range.ReadExactlyAsync(read, default);
+
+        Assert.Equal("0123456789A"u8.ToArray().AsSpan((int)offset, (int)length).ToArray(), read);
+    }
+
+    [Theory]
+    [InlineData(0L, 12L)]
+    [InlineData(11L, 1L)]
+    [InlineData(-1L, 1L)]
+    [InlineData(0L, -1L)]
+    public async Task Range_PastTheObjectsEndOrNegative_IsRefusedAsTruncated(long offset, long length)
+    {
+        var (store, uri, info) = await ElevenBytesAsync();
+        var source = await store.OpenReadAsync(uri, info, default);
+
+        var error = Assert.Throws<TorchFerry.Format.ArtifactFormatException>(() => source.OpenRange(offset, length));
+
+        Assert.Equal(TorchFerry.Format.FormatErrorKind.Truncated, error.Kind);
+        Assert.Equal($"{uri}: read of bytes {offset} to {offset + length} runs past the end of the object (11 bytes; truncated?)", error.Message);
+    }
+
+    private async Task<(IObjectStore Store, StorageUri Uri, ObjectInfo Info)> ElevenBytesAsync()
+    {
+        var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("eleven.bin"));
+        var store = stores.For(uri);
+        await using (var writer = await store.CreateWriterAsync(uri, default))
+        {
+            await writer.WriteAsync("0123456789A"u8.ToArray(), default);
+            await writer.CompleteAsync(default);
+        }
+
+        return (store, uri, await store.StatAsync(uri, default));
+    }
+
     [Fact]
     public async Task List_ByPrefix_FindsOnlyThoseObjects_AndDeleteRemovesThem()
     {
