@@ -220,6 +220,76 @@ public sealed class S3ObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task CopyRange_AfterBufferedBytes_TopsUpAPartThenCopiesEvenParts_AndTheObjectIsTheBytes()
+    {
+        const int MiB = 1 << 20;
+        var (sourceUri, bytes) = await RandomObjectAsync("copy-source.bin", 23 * MiB);
+        s3.Proxy.EmulateUploadPartCopy = true;
+        using var proxied = new ObjectStoreRouter(Options(s3.Proxy.Endpoint) with { CopyPartSize = S3StoreOptions.MinimumPartSize }, new ListLogSink().Logger);
+        var store = proxied.For(sourceUri);
+        var source = await store.OpenReadAsync(sourceUri, await store.StatAsync(sourceUri, default), default);
+        var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("copied.bin"));
+        var head = new byte[MiB];
+        new Random(3).NextBytes(head);
+        var served = s3.Proxy.CopiesServed;
+
+        await using var writer = await store.CreateWriterAsync(uri, default);
+        await writer.WriteAsync(head, default);
+        Assert.True(await writer.TryCopyRangeAsync(source, MiB, (18 * MiB) + 3, default));
+        await writer.WriteAsync(new byte[] { 7, 8 }, default);
+        await writer.CompleteAsync(default);
+
+        // 4 MiB read to fill the first 5 MiB part; 14 MiB and 3 bytes copied as two parts of 7 MiB and 2
+        // and 1 bytes (three of the 5 MiB copy part size would leave one under S3's minimum); the tail put.
+        Assert.Equal(((14 * MiB) + 3, (5 * MiB) + 2), (writer.BytesCopiedByStore, writer.BytesUploaded));
+        Assert.Equal(3, s3.Proxy.CopiesServed - served); // the probe's and the two parts
+        Assert.Equal([.. head, .. bytes.AsSpan(MiB, (18 * MiB) + 3), 7, 8], await ReadAllAsync(uri));
+    }
+
+    [Fact]
+    public async Task CopyRange_UnderTwoMinimumParts_IsStreamedNotCopied_FromTwoItIsCopied()
+    {
+        const long minimum = S3StoreOptions.MinimumPartSize;
+        var (sourceUri, _) = await RandomObjectAsync("copy-edge.bin", (int)(2 * minimum));
+        s3.Proxy.EmulateUploadPartCopy = true;
+        using var proxied = new ObjectStoreRouter(Options(s3.Proxy.Endpoint), new ListLogSink().Logger);
+        var store = proxied.For(sourceUri);
+        var source = await store.OpenReadAsync(sourceUri, await store.StatAsync(sourceUri, default), default);
+        var served = s3.Proxy.CopiesServed;
+
+        await using (var writer = await store.CreateWriterAsync(StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("short.bin")), default))
+        {
+            Assert.False(await writer.TryCopyRangeAsync(source, 0, (2 * minimum) - 1, default));
+        }
+
+        Assert.Equal(served, s3.Proxy.CopiesServed); // not even the probe
+        var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("long.bin"));
+        await using var copying = await store.CreateWriterAsync(uri, default);
+        Assert.True(await copying.TryCopyRangeAsync(source, 0, 2 * minimum, default));
+        await copying.CompleteAsync(default);
+        Assert.Equal((2 * minimum, 0L), (copying.BytesCopiedByStore, copying.BytesUploaded)); // nothing buffered: nothing topped up
+    }
+
+    private async Task<(StorageUri Uri, byte[] Bytes)> RandomObjectAsync(string name, int size)
+    {
+        var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey(name));
+        var bytes = new byte[size];
+        new Random(size).NextBytes(bytes);
+        await using var writer = await stores.For(uri).CreateWriterAsync(uri, default);
+        await writer.WriteAsync(bytes, default);
+        await writer.CompleteAsync(default);
+        return (uri, bytes);
+    }
+
+    private async Task<byte[]> ReadAllAsync(StorageUri uri)
+    {
+        using var response = await s3.Client.GetObjectAsync(S3Server.Bucket, uri.Key);
+        using var copy = new MemoryStream();
+        await response.ResponseStream.CopyToAsync(copy);
+        return copy.ToArray();
+    }
+
+    [Fact]
     public async Task List_ByPrefix_FindsOnlyThoseObjects_AndDeleteRemovesThem()
     {
         var folder = S3Fixture.UniqueKey(string.Empty);
