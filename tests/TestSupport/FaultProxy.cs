@@ -16,7 +16,8 @@ namespace TorchFerry.TestSupport;
 /// itself the way S3 does (s3rver lacks it): it reads the source range and uploads it as the
 /// part, pinned to the If-Match ETag. AbortMultipartUpload, which s3rver answers with 405, is
 /// answered as S3 does (the upload and its parts removed, 204; 404 NoSuchUpload when there is none).
-/// Requests are forwarded with their Host header, so the client's signatures stay valid.
+/// CompleteMultipartUpload is refused as S3 refuses it (400 EntityTooSmall) when a part before the
+/// last holds under 5 MiB, which s3rver accepts. Requests are forwarded with their Host header, so the client's signatures stay valid.
 /// </summary>
 public sealed class FaultProxy : IAsyncDisposable
 {
@@ -60,6 +61,7 @@ public sealed class FaultProxy : IAsyncDisposable
     public Func<HttpRequest, Task>? BeforeForward { get; set; }
 
     private readonly List<string> requests = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string UploadId, int Part), long> partSizes = new();
     private int copiesServed;
 
     /// <summary>A snapshot of the requests seen, as "METHOD path?query", with " [copy]" for UploadPartCopy (safe while requests keep arriving).</summary>
@@ -136,6 +138,19 @@ public sealed class FaultProxy : IAsyncDisposable
         if (EmulateUploadPartCopy && IsUploadPart(request) && request.Headers.ContainsKey("x-amz-copy-source"))
         {
             await CopyPartAsync(context);
+            return;
+        }
+
+        if (IsUploadPart(request) && request.ContentLength is { } partLength)
+        {
+            partSizes[(request.Query["uploadId"].ToString(), int.Parse(request.Query["partNumber"]!, CultureInfo.InvariantCulture))] = partLength;
+        }
+        else if (request.Method == "POST" && request.Query["uploadId"] is [{ } completed] && TooSmallPart(completed) is { } small)
+        {
+            // S3 refuses to complete an upload with a part under 5 MiB before its last; s3rver does not check.
+            context.Response.StatusCode = 400;
+            context.Response.ContentType = "application/xml";
+            await context.Response.WriteAsync($"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>EntityTooSmall</Code><Message>Your proposed upload is smaller than the minimum allowed size (part {small})</Message></Error>");
             return;
         }
 
@@ -236,9 +251,17 @@ public sealed class FaultProxy : IAsyncDisposable
             File.Delete(spool);
         }
 
+        partSizes[(request.Query["uploadId"].ToString(), int.Parse(request.Query["partNumber"]!, CultureInfo.InvariantCulture))] = last - first + 1;
         Interlocked.Increment(ref copiesServed);
         var etag = CorruptCopyETags ? "\"" + Convert.ToHexStringLower(MD5.HashData("wrong"u8)) + "\"" : uploaded.ETag;
         context.Response.ContentType = "application/xml";
         await context.Response.WriteAsync($"<?xml version=\"1.0\" encoding=\"UTF-8\"?><CopyPartResult><LastModified>{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ}</LastModified><ETag>{WebUtility.HtmlEncode(etag)}</ETag></CopyPartResult>");
+    }
+
+    // The first part under S3's 5 MiB minimum that is not the upload's last, or null.
+    private int? TooSmallPart(string uploadId)
+    {
+        var parts = partSizes.Where(p => p.Key.UploadId == uploadId).OrderBy(p => p.Key.Part).ToList();
+        return parts.SkipLast(1).Where(p => p.Value < 5L * 1024 * 1024).Select(p => (int?)p.Key.Part).FirstOrDefault();
     }
 }

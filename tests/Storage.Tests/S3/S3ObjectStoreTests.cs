@@ -247,12 +247,12 @@ public sealed class S3ObjectStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task CopyRange_UnderTwoMinimumParts_IsStreamedNotCopied_FromTwoItIsCopied()
+    public async Task CopyRange_UnderTwoMinimumParts_IsStreamedNotCopied_FromTwoItIsCopiedInTheFewestParts()
     {
         const long minimum = S3StoreOptions.MinimumPartSize;
-        var (sourceUri, _) = await RandomObjectAsync("copy-edge.bin", (int)(2 * minimum));
+        var (sourceUri, _) = await RandomObjectAsync("copy-edge.bin", 16 << 20);
         s3.Proxy.EmulateUploadPartCopy = true;
-        using var proxied = new ObjectStoreRouter(Options(s3.Proxy.Endpoint), new ListLogSink().Logger);
+        using var proxied = new ObjectStoreRouter(Options(s3.Proxy.Endpoint) with { CopyPartSize = 8 << 20 }, new ListLogSink().Logger);
         var store = proxied.For(sourceUri);
         var source = await store.OpenReadAsync(sourceUri, await store.StatAsync(sourceUri, default), default);
         var served = s3.Proxy.CopiesServed;
@@ -263,11 +263,27 @@ public sealed class S3ObjectStoreTests : IDisposable
         }
 
         Assert.Equal(served, s3.Proxy.CopiesServed); // not even the probe
-        var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("long.bin"));
-        await using var copying = await store.CreateWriterAsync(uri, default);
-        Assert.True(await copying.TryCopyRangeAsync(source, 0, 2 * minimum, default));
-        await copying.CompleteAsync(default);
-        Assert.Equal((2 * minimum, 0L), (copying.BytesCopiedByStore, copying.BytesUploaded)); // nothing buffered: nothing topped up
+
+        // Two minimum parts exactly, then a tail: parts of 5 MiB each (the proxy refuses, as S3
+        // does, to complete an upload with a part under 5 MiB before its last).
+        await using (var writer = await store.CreateWriterAsync(StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("ten.bin")), default))
+        {
+            Assert.True(await writer.TryCopyRangeAsync(source, 0, 2 * minimum, default));
+            await writer.WriteAsync(new byte[] { 1 }, default);
+            await writer.CompleteAsync(default);
+            Assert.Equal((2 * minimum, 1L), (writer.BytesCopiedByStore, writer.BytesUploaded)); // nothing buffered: nothing topped up
+        }
+
+        Assert.Equal(served + 3, s3.Proxy.CopiesServed); // the probe's and two parts
+
+        // Twice the copy part size: two parts of 8 MiB, not three.
+        await using (var writer = await store.CreateWriterAsync(StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("sixteen.bin")), default))
+        {
+            Assert.True(await writer.TryCopyRangeAsync(source, 0, 16 << 20, default));
+            await writer.CompleteAsync(default);
+        }
+
+        Assert.Equal(served + 5, s3.Proxy.CopiesServed);
     }
 
     private async Task<(StorageUri Uri, byte[] Bytes)> RandomObjectAsync(string name, int size)
