@@ -306,6 +306,16 @@ public sealed class S3ObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public void Store_FromOptionsBuiltInCodeOutOfRange_IsRefusedWhenMade()
+    {
+        // Options from the environment are checked as they are read; ones built in code when the store is made.
+        using var router = new ObjectStoreRouter(Options(s3.Server.Endpoint) with { PartSize = S3StoreOptions.MinimumPartSize - 1 }, new ListLogSink().Logger);
+
+        var error = Assert.Throws<ArgumentException>(() => router.For(StorageUri.S3(S3Server.Bucket, "k")));
+        Assert.StartsWith($"S3 part size {S3StoreOptions.MinimumPartSize - 1} bytes is outside S3's limits (5 MiB to 5 GiB)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task List_ByPrefix_FindsOnlyThoseObjects_AndDeleteRemovesThem()
     {
         var folder = S3Fixture.UniqueKey(string.Empty);
