@@ -54,6 +54,12 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>Answer each forwarded PUT (an object or a part) with an ETag that is not its MD5, as a broken store or a corrupting middlebox might.</summary>
     public bool CorruptPutETags { get; set; }
 
+    /// <summary>
+    /// Refuse requests that carry the SDK's flexible checksums (<c>x-amz-checksum-*</c>,
+    /// <c>x-amz-sdk-checksum-algorithm</c>), as S3-compatible stores that predate them do.
+    /// </summary>
+    public bool RefuseFlexibleChecksums { get; set; }
+
     /// <summary>Decides per request whether to fail it: return a status (500, 503, 429) or null to forward.</summary>
     public Func<HttpRequest, int?>? Fault { get; set; }
 
@@ -113,6 +119,14 @@ public sealed class FaultProxy : IAsyncDisposable
             context.Response.ContentType = "application/xml";
             var code = status switch { 503 => "SlowDown", 429 => "TooManyRequests", _ => "InternalError" };
             await context.Response.WriteAsync($"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected by the test proxy</Message></Error>");
+            return;
+        }
+
+        if (RefuseFlexibleChecksums && request.Headers.Keys.Any(h => h.StartsWith("x-amz-checksum-", StringComparison.OrdinalIgnoreCase) || h.Equals("x-amz-sdk-checksum-algorithm", StringComparison.OrdinalIgnoreCase)))
+        {
+            context.Response.StatusCode = 400;
+            context.Response.ContentType = "application/xml";
+            await context.Response.WriteAsync("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidArgument</Code><Message>Unsupported header x-amz-checksum</Message></Error>");
             return;
         }
 

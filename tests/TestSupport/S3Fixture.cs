@@ -56,6 +56,7 @@ public sealed class S3Fixture : IDisposable
         Proxy.EmulateUploadPartCopy = false;
         Proxy.CorruptCopyETags = false;
         Proxy.CorruptPutETags = false;
+        Proxy.RefuseFlexibleChecksums = false;
         Proxy.Fault = null;
         Proxy.BeforeForward = null;
         Proxy.ClearRequests();

@@ -315,6 +315,42 @@ public sealed class S3ObjectStoreTests : IDisposable
         Assert.StartsWith($"S3 part size {S3StoreOptions.MinimumPartSize - 1} bytes is outside S3's limits (5 MiB to 5 GiB)", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(3)] // one PutObject
+    [InlineData(11 << 20)] // a multipart upload
+    public async Task Writer_ForAStoreThatRefusesFlexibleChecksums_SendsThemOnlyWhenRequired(int size)
+    {
+        // Stores that predate the SDK's default checksums refuse them; by default none are sent.
+        s3.Proxy.RefuseFlexibleChecksums = true;
+        var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("checksums.bin"));
+        var data = new byte[size];
+        new Random(size).NextBytes(data);
+
+        using (var compatible = new ObjectStoreRouter(Options(s3.Proxy.Endpoint), new ListLogSink().Logger))
+        {
+            var store = compatible.For(uri);
+            await using (var writer = await store.CreateWriterAsync(uri, default))
+            {
+                await writer.WriteAsync(data, default);
+                await writer.CompleteAsync(default);
+            }
+
+            var source = await store.OpenReadAsync(uri, await store.StatAsync(uri, default), default);
+            var back = new byte[size];
+            await source.ReadExactlyAsync(0, back, default);
+            Assert.Equal(data, back);
+        }
+
+        using var sdkDefaults = new ObjectStoreRouter(Options(s3.Proxy.Endpoint) with { ChecksumsWhenRequired = false }, new ListLogSink().Logger);
+        var other = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("checksums-default.bin"));
+        await using var refused = await sdkDefaults.For(other).CreateWriterAsync(other, default);
+        await Assert.ThrowsAsync<StorageException>(async () =>
+        {
+            await refused.WriteAsync(data, default);
+            await refused.CompleteAsync(default);
+        });
+    }
+
     [Fact]
     public async Task List_ByPrefix_FindsOnlyThoseObjects_AndDeleteRemovesThem()
     {
