@@ -351,6 +351,68 @@ public sealed class S3ObjectStoreTests : IDisposable
         });
     }
 
+    [Theory]
+    [InlineData("delete")]
+    [InlineData("list")]
+    [InlineData("upload")]
+    [InlineData("start of a multipart upload")]
+    [InlineData("upload of part 1")]
+    [InlineData("ranged read")]
+    public async Task Operation_StoreFailingPastItsRetries_IsUnavailableNamingTheOperation(string operation)
+    {
+        var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("failing.bin"));
+        using var proxied = new ObjectStoreRouter(Options(s3.Proxy.Endpoint) with { MaxErrorRetry = 1 }, new ListLogSink().Logger);
+        var store = proxied.For(uri);
+        await using (var writer = await store.CreateWriterAsync(uri, default))
+        {
+            await writer.WriteAsync(new byte[] { 1, 2, 3 }, default);
+            await writer.CompleteAsync(default);
+        }
+
+        var info = await store.StatAsync(uri, default);
+        s3.Proxy.Fault = request => operation switch
+        {
+            "delete" => request.Method == "DELETE",
+            "list" => request.Method == "GET" && request.Query.ContainsKey("list-type"),
+            "upload" => request.Method == "PUT" && !request.Query.ContainsKey("uploadId"),
+            "start of a multipart upload" => request.Method == "POST" && request.Query.ContainsKey("uploads"),
+            "upload of part 1" => request.Method == "PUT" && request.Query.ContainsKey("partNumber"),
+            _ => request.Method == "GET" && request.Headers.ContainsKey("Range"),
+        } ? 500 : null;
+
+        var error = await Assert.ThrowsAsync<StorageException>(async () =>
+        {
+            switch (operation)
+            {
+                case "delete":
+                    await store.DeleteAsync(uri, default);
+                    break;
+                case "list":
+                    await foreach (var _ in store.ListAsync(StorageUri.S3(S3Server.Bucket, uri.Key[..33]), default))
+                    {
+                    }
+
+                    break;
+                case "ranged read":
+                    var source = await store.OpenReadAsync(uri, info, default);
+                    await source.ReadExactlyAsync(0, new byte[3], default);
+                    break;
+                default:
+                    var other = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("failing-write.bin"));
+                    await using (var writer = await store.CreateWriterAsync(other, default))
+                    {
+                        await writer.WriteAsync(new byte[operation == "upload" ? 3 : 11 << 20], default);
+                        await writer.CompleteAsync(default);
+                    }
+
+                    break;
+            }
+        });
+
+        Assert.Equal(StorageErrorKind.Unavailable, error.Kind);
+        Assert.EndsWith($": the store kept failing on {operation} (InternalError, HTTP 500) after 1 retries", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task List_ByPrefix_FindsOnlyThoseObjects_AndDeleteRemovesThem()
     {
