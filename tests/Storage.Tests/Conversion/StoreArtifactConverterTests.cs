@@ -1,3 +1,4 @@
+using TorchFerry.Format.Archive;
 using TorchFerry.Format.Conversion;
 using TorchFerry.Storage.Conversion;
 using TorchFerry.Storage.Tests.S3;
@@ -268,6 +269,78 @@ public sealed class StoreArtifactConverterTests : IDisposable
 
         Assert.Contains("already exists", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("hard link")]
+    [InlineData("symbolic link")]
+    public async Task Convert_ToTheSourceUnderAnotherName_IsRefusedAndTheSourceIsKept(string kind)
+    {
+        using var stores = Stores(s3.Server.Endpoint);
+        var source = folder.File("model.pt");
+        File.Copy(torch.GpuFile("tensor"), source);
+        var alias = folder.File("alias.pt");
+        if (kind == "hard link")
+        {
+            Assert.Equal(0, Link(source, alias));
+        }
+        else
+        {
+            File.CreateSymbolicLink(alias, source);
+        }
+
+        var error = await Assert.ThrowsAsync<StorageException>(() => new StoreArtifactConverter(stores).ConvertAsync(StorageUri.Local(source), StorageUri.Local(alias), DeviceMap.Create("cpu"), overwrite: true));
+
+        Assert.Equal($"{StorageUri.Local(alias)}: is the source ({StorageUri.Local(source)}) under another name; sources are never modified", error.Message);
+        Assert.Equal(await File.ReadAllBytesAsync(torch.GpuFile("tensor")), await File.ReadAllBytesAsync(source));
+    }
+
+    [Fact]
+    public async Task Convert_ReportsProgressUpToTheStorageBytes()
+    {
+        using var stores = Stores(s3.Server.Endpoint);
+        var source = StorageUri.Local(torch.GpuFile("large"));
+        using (var archive = FileSource.Open(source.Key))
+        {
+            var opened = await TorchFerry.Format.Archive.TorchArchive.OpenAsync(archive);
+            var storageBytes = opened.Entries.Where(e => !ReferenceEquals(e, opened.PickleEntry)).Sum(e => e.UncompressedSize);
+            var calls = new List<(long Done, long Total)>();
+
+            await new StoreArtifactConverter(stores).ConvertAsync(source, StorageUri.Local(folder.File("progress.pt")), DeviceMap.Create("cpu"), progress: (done, total) => calls.Add((done, total)));
+
+            Assert.NotEmpty(calls);
+            Assert.All(calls, c => Assert.Equal(storageBytes, c.Total));
+            Assert.Equal(storageBytes, calls[^1].Done);
+        }
+    }
+
+    [Fact]
+    public async Task Convert_LocalSourceRewrittenInPlaceWithTheSameSize_IsDetectedAndNothingIsWritten()
+    {
+        using var stores = Stores(s3.Server.Endpoint);
+        var source = folder.File("same-size.pt");
+        File.Copy(torch.GpuFile("large"), source);
+        var destination = folder.File("same-size-cpu.pt");
+        var rewritten = 0;
+
+        // Mid-conversion, the source's bytes change but its size does not: only its ETag tells.
+        var error = await Assert.ThrowsAsync<StorageException>(() => new StoreArtifactConverter(stores).ConvertAsync(
+            StorageUri.Local(source), StorageUri.Local(destination), DeviceMap.Create("cpu"), progress: (_, _) =>
+            {
+                if (Interlocked.Exchange(ref rewritten, 1) == 0)
+                {
+                    using var file = new FileStream(source, FileMode.Open, FileAccess.Write);
+                    file.Seek(-100, SeekOrigin.End);
+                    file.WriteByte(0x42);
+                    File.SetLastWriteTimeUtc(source, DateTime.UtcNow.AddSeconds(5));
+                }
+            }));
+
+        Assert.Equal(StorageErrorKind.SourceChanged, error.Kind);
+        Assert.False(File.Exists(destination));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "link", SetLastError = true)]
+    private static extern int Link(string existing, string created);
 
     public void Dispose() => folder.Dispose();
 
