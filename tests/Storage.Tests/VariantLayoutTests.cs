@@ -8,6 +8,7 @@ public sealed class VariantLayoutTests
     [InlineData("s3://b/x/ck.pt", "cpu", "s3://b/x/ck.torchferry-cpu.pt")]
     [InlineData("s3://b/x/ck.pt", "cuda:1", "s3://b/x/ck.torchferry-cuda1.pt")]
     [InlineData("s3://b/model", "cpu", "s3://b/model.torchferry-cpu")]
+    [InlineData("s3://b/x/.pt", "cpu", "s3://b/x/.pt.torchferry-cpu")] // a name that is only a dot and an extension is a hidden file, not an extension
     public void Beside_PutsTheVariantNextToTheSource(string source, string device, string expected)
     {
         Assert.Equal(expected, VariantLayout.Beside.For(StorageUri.Parse(source), device).ToString());
@@ -71,5 +72,27 @@ public sealed class VariantLayoutTests
     {
         Assert.StartsWith($"variant prefix '{prefix}' must be", VariantLayout.Problem(prefix), StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => VariantLayout.Under(prefix));
+    }
+
+    [Theory]
+    [InlineData("torchferry-variants")]
+    [InlineData("torchferry-variants/")]
+    public void Under_APrefixWithOrWithoutItsSlash_IsTheSameFolder(string prefix)
+    {
+        Assert.Equal("torchferry-variants/", VariantLayout.Under(prefix).Prefix);
+        Assert.Equal("s3://b/torchferry-variants/ck.torchferry-cpu.pt", VariantLayout.Under(prefix).For(StorageUri.Parse("s3://b/ck.pt"), "cpu").ToString());
+    }
+
+    [Fact]
+    public void Problem_PrefixOfExactly256Characters_IsAccepted_OneMoreIsNot()
+    {
+        Assert.Null(VariantLayout.Problem(new string('a', 255) + "/"));
+        Assert.NotNull(VariantLayout.Problem(new string('a', 256) + "/"));
+    }
+
+    [Fact]
+    public void Unprefixed_ThePrefixItself_IsNoLocation()
+    {
+        Assert.Null(VariantLayout.Under("torchferry-variants/").Unprefixed(StorageUri.Parse("s3://b/torchferry-variants/")));
     }
 }

@@ -169,6 +169,18 @@ public sealed class LocalObjectStoreTests : IDisposable
         Assert.Empty(await List(folder.File("absent/x")));
     }
 
+    [Fact]
+    public async Task ReadAll_ObjectOfExactlyTheLimit_IsRead_OneByteOverIsRefusedBeforeReading()
+    {
+        var path = folder.File("limit.bin");
+        await File.WriteAllBytesAsync(path, [.. Enumerable.Range(0, 100).Select(i => (byte)i)]);
+        var uri = StorageUri.Local(path);
+
+        Assert.Equal(await File.ReadAllBytesAsync(path), await Local().ReadAllAsync(uri, 100, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<StorageException>(() => Local().ReadAllAsync(uri, 99, CancellationToken.None));
+        Assert.Equal((StorageErrorKind.Other, $"{uri}: 100 bytes is over the 99 byte limit"), (error.Kind, error.Message));
+    }
+
     private IObjectStore Local() => stores.For(StorageUri.Local(folder.Path));
 
     private Task<ObjectInfo> Stat(string name) => Local().StatAsync(StorageUri.Local(folder.File(name)), CancellationToken.None);
