@@ -40,8 +40,7 @@ internal static class TorchZipLayout
         }
 
         var nameBytes = Encoding.UTF8.GetBytes(name);
-        var (bigSize, bigOffset) = (size >= Max32, offset >= Max32);
-        var zip64Length = bigSize || bigOffset ? 4 + (bigSize ? 16 : 0) + (bigOffset ? 8 : 0) : 0;
+        var zip64Length = Zip64ExtraLength(size, offset);
         var fixedLength = 30 + nameBytes.Length + zip64Length + 4;
         var padding = (int)((Alignment - ((offset + fixedLength) % Alignment)) % Alignment) + extraPadding;
         var header = new byte[fixedLength + padding];
@@ -54,20 +53,7 @@ internal static class TorchZipLayout
         var extra = span[(30 + nameBytes.Length)..];
         if (zip64Length > 0)
         {
-            BinaryPrimitives.WriteUInt16LittleEndian(extra, 0x0001);
-            BinaryPrimitives.WriteUInt16LittleEndian(extra[2..], (ushort)(zip64Length - 4));
-            var fields = extra[4..];
-            if (bigSize)
-            {
-                BinaryPrimitives.WriteUInt64LittleEndian(fields, (ulong)size);
-                fields = fields[16..];
-            }
-
-            if (bigOffset)
-            {
-                BinaryPrimitives.WriteUInt64LittleEndian(fields, (ulong)offset);
-            }
-
+            WriteZip64Extra(extra, size, compressedSize: 0, offset);
             extra = extra[zip64Length..];
         }
 
@@ -109,25 +95,10 @@ internal static class TorchZipLayout
             var nameBytes = Encoding.UTF8.GetBytes(record.Name);
             var bigSize = record.Size >= Max32;
             var bigOffset = record.Offset >= Max32;
-            var extraLength = 0;
-            if (bigSize || bigOffset)
+            var extraLength = Zip64ExtraLength(record.Size, record.Offset);
+            if (extraLength > 0)
             {
-                var fields = zip64Extra[4..];
-                if (bigSize)
-                {
-                    BinaryPrimitives.WriteUInt64LittleEndian(fields, (ulong)record.Size);
-                    BinaryPrimitives.WriteUInt64LittleEndian(fields[8..], (ulong)record.Size);
-                    fields = fields[16..];
-                }
-
-                if (bigOffset)
-                {
-                    BinaryPrimitives.WriteUInt64LittleEndian(fields, (ulong)record.Offset);
-                }
-
-                extraLength = 4 + ((bigSize ? 16 : 0) + (bigOffset ? 8 : 0));
-                BinaryPrimitives.WriteUInt16LittleEndian(zip64Extra, 0x0001);
-                BinaryPrimitives.WriteUInt16LittleEndian(zip64Extra[2..], (ushort)(extraLength - 4));
+                WriteZip64Extra(zip64Extra, record.Size, record.Size, record.Offset);
             }
 
             header.Clear(); // versions made by and needed are 0, zip64 or not, as torch writes them
@@ -169,6 +140,30 @@ internal static class TorchZipLayout
         BinaryPrimitives.WriteUInt32LittleEndian(eocd[16..], directoryOffset >= Max32 ? Max32 : (uint)directoryOffset);
         output.Write(end);
         return output.ToArray();
+    }
+
+    // The zip64 extra field's length for a record of this size at this offset: 0 when neither needs one.
+    private static int Zip64ExtraLength(long size, long offset) =>
+        size >= Max32 || offset >= Max32 ? 4 + (size >= Max32 ? 16 : 0) + (offset >= Max32 ? 8 : 0) : 0;
+
+    // The zip64 extra field (tag 1): the size and compressed size where the size needs them, then the
+    // offset where it needs it, as the zip format orders them.
+    private static void WriteZip64Extra(Span<byte> into, long size, long compressedSize, long offset)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(into, 0x0001);
+        BinaryPrimitives.WriteUInt16LittleEndian(into[2..], (ushort)(Zip64ExtraLength(size, offset) - 4));
+        var fields = into[4..];
+        if (size >= Max32)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(fields, (ulong)size);
+            BinaryPrimitives.WriteUInt64LittleEndian(fields[8..], (ulong)compressedSize);
+            fields = fields[16..];
+        }
+
+        if (offset >= Max32)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(fields, (ulong)offset);
+        }
     }
 }
 

@@ -803,8 +803,9 @@ internal sealed class PickleReader
     }
 
     // Nested tuples may be tens of thousands deep: their costs are filled bottom-up without recursion.
-    // Only tuples and frozensets (the root too: the caller's check) are walked, each built from items that existed before it, so a key
-    // cannot reach itself; one being filled in still counts as too costly, should it ever.
+    // Only tuples and frozensets are walked (the root too: the caller checks), each built from items
+    // that existed before it, so a key cannot reach itself; one being filled in still counts as too
+    // costly, should it ever.
     private long HashCost(PyValue root)
     {
         if (hashCosts.TryGetValue(root, out var known))
