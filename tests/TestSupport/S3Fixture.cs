@@ -30,6 +30,17 @@ public sealed class S3Fixture : IDisposable
         await Client.PutObjectAsync(new PutObjectRequest { BucketName = S3Server.Bucket, Key = key, InputStream = file, UseChunkEncoding = false });
     }
 
+    public async Task PutBytesAsync(string key, byte[] data, CancellationToken cancellationToken = default) =>
+        await Client.PutObjectAsync(new PutObjectRequest { BucketName = S3Server.Bucket, Key = key, InputStream = new MemoryStream(data), UseChunkEncoding = false }, cancellationToken);
+
+    public async Task<byte[]> GetBytesAsync(string key)
+    {
+        using var response = await Client.GetObjectAsync(S3Server.Bucket, key);
+        using var bytes = new MemoryStream();
+        await response.ResponseStream.CopyToAsync(bytes);
+        return bytes.ToArray();
+    }
+
     public async Task GetFileAsync(string key, string path)
     {
         using var response = await Client.GetObjectAsync(S3Server.Bucket, key);

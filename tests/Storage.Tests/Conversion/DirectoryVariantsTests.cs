@@ -36,8 +36,8 @@ public sealed class DirectoryVariantsTests : IDisposable
         var text = RandomBytes((2 << 20) + 512, 1); // copied in 1 MiB pieces: two whole, one part
         await s3.PutFileAsync(Key(directory, "model.pt"), torch.GpuFile("checkpoint_dict"));
         await s3.PutFileAsync(Key(directory, "nested/state.pt"), torch.GpuFile("tensor"));
-        await PutAsync(Key(directory, "tokens.bin"), text);
-        await PutAsync(Key(directory, "empty.txt"), []);
+        await s3.PutBytesAsync(Key(directory, "tokens.bin"), text);
+        await s3.PutBytesAsync(Key(directory, "empty.txt"), []);
 
         Assert.Null(await variants.ReadyAsync(directory, "cpu", default));
         var variant = await variants.ConvertAsync(directory, "cpu", default);
@@ -46,11 +46,11 @@ public sealed class DirectoryVariantsTests : IDisposable
         Assert.Equal(variant, await variants.ReadyAsync(directory, "cpu", default));
         Assert.Empty(torch.Torch.Compare("checkpoint_dict", await DownloadAsync(variant + "model.pt")).Problems);
         Assert.Empty(torch.Torch.Compare("tensor", await DownloadAsync(variant + "nested/state.pt")).Problems);
-        Assert.Equal(text, await File.ReadAllBytesAsync(await DownloadAsync(variant + "tokens.bin")));
-        Assert.Empty(await File.ReadAllBytesAsync(await DownloadAsync(variant + "empty.txt")));
+        Assert.Equal(text, await s3.GetBytesAsync(Key(variant, "tokens.bin")));
+        Assert.Empty(await s3.GetBytesAsync(Key(variant, "empty.txt")));
         Assert.Equal([("model.pt", true), ("nested/state.pt", true)], (await variants.TorchMembersAsync(directory, default)).Select(m => (m.Relative, true)).Order());
 
-        var manifest = JsonNode.Parse(await File.ReadAllBytesAsync(await DownloadAsync(directory + ".torchferry-cpu.json")))!;
+        var manifest = JsonNode.Parse(await s3.GetBytesAsync(StorageUri.Parse(directory + ".torchferry-cpu.json").Key))!;
         Assert.Equal((directory + "/", "cpu", false), (manifest["source"]!.GetValue<string>(), manifest["device"]!.GetValue<string>(), manifest["weightsOnly"]!.GetValue<bool>()));
         Assert.Equal(["empty.txt", "model.pt", "nested/state.pt", "tokens.bin"], manifest["members"]!.AsObject().Select(m => m.Key).Order());
         Assert.Equal(text.Length, manifest["members"]!["tokens.bin"]!["size"]!.GetValue<long>());
@@ -61,17 +61,17 @@ public sealed class DirectoryVariantsTests : IDisposable
     {
         var directory = $"s3://{Bucket}/{S3Fixture.UniqueKey("ready")}/";
         await s3.PutFileAsync(Key(directory, "a.pt"), torch.GpuFile("tensor"));
-        await PutAsync(Key(directory, "b.txt"), [1, 2, 3]);
+        await s3.PutBytesAsync(Key(directory, "b.txt"), [1, 2, 3]);
         var variant = await variants.ConvertAsync(directory, "cpu", default);
 
         Assert.Equal(variant, await variants.ReadyAsync(directory, "cpu", default, weightsOnly: false));
         Assert.Null(await variants.ReadyAsync(directory, "cpu", default, weightsOnly: true)); // made without weights-only conversion
         Assert.Null(await variants.ReadyAsync(directory, "cuda:1", default)); // no variant for that device
 
-        await PutAsync(Key(directory, "b.txt"), [1, 2, 3, 4]); // a member changed
+        await s3.PutBytesAsync(Key(directory, "b.txt"), [1, 2, 3, 4]); // a member changed
         Assert.Null(await variants.ReadyAsync(directory, "cpu", default));
         await variants.ConvertAsync(directory, "cpu", default);
-        await PutAsync(Key(directory, "c.txt"), [5]); // a member added
+        await s3.PutBytesAsync(Key(directory, "c.txt"), [5]); // a member added
         Assert.Null(await variants.ReadyAsync(directory, "cpu", default));
     }
 
@@ -79,11 +79,11 @@ public sealed class DirectoryVariantsTests : IDisposable
     public async Task Stat_IsTheSumOfTheFiles_AndItsETagFollowsAnyMember_AnEmptyDirectoryIsNotFound()
     {
         var directory = $"s3://{Bucket}/{S3Fixture.UniqueKey("stat")}/";
-        await PutAsync(Key(directory, "a.bin"), new byte[10]);
-        await PutAsync(Key(directory, "sub/b.bin"), new byte[32]);
+        await s3.PutBytesAsync(Key(directory, "a.bin"), new byte[10]);
+        await s3.PutBytesAsync(Key(directory, "sub/b.bin"), new byte[32]);
 
         var before = await variants.StatAsync(directory, default);
-        await PutAsync(Key(directory, "a.bin"), new byte[10].Select(_ => (byte)1).ToArray()); // same size, other bytes
+        await s3.PutBytesAsync(Key(directory, "a.bin"), new byte[10].Select(_ => (byte)1).ToArray()); // same size, other bytes
         var after = await variants.StatAsync(directory, default);
 
         Assert.Equal((42L, 42L), (before.Size, after.Size));
@@ -128,9 +128,9 @@ public sealed class DirectoryVariantsTests : IDisposable
     public async Task Convert_MemberThatFails_LeavesNoFileAndNoManifest()
     {
         var directory = $"s3://{Bucket}/{S3Fixture.UniqueKey("broken")}/";
-        await PutAsync(Key(directory, "a.txt"), [1]);
+        await s3.PutBytesAsync(Key(directory, "a.txt"), [1]);
         await s3.PutFileAsync(Key(directory, "b.pt"), torch.GpuFile("tensor"));
-        await PutAsync(Key(directory, "c.pt"), new ZipBuilder().Add("c/data.pkl", [0x80, 2, (byte)'}']).ToArray()); // a torch archive whose pickle is cut short
+        await s3.PutBytesAsync(Key(directory, "c.pt"), new ZipBuilder().Add("c/data.pkl", [0x80, 2, (byte)'}']).ToArray()); // a torch archive whose pickle is cut short
 
         var error = await Assert.ThrowsAsync<TorchFerry.Format.ArtifactFormatException>(() => variants.ConvertAsync(directory, "cpu", default));
 
@@ -188,9 +188,6 @@ public sealed class DirectoryVariantsTests : IDisposable
         new Random(seed).NextBytes(bytes);
         return bytes;
     }
-
-    private async Task PutAsync(string key, byte[] data) =>
-        await s3.Client.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = Bucket, Key = key, InputStream = new MemoryStream(data), UseChunkEncoding = false });
 
     private static async Task WriteLocalAsync(string directory, string name, byte[] data)
     {

@@ -118,7 +118,7 @@ public sealed class S3ObjectStoreTests : IDisposable
         var folder = S3Fixture.UniqueKey(string.Empty);
         var names = Enumerable.Range(0, 1_003).Select(i => $"shard-{i:D4}.pt").ToList();
         await Parallel.ForEachAsync(names, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, token) =>
-            await s3.Client.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = S3Server.Bucket, Key = folder + name, ContentBody = "x", UseChunkEncoding = false }, token));
+            await s3.PutBytesAsync(folder + name, "x"u8.ToArray(), token));
         var prefix = StorageUri.S3(S3Server.Bucket, folder);
         using var proxied = new ObjectStoreRouter(Options(s3.Proxy.Endpoint), new ListLogSink().Logger);
 
@@ -208,14 +208,8 @@ public sealed class S3ObjectStoreTests : IDisposable
 
     private async Task<(IObjectStore Store, StorageUri Uri, ObjectInfo Info)> ElevenBytesAsync()
     {
-        var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey("eleven.bin"));
+        var uri = await WrittenAsync("eleven.bin", "0123456789A"u8.ToArray());
         var store = stores.For(uri);
-        await using (var writer = await store.CreateWriterAsync(uri, default))
-        {
-            await writer.WriteAsync("0123456789A"u8.ToArray(), default);
-            await writer.CompleteAsync(default);
-        }
-
         return (store, uri, await store.StatAsync(uri, default));
     }
 
@@ -243,7 +237,7 @@ public sealed class S3ObjectStoreTests : IDisposable
         // and 1 bytes (three of the 5 MiB copy part size would leave one under S3's minimum); the tail put.
         Assert.Equal(((14 * MiB) + 3, (5 * MiB) + 2), (writer.BytesCopiedByStore, writer.BytesUploaded));
         Assert.Equal(3, s3.Proxy.CopiesServed - served); // the probe's and the two parts
-        Assert.Equal([.. head, .. bytes.AsSpan(MiB, (18 * MiB) + 3), 7, 8], await ReadAllAsync(uri));
+        Assert.Equal([.. head, .. bytes.AsSpan(MiB, (18 * MiB) + 3), 7, 8], await s3.GetBytesAsync(uri.Key));
     }
 
     [Fact]
@@ -288,21 +282,19 @@ public sealed class S3ObjectStoreTests : IDisposable
 
     private async Task<(StorageUri Uri, byte[] Bytes)> RandomObjectAsync(string name, int size)
     {
-        var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey(name));
         var bytes = new byte[size];
         new Random(size).NextBytes(bytes);
+        return (await WrittenAsync(name, bytes), bytes);
+    }
+
+    // An object of these bytes under a new key, written through the store under test.
+    private async Task<StorageUri> WrittenAsync(string name, byte[] bytes)
+    {
+        var uri = StorageUri.S3(S3Server.Bucket, S3Fixture.UniqueKey(name));
         await using var writer = await stores.For(uri).CreateWriterAsync(uri, default);
         await writer.WriteAsync(bytes, default);
         await writer.CompleteAsync(default);
-        return (uri, bytes);
-    }
-
-    private async Task<byte[]> ReadAllAsync(StorageUri uri)
-    {
-        using var response = await s3.Client.GetObjectAsync(S3Server.Bucket, uri.Key);
-        using var copy = new MemoryStream();
-        await response.ResponseStream.CopyToAsync(copy);
-        return copy.ToArray();
+        return uri;
     }
 
     [Fact]
